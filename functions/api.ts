@@ -1,0 +1,97 @@
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { errorEnvelope, successEnvelope } from '#core/envelope';
+import { RouteNotFound, TaskNotFound } from '#core/errors';
+import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
+import { asSafeNumber, parseLongId } from '#core/ids';
+import { toOcpTask } from '#core/task';
+import { parseJsonBody } from '#http/body';
+import { newRequestScope } from '#http/request-scope';
+import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
+import { HostRegistry } from '#store/host-registry';
+import { TaskStore } from '#store/task-store';
+import { getAgentStatus } from '#use-cases/get-agent-status';
+import { startRestartTask } from '#use-cases/start-restart-task';
+import { logger } from './logger.ts';
+import {
+  documentFor,
+  hostTableName,
+  permissionsClaim,
+  stateMachineArn,
+  taskTableName,
+} from './runtime-config.ts';
+
+type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+
+const tasks = new TaskStore(taskTableName());
+const hosts = new HostRegistry(hostTableName());
+
+const RestartBody = z.object({ prohibitRollback: z.boolean().optional() }).strict();
+
+/** One action per route: validate, call the domain, return the envelope's data. */
+const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unknown>> = {
+  async restartAgent(event, caller) {
+    requirePermission(caller, 'HOST_MANAGER');
+    const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
+    const body = parseJsonBody(event.body, event.isBase64Encoded, RestartBody);
+    const task = await startRestartTask(
+      { hostId, creator: caller.username, type: 'MANUAL', prohibitRollback: body.prohibitRollback ?? false },
+      { tasks, hosts, stateMachineArn: stateMachineArn() },
+    );
+    logger.info('Restart task started', { taskId: task.id, hostId: task.hostId, creator: task.creator });
+    return toOcpTask(task);
+  },
+
+  async getAgentStatus(event, caller) {
+    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+    const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
+    return getAgentStatus(hostId, { hosts, documentName: documentFor('agentStatus') });
+  },
+
+  async getTask(event, caller) {
+    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+    const id = parseLongId(event.pathParameters?.id, 'id');
+    const taskId = asSafeNumber(id);
+    const task = taskId === undefined ? undefined : await tasks.getTask(taskId);
+    if (!task) throw new TaskNotFound(id);
+    return toOcpTask(task);
+  },
+};
+
+const routeIds = new Map(
+  (Object.keys(API_ROUTES) as RouteId[]).map((id) => [routeKey(API_ROUTES[id]), id] as const),
+);
+
+/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
+export const handler = async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+  const scope = newRequestScope();
+  logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
+  try {
+    const routeId = routeIds.get(event.routeKey);
+    if (!routeId) throw new RouteNotFound(event.requestContext?.http?.method ?? '?', event.rawPath ?? '?');
+    const caller = callerFromClaims(event.requestContext?.authorizer?.jwt?.claims, permissionsClaim());
+    logger.appendKeys({ caller: caller.username });
+    const data = await actions[routeId](event, caller);
+    return respond(successEnvelope(scope, data));
+  } catch (error) {
+    const envelope = errorEnvelope(scope, error);
+    if (envelope.status >= 500) logger.error('Request failed', { error });
+    else
+      logger.info('Request refused', {
+        status: envelope.status,
+        code: envelope.error.code,
+        reason: envelope.error.message,
+      });
+    return respond(envelope);
+  } finally {
+    logger.removeKeys(['traceId', 'requestId', 'caller']);
+  }
+};
+
+function respond(envelope: { status: number; traceId: string }): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: envelope.status,
+    headers: { 'content-type': 'application/json', 'x-ocp-trace-id': envelope.traceId },
+    body: JSON.stringify(envelope),
+  };
+}

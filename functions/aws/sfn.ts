@@ -1,0 +1,4 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+
+/** Endpoint and region come from the standard SDK configuration (AWS_ENDPOINT_URL_SFN, AWS_REGION). */
+export const sfn = new SFNClient({});

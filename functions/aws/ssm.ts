@@ -1,0 +1,4 @@
+import { SSMClient } from '@aws-sdk/client-ssm';
+
+/** Endpoint and region come from the standard SDK configuration (AWS_ENDPOINT_URL_SSM, AWS_REGION). */
+export const ssm = new SSMClient({});

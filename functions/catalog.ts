@@ -1,0 +1,34 @@
+/**
+ * The product's Lambda functions: entry files for the stack, and the names local mode resolves
+ * a Task state's FunctionName to. ASL placeholders name the ARN each state invokes.
+ */
+export const LAMBDA_FUNCTIONS = {
+  api: { entry: 'functions/api.ts', description: 'OCP-compatible HTTP API: restart an agent, read tasks' },
+  runSubtask: {
+    entry: 'functions/run-subtask.ts',
+    description: 'Starts one subtask attempt: records it and sends its SSM command',
+    aslPlaceholder: 'RunSubtaskFunctionArn',
+  },
+  finishTask: {
+    entry: 'functions/finish-task.ts',
+    description: 'Ends a task SUCCESSFUL or FAILED and releases its host lock',
+    aslPlaceholder: 'FinishTaskFunctionArn',
+  },
+  commandCallback: {
+    entry: 'functions/command-callback.ts',
+    description: 'Records a finished SSM command and completes its workflow step',
+  },
+} as const;
+
+export type LambdaFunctionId = keyof typeof LAMBDA_FUNCTIONS;
+
+/** Environment variables the functions read; the stack and local mode set them. */
+export const ENV = {
+  taskTable: 'TASK_TABLE_NAME',
+  hostTable: 'HOST_TABLE_NAME',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  /** JSON object: command document key (subtask key or "agentStatus") to SSM document name. */
+  commandDocuments: 'COMMAND_DOCUMENTS',
+  /** JWT claim holding the caller's OCP permissions (default cognito:groups). */
+  permissionsClaim: 'PERMISSIONS_CLAIM',
+} as const;

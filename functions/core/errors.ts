@@ -1,0 +1,78 @@
+/** A failure the caller caused or can act on; mapped to an HTTP status and OCP error code in one place. */
+export abstract class DomainError extends Error {
+  abstract readonly httpStatus: number;
+  abstract readonly ocpCode: number;
+  /** The name OCP gives the error code, logged beside it. */
+  abstract readonly ocpCodeName: string;
+  readonly target?: string;
+
+  constructor(message: string, target?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.target = target;
+  }
+}
+
+export class NotAuthenticated extends DomainError {
+  readonly httpStatus = 401;
+  readonly ocpCode = 30000;
+  readonly ocpCodeName = 'IAM_USER_NOT_AUTHENTICATED';
+  constructor() {
+    super(
+      'The request has no valid identity: sign in and send the token as "Authorization: Bearer <token>".',
+    );
+  }
+}
+
+export class PermissionDenied extends DomainError {
+  readonly httpStatus = 403;
+  readonly ocpCode = 30014;
+  readonly ocpCodeName = 'IAM_OPERATION_NOT_PERMITTED';
+  constructor(required: readonly string[]) {
+    super(`The operation is not permitted: it needs the ${required.join(' or ')} permission.`);
+  }
+}
+
+export class InvalidArgument extends DomainError {
+  readonly httpStatus = 400;
+  readonly ocpCode = 10001;
+  readonly ocpCodeName = 'COMMON_ILLEGAL_ARGUMENT';
+}
+
+export class HostNotFound extends DomainError {
+  readonly httpStatus = 404;
+  readonly ocpCode = 10002;
+  readonly ocpCodeName = 'COMMON_NOT_FOUND';
+  constructor(hostId: bigint | number) {
+    super(`Host ${hostId} does not exist.`, 'hostId');
+  }
+}
+
+export class TaskNotFound extends DomainError {
+  readonly httpStatus = 404;
+  readonly ocpCode = 20000;
+  readonly ocpCodeName = 'TASK_NOT_EXISTS';
+  constructor(taskId: bigint | number) {
+    super(`Task ${taskId} does not exist.`, 'id');
+  }
+}
+
+export class HostBusy extends DomainError {
+  readonly httpStatus = 409;
+  readonly ocpCode = 10009;
+  readonly ocpCodeName = 'COMMON_CONFLICT';
+  readonly runningTaskId: number;
+  constructor(hostId: number, runningTaskId: number) {
+    super(`Host ${hostId} already has a running agent operation: task ${runningTaskId}.`, 'hostId');
+    this.runningTaskId = runningTaskId;
+  }
+}
+
+export class RouteNotFound extends DomainError {
+  readonly httpStatus = 404;
+  readonly ocpCode = 10002;
+  readonly ocpCodeName = 'COMMON_NOT_FOUND';
+  constructor(method: string, path: string) {
+    super(`No API at ${method} ${path}.`);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * EventBridge patterns of the product: the stack's rules and local mode's bus both use these.
+ */
+
+/** SSM's statuses of a command invocation that will not change again. */
+export const TERMINAL_COMMAND_STATUSES = [
+  'Success',
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'Delivery Timed Out',
+  'Undeliverable',
+  'Terminated',
+] as const;
+
+export const COMMAND_STATUS_EVENT = {
+  source: 'aws.ssm',
+  detailType: 'EC2 Command Invocation Status-change Notification',
+} as const;
+
+/** SSM's notification that a command of one of the product's documents ended on a host. */
+export function commandFinishedPattern(documentNames: readonly string[]) {
+  return {
+    source: [COMMAND_STATUS_EVENT.source],
+    'detail-type': [COMMAND_STATUS_EVENT.detailType],
+    detail: {
+      'document-name': [...documentNames],
+      status: [...TERMINAL_COMMAND_STATUSES],
+    },
+  };
+}
+
+/** The detail of SSM's command invocation status-change event (the fields the product reads). */
+export interface CommandStatusDetail {
+  'command-id': string;
+  'instance-id': string;
+  'document-name': string;
+  status: string;
+  'requested-date-time'?: string;
+}

@@ -1,0 +1,16 @@
+/**
+ * Patterns for every value that travels to a host's shell. The SSM documents declare them as
+ * allowedPattern and the handlers check them before sending, so a crafted value never reaches a host.
+ */
+export const HOST_PARAMETER_PATTERNS = {
+  /** An absolute path of plain segments: no quotes, spaces, "..", or shell metacharacters. */
+  agentHome: '^/(?!.*\\.\\.)[A-Za-z0-9_./-]{1,200}$',
+  /** SSM instance (i-) or managed-instance (mi-) id. */
+  instanceId: '^(i|mi)-[0-9a-f]{8,17}$',
+} as const;
+
+export type HostParameter = keyof typeof HOST_PARAMETER_PATTERNS;
+
+export function isValidHostParameter(name: HostParameter, value: string): boolean {
+  return new RegExp(HOST_PARAMETER_PATTERNS[name]).test(value);
+}

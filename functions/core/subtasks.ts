@@ -1,0 +1,78 @@
+/** The five subtasks of "Restart OCP agent", in execution order: the one place this fact lives. */
+export interface SubtaskDefinition {
+  /** Stable key, used for script files, SSM documents and configuration. */
+  readonly key: SubtaskKey;
+  /** Name shown to operators; also the Step Functions state name. */
+  readonly name: string;
+  readonly description: string;
+  readonly className: string;
+  /** Seconds; also the state's TimeoutSeconds. */
+  readonly timeoutSeconds: number;
+  /** OCP's series id for this subtask, as in the reference response. */
+  readonly seriesId: number;
+  /** Shell script in host-scripts/ that the SSM document runs on the host. */
+  readonly script: string;
+}
+
+export type SubtaskKey = 'prepare' | 'restartPosProxy' | 'stopAgent' | 'startAgent' | 'finish';
+
+const CLASS_PREFIX = 'com.alipay.ocp.service.task.business.obagent.';
+
+export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
+  {
+    key: 'prepare',
+    name: 'Prepare restart OCP agent',
+    description: 'Prepare restart OCP agent',
+    className: `${CLASS_PREFIX}PrepareRestartOcpAgentTask`,
+    timeoutSeconds: 60,
+    seriesId: 2,
+    script: 'prepare-restart.sh',
+  },
+  {
+    key: 'restartPosProxy',
+    name: 'Restart pos proxy',
+    description: 'Restart pos proxy',
+    className: `${CLASS_PREFIX}RestartPosProxyTask`,
+    timeoutSeconds: 60,
+    seriesId: 0,
+    script: 'restart-pos-proxy.sh',
+  },
+  {
+    key: 'stopAgent',
+    name: 'Stop all OCP agent processes',
+    description: 'Stop all OCP agent processes',
+    className: `${CLASS_PREFIX}StopAllOcpAgentProcessesTask`,
+    timeoutSeconds: 600,
+    seriesId: 4,
+    script: 'stop-agent.sh',
+  },
+  {
+    key: 'startAgent',
+    name: 'Start all OCP agent processes',
+    description: 'Start all OCP agent processes',
+    className: `${CLASS_PREFIX}StartAllOcpAgentProcessesTask`,
+    timeoutSeconds: 600,
+    seriesId: 1,
+    script: 'start-agent.sh',
+  },
+  {
+    key: 'finish',
+    name: 'Finish OCP agent operation',
+    description: 'Finish OCP agent operation',
+    className: `${CLASS_PREFIX}FinishOcpAgentOperationTask`,
+    timeoutSeconds: 60,
+    seriesId: 3,
+    script: 'finish-operation.sh',
+  },
+];
+
+export const RESTART_TASK_NAME = 'Restart OCP agent';
+
+/** Ids consumed per task: one for the task, one per subtask. */
+export const IDS_PER_TASK = 1 + RESTART_SUBTASKS.length;
+
+export function subtaskAt(index: number): SubtaskDefinition {
+  const definition = RESTART_SUBTASKS[index];
+  if (!definition) throw new RangeError(`No subtask at index ${index}`);
+  return definition;
+}

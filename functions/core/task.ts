@@ -1,0 +1,166 @@
+import { RESTART_SUBTASKS, RESTART_TASK_NAME, subtaskAt } from './subtasks.ts';
+import { ocpTimestamp } from './time.ts';
+
+export type TaskStatus = 'RUNNING' | 'FAILED' | 'SUCCESSFUL';
+export type SubtaskStatus = 'PENDING' | 'READY' | 'RUNNING' | 'CANCELING' | 'FAILED' | 'SUCCESSFUL';
+export type Operation = 'EXECUTE' | 'RETRY' | 'ROLLBACK' | 'SKIP' | 'CANCEL';
+/** How the task was started: MANUAL from the API; OCP's names for event and schedule triggers. */
+export type TaskType = 'MANUAL' | 'SCHEDULED' | 'SYS_SCHEDULED' | 'SYS_ONECE';
+
+/** A subtask as stored: only what changes; the rest comes from RESTART_SUBTASKS by index. */
+export interface SubtaskRecord {
+  id: number;
+  index: number;
+  status: SubtaskStatus;
+  operation: Operation;
+  runTime: number;
+  startTime?: string;
+  endTime?: string;
+  /** Why the subtask failed, for an operator. */
+  error?: string;
+  /** Step Functions task token of the attempt in progress. */
+  taskToken?: string;
+  /** SSM command of the attempt in progress. */
+  commandId?: string;
+}
+
+/** A restart task as stored in the task table. */
+export interface TaskRecord {
+  id: number;
+  name: string;
+  status: TaskStatus;
+  type: TaskType;
+  operation: Operation;
+  creator: string;
+  /** ARN of the Step Functions execution that runs the task. */
+  executor: string;
+  hostId: number;
+  startTime: string;
+  endTime?: string;
+  prohibitRollback: boolean;
+  subtasks: SubtaskRecord[];
+}
+
+export interface NewTaskInput {
+  /** First of IDS_PER_TASK consecutive fresh ids. */
+  firstId: number;
+  hostId: number;
+  creator: string;
+  type: TaskType;
+  prohibitRollback: boolean;
+  executionArn: string;
+  now: Date;
+}
+
+/** Builds a new task: the first subtask READY, the rest PENDING, ids consecutive from firstId. */
+export function newRestartTask(input: NewTaskInput): TaskRecord {
+  return {
+    id: input.firstId,
+    name: RESTART_TASK_NAME,
+    status: 'RUNNING',
+    type: input.type,
+    operation: 'EXECUTE',
+    creator: input.creator,
+    executor: input.executionArn,
+    hostId: input.hostId,
+    startTime: ocpTimestamp(input.now),
+    prohibitRollback: input.prohibitRollback,
+    subtasks: RESTART_SUBTASKS.map((_, index) => ({
+      id: input.firstId + 1 + index,
+      index,
+      status: index === 0 ? 'READY' : 'PENDING',
+      operation: 'EXECUTE',
+      runTime: 1,
+    })),
+  };
+}
+
+/** The subtask of an OCP task as the API shows it. */
+export interface OcpSubtask {
+  className: string;
+  description: string;
+  downstreams: number[];
+  id: number;
+  name: string;
+  nodeType: 'JAVA_TASK';
+  operation: Operation;
+  parallelIdx: number;
+  prohibitRollback: boolean;
+  runTime: number;
+  seriesId: number;
+  status: SubtaskStatus;
+  timeout: number;
+  upstreams: number[];
+  startTime?: string;
+  endTime?: string;
+  error?: string;
+}
+
+/** The task as the API shows it, field for field as OCP does. */
+export interface OcpTask {
+  context: {
+    listMap: Record<string, string[]>;
+    parallel: boolean;
+    parallelIdx: number;
+    stringMap: { prohibit_rollback: string; host_id: string };
+  };
+  creator: string;
+  executor: string;
+  hostId: number;
+  id: number;
+  name: string;
+  operation: Operation;
+  startTime: string;
+  endTime?: string;
+  status: TaskStatus;
+  subtasks: OcpSubtask[];
+  taskDefinitionId: number;
+  type: TaskType;
+}
+
+export function toOcpTask(task: TaskRecord): OcpTask {
+  const ids = task.subtasks.map((subtask) => subtask.id);
+  return {
+    context: {
+      listMap: {},
+      parallel: false,
+      parallelIdx: -1,
+      stringMap: { prohibit_rollback: String(task.prohibitRollback), host_id: String(task.hostId) },
+    },
+    creator: task.creator,
+    executor: task.executor,
+    hostId: task.hostId,
+    id: task.id,
+    name: task.name,
+    operation: task.operation,
+    startTime: task.startTime,
+    ...(task.endTime ? { endTime: task.endTime } : {}),
+    status: task.status,
+    subtasks: task.subtasks.map((subtask, position) => {
+      const definition = subtaskAt(subtask.index);
+      const previous = ids[position - 1];
+      const next = ids[position + 1];
+      return {
+        className: definition.className,
+        description: definition.description,
+        downstreams: next === undefined ? [] : [next],
+        id: subtask.id,
+        name: definition.name,
+        nodeType: 'JAVA_TASK',
+        operation: subtask.operation,
+        parallelIdx: -1,
+        prohibitRollback: task.prohibitRollback,
+        runTime: subtask.runTime,
+        seriesId: definition.seriesId,
+        status: subtask.status,
+        timeout: definition.timeoutSeconds,
+        upstreams: previous === undefined ? [] : [previous],
+        ...(subtask.startTime ? { startTime: subtask.startTime } : {}),
+        ...(subtask.endTime ? { endTime: subtask.endTime } : {}),
+        ...(subtask.error ? { error: subtask.error } : {}),
+      };
+    }),
+    taskDefinitionId: -1,
+    type: task.type,
+  };
+}

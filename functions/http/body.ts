@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import { InvalidArgument } from '#core/errors';
+
+/** Parses an optional JSON body against a schema; an absent body is `{}`. */
+export function parseJsonBody<T>(
+  body: string | undefined,
+  isBase64Encoded: boolean | undefined,
+  schema: z.ZodType<T>,
+): T {
+  const text = body && isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : (body ?? '');
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new InvalidArgument('The request body is not valid JSON.');
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') || 'body';
+    throw new InvalidArgument(`Invalid request body: ${field}: ${issue?.message ?? 'invalid'}.`, field);
+  }
+  return result.data;
+}

@@ -1,0 +1,10 @@
+/** The HTTP API's routes: the stack creates them, local mode serves them, the API function dispatches on them. */
+export const API_ROUTES = {
+  restartAgent: { method: 'POST', path: '/compute/hosts/{hostId}/agent/restart' },
+  getAgentStatus: { method: 'GET', path: '/compute/hosts/{hostId}/agent' },
+  getTask: { method: 'GET', path: '/api/v2/tasks/instances/{id}' },
+} as const;
+
+export type RouteId = keyof typeof API_ROUTES;
+
+export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;

@@ -1,0 +1,69 @@
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ssm } from '#aws/ssm';
+import { commandComment } from '#core/command-comment';
+import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { subtaskAt } from '#core/subtasks';
+import { ocpTimestamp } from '#core/time';
+import { StaleRecord, TaskStore } from '#store/task-store';
+import { logger } from './logger.ts';
+import { documentFor, taskTableName } from './runtime-config.ts';
+
+const RunSubtaskInput = z.object({
+  taskId: z.number().int().positive(),
+  subtaskIndex: z.number().int().min(0).max(4),
+  instanceId: z.string().regex(new RegExp(HOST_PARAMETER_PATTERNS.instanceId)),
+  agentHome: z.string().regex(new RegExp(HOST_PARAMETER_PATTERNS.agentHome)),
+  taskToken: z.string().min(1),
+});
+
+/** The host did not accept the command (not registered with SSM, offline, or not permitted). */
+class CommandNotDelivered extends Error {
+  override readonly name = 'CommandNotDelivered';
+}
+
+const tasks = new TaskStore(taskTableName());
+
+/**
+ * Invoked by a subtask state with its task token: marks the subtask RUNNING with the token,
+ * then sends the subtask's command. The command's completion event finishes the state.
+ */
+export const handler = async (event: unknown): Promise<{ commandId: string }> => {
+  const input = RunSubtaskInput.parse(event);
+  const definition = subtaskAt(input.subtaskIndex);
+  logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
+
+  const task = await tasks.beginSubtaskAttempt(
+    input.taskId,
+    input.subtaskIndex,
+    input.taskToken,
+    ocpTimestamp(new Date()),
+  );
+  const attempt = task.subtasks[input.subtaskIndex]!.runTime;
+  let commandId: string | undefined;
+  try {
+    const sent = await ssm.send(
+      new SendCommandCommand({
+        DocumentName: documentFor(definition.key),
+        InstanceIds: [input.instanceId],
+        Parameters: { agentHome: [input.agentHome] },
+        Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
+        TimeoutSeconds: Math.max(30, definition.timeoutSeconds),
+      }),
+    );
+    commandId = sent.Command?.CommandId;
+  } catch (error) {
+    logger.error('SSM did not accept the command', { error });
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+    throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
+  }
+  if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
+  try {
+    await tasks.recordCommand(input.taskId, input.subtaskIndex, attempt, commandId);
+  } catch (error) {
+    // A fast command can finish, and its callback record the outcome, before this write.
+    if (!(error instanceof StaleRecord)) throw error;
+  }
+  logger.info('Subtask command sent', { commandId, attempt });
+  return { commandId };
+};

@@ -1,0 +1,24 @@
+import type { SubtaskKey } from '#core/subtasks';
+import { ENV } from './catalog.ts';
+import { lazyConfig, requireEnv } from './config.ts';
+
+export type CommandDocumentKey = SubtaskKey | 'agentStatus';
+
+/** Each value is read from the environment on first use, failing loudly if its variable is missing. */
+export const taskTableName = lazyConfig(() => requireEnv(ENV.taskTable));
+export const hostTableName = lazyConfig(() => requireEnv(ENV.hostTable));
+export const stateMachineArn = lazyConfig(() => requireEnv(ENV.stateMachineArn));
+export const permissionsClaim = lazyConfig(() => process.env[ENV.permissionsClaim] || 'cognito:groups');
+
+const commandDocuments = lazyConfig(() => {
+  const parsed: unknown = JSON.parse(requireEnv(ENV.commandDocuments));
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new Error(`${ENV.commandDocuments} must be a JSON object`);
+  return parsed as Partial<Record<CommandDocumentKey, string>>;
+});
+
+export function documentFor(key: CommandDocumentKey): string {
+  const name = commandDocuments()[key];
+  if (!name) throw new Error(`${ENV.commandDocuments} names no document for ${key}`);
+  return name;
+}

@@ -1,0 +1,31 @@
+/**
+ * Key shapes of the product's DynamoDB tables: used by the stack to create them, by the
+ * handlers to read and write them, and by local mode to create them in DynamoDB Local.
+ */
+export const TASK_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Every task item, newest id first; filtered by status and name on read. */
+  byCreationIndex: { name: 'byCreation', partitionKey: 'listPk', sortKey: 'id' },
+  /** A host's tasks, newest id first. */
+  byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id' },
+  /** DynamoDB Streams view for task status events. */
+  streamView: 'NEW_AND_OLD_IMAGES',
+} as const;
+
+export const HOST_TABLE = {
+  partitionKey: 'hostId',
+} as const;
+
+/** The constant partition of byCreationIndex. */
+export const TASK_LIST_PARTITION = 'TASK';
+
+export const taskKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'TASK' });
+export const subtaskLogKey = (taskId: number, subtaskId: number, attempt: number) => ({
+  pk: `TASK#${taskId}`,
+  sk: `LOG#${subtaskId}#${String(attempt).padStart(4, '0')}`,
+});
+export const subtaskLogPrefix = (subtaskId: number) => `LOG#${subtaskId}#`;
+/** The per-host lock: present while an agent operation runs on the host. */
+export const hostLockKey = (hostId: number) => ({ pk: `HOST#${hostId}`, sk: 'LOCK' });
+export const idCounterKey = { pk: 'COUNTER', sk: 'ID' } as const;

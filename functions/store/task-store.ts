@@ -1,0 +1,376 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { dynamodb } from '#aws/dynamodb';
+import { HostBusy } from '#core/errors';
+import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core/task';
+import {
+  hostLockKey,
+  idCounterKey,
+  subtaskLogKey,
+  subtaskLogPrefix,
+  TASK_LIST_PARTITION,
+  taskKey,
+} from './table-schema.ts';
+
+const toItem = (value: object) =>
+  marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
+
+/** Stored output of one attempt of a subtask. */
+export interface SubtaskLog {
+  attempt: number;
+  commandId: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  recordedAt: string;
+}
+
+/** Thrown when a conditional write finds the record in another state than expected. */
+export class StaleRecord extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleRecord';
+  }
+}
+
+export class TaskStore {
+  constructor(private readonly tableName: string) {}
+
+  /** Reserves `count` consecutive fresh ids in one atomic counter update; returns the first. */
+  async allocateIds(count: number): Promise<number> {
+    const result = await dynamodb.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: toItem(idCounterKey),
+        UpdateExpression: 'ADD #next :count',
+        ExpressionAttributeNames: { '#next': 'next' },
+        ExpressionAttributeValues: { ':count': { N: String(count) } },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const next = Number(result.Attributes?.next?.N);
+    return next - count + 1;
+  }
+
+  /** Writes a new task and takes its host's lock in one transaction; HostBusy names the task holding it. */
+  async createTask(task: TaskRecord): Promise<void> {
+    try {
+      await dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toItem(this.taskItem(task)),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toItem({ ...hostLockKey(task.hostId), taskId: task.id, since: task.startTime }),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const lockHolder =
+        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1] : undefined;
+      if (lockHolder?.Code === 'ConditionalCheckFailed' && lockHolder.Item) {
+        throw new HostBusy(task.hostId, Number(unmarshall(lockHolder.Item).taskId));
+      }
+      throw error;
+    }
+  }
+
+  /** Undoes createTask for a task whose execution could not be started. */
+  async deleteUnstartedTask(task: TaskRecord): Promise<void> {
+    await dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Delete: { TableName: this.tableName, Key: toItem(taskKey(task.id)) } },
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: toItem(hostLockKey(task.hostId)),
+              ConditionExpression: 'taskId = :taskId',
+              ExpressionAttributeValues: { ':taskId': { N: String(task.id) } },
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async getTask(taskId: number): Promise<TaskRecord | undefined> {
+    const result = await dynamodb.send(
+      new GetItemCommand({ TableName: this.tableName, Key: toItem(taskKey(taskId)), ConsistentRead: true }),
+    );
+    return result.Item ? fromTaskItem(unmarshall(result.Item)) : undefined;
+  }
+
+  /** Holder of a host's lock, if any. */
+  async lockHolder(hostId: number): Promise<number | undefined> {
+    const result = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: toItem(hostLockKey(hostId)),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
+  }
+
+  /**
+   * Marks a READY or PENDING subtask of a RUNNING task RUNNING and stores the attempt's task token,
+   * before its command is sent. Returns the updated task.
+   */
+  async beginSubtaskAttempt(
+    taskId: number,
+    index: number,
+    taskToken: string,
+    now: string,
+  ): Promise<TaskRecord> {
+    const subtask = `subtasks[${index}]`;
+    try {
+      const result = await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: toItem(taskKey(taskId)),
+          UpdateExpression: `SET ${subtask}.#status = :running, ${subtask}.startTime = :now, ${subtask}.taskToken = :token REMOVE ${subtask}.endTime, ${subtask}.#error, ${subtask}.commandId`,
+          ConditionExpression: `#taskStatus = :running AND ${subtask}.#status IN (:ready, :pending)`,
+          ExpressionAttributeNames: { '#status': 'status', '#taskStatus': 'status', '#error': 'error' },
+          ExpressionAttributeValues: toItem({
+            ':running': 'RUNNING',
+            ':ready': 'READY',
+            ':pending': 'PENDING',
+            ':now': now,
+            ':token': taskToken,
+          }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromTaskItem(unmarshall(result.Attributes ?? {}));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new StaleRecord(`Task ${taskId} is not running or its subtask ${index} is not ready to run`);
+      }
+      throw error;
+    }
+  }
+
+  /** Stores the SSM command of the attempt in progress, so that it can be cancelled. */
+  async recordCommand(taskId: number, index: number, attempt: number, commandId: string): Promise<void> {
+    const subtask = `subtasks[${index}]`;
+    await this.conditionalUpdate(taskId, {
+      UpdateExpression: `SET ${subtask}.commandId = :commandId`,
+      ConditionExpression: `${subtask}.#status = :running AND ${subtask}.runTime = :attempt`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: toItem({
+        ':commandId': commandId,
+        ':running': 'RUNNING',
+        ':attempt': attempt,
+      }),
+    });
+  }
+
+  /**
+   * Records the end of a RUNNING attempt: its status, error and output, and readies the next subtask
+   * when it succeeded. One transaction, so the log and the status never disagree.
+   */
+  async recordSubtaskOutcome(
+    taskId: number,
+    index: number,
+    outcome: {
+      attempt: number;
+      status: Extract<SubtaskStatus, 'SUCCESSFUL' | 'FAILED'>;
+      error?: string;
+      endTime: string;
+      log?: SubtaskLog;
+    },
+  ): Promise<TaskRecord> {
+    const task = await this.getTask(taskId);
+    const current = task?.subtasks[index];
+    const inProgress = current?.status === 'RUNNING' || current?.status === 'CANCELING';
+    if (!task || !current || !inProgress || current.runTime !== outcome.attempt) {
+      throw new StaleRecord(`Subtask ${index} of task ${taskId} is not running`);
+    }
+    const subtask = `subtasks[${index}]`;
+    const hasNext = index + 1 < task.subtasks.length && outcome.status === 'SUCCESSFUL';
+    const sets = [`${subtask}.#status = :status`, `${subtask}.endTime = :endTime`];
+    if (outcome.error) sets.push(`${subtask}.#error = :error`);
+    if (hasNext) sets.push(`subtasks[${index + 1}].#status = :ready`);
+    const update = {
+      TableName: this.tableName,
+      Key: toItem(taskKey(taskId)),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: `${subtask}.#status = :current AND ${subtask}.runTime = :attempt`,
+      ExpressionAttributeNames: { '#status': 'status', ...(outcome.error ? { '#error': 'error' } : {}) },
+      ExpressionAttributeValues: toItem({
+        ':status': outcome.status,
+        ':endTime': outcome.endTime,
+        ':current': current.status,
+        ':attempt': outcome.attempt,
+        ...(outcome.error ? { ':error': outcome.error } : {}),
+        ...(hasNext ? { ':ready': 'READY' } : {}),
+      }),
+    };
+    try {
+      await dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Update: update },
+            ...(outcome.log
+              ? [
+                  {
+                    Put: {
+                      TableName: this.tableName,
+                      Item: toItem({
+                        ...subtaskLogKey(taskId, current.id, outcome.log.attempt),
+                        ...outcome.log,
+                      }),
+                    },
+                  },
+                ]
+              : []),
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        throw new StaleRecord(`Subtask ${index} of task ${taskId} changed while its outcome was recorded`);
+      }
+      throw error;
+    }
+    const updated = structuredClone(task);
+    const record = updated.subtasks[index]!;
+    record.status = outcome.status;
+    record.endTime = outcome.endTime;
+    if (outcome.error) record.error = outcome.error;
+    if (hasNext) updated.subtasks[index + 1]!.status = 'READY';
+    return updated;
+  }
+
+  /**
+   * Ends a RUNNING task and releases its host's lock in one transaction. A subtask still RUNNING
+   * (the workflow caught a timeout or an error) is marked FAILED with `failure` as its error.
+   */
+  async finishTask(
+    taskId: number,
+    status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
+    endTime: string,
+    failure?: (subtaskIndex: number) => string,
+  ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
+    const task = await this.getTask(taskId);
+    if (!task) throw new StaleRecord(`Task ${taskId} does not exist`);
+    if (task.status !== 'RUNNING') return { task };
+    const interrupted = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
+    const sets = ['#status = :status', 'endTime = :endTime'];
+    const values: Record<string, unknown> = { ':status': status, ':endTime': endTime, ':running': 'RUNNING' };
+    if (interrupted && status === 'FAILED') {
+      const path = `subtasks[${interrupted.index}]`;
+      sets.push(`${path}.#status = :failed`, `${path}.endTime = :endTime`, `${path}.#error = :error`);
+      values[':failed'] = 'FAILED';
+      values[':error'] = failure?.(interrupted.index) ?? 'Subtask failed: it was interrupted.';
+    }
+    try {
+      await dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: toItem(taskKey(taskId)),
+                UpdateExpression: `SET ${sets.join(', ')}`,
+                ConditionExpression: '#status = :running',
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  ...(values[':error'] ? { '#error': 'error' } : {}),
+                },
+                ExpressionAttributeValues: toItem(values),
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: toItem(hostLockKey(task.hostId)),
+                ConditionExpression: 'attribute_not_exists(pk) OR taskId = :taskId',
+                ExpressionAttributeValues: { ':taskId': { N: String(taskId) } },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        throw new StaleRecord(`Task ${taskId} changed while it was being finished`);
+      }
+      throw error;
+    }
+    return { task: (await this.getTask(taskId)) ?? task, interrupted };
+  }
+
+  /** Every recorded attempt's output of a subtask, oldest first. */
+  async subtaskLogs(taskId: number, subtaskId: number): Promise<SubtaskLog[]> {
+    const logs: SubtaskLog[] = [];
+    let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: toItem({
+            ':pk': taskKey(taskId).pk,
+            ':prefix': subtaskLogPrefix(subtaskId),
+          }),
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...log } = unmarshall(item);
+        logs.push(log as SubtaskLog);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return logs;
+  }
+
+  private async conditionalUpdate(
+    taskId: number,
+    expression: Pick<
+      ConstructorParameters<typeof UpdateItemCommand>[0],
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<void> {
+    try {
+      await dynamodb.send(
+        new UpdateItemCommand({ TableName: this.tableName, Key: toItem(taskKey(taskId)), ...expression }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new StaleRecord(`Task ${taskId} changed: ${expression.ConditionExpression} no longer holds`);
+      }
+      throw error;
+    }
+  }
+
+  private taskItem(task: TaskRecord) {
+    return { ...taskKey(task.id), listPk: TASK_LIST_PARTITION, ...task };
+  }
+}
+
+function fromTaskItem(item: Record<string, unknown>): TaskRecord {
+  const { pk: _pk, sk: _sk, listPk: _listPk, ...task } = item;
+  return task as unknown as TaskRecord;
+}
