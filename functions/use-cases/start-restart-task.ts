@@ -1,7 +1,8 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { sfn } from '#aws/sfn';
-import { HostNotFound } from '#core/errors';
+import { HostBusy, HostNotFound } from '#core/errors';
 import { isValidHostParameter } from '#core/host-parameters';
+import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
 import type { HostRegistry } from '#store/host-registry';
@@ -37,7 +38,12 @@ export async function startRestartTask(
   request: RestartRequest,
   deps: RestartDependencies,
 ): Promise<TaskRecord> {
-  const host = await deps.hosts.find(request.hostId);
+  const hostNumber = asSafeNumber(request.hostId);
+  // The lock is checked again, atomically, when the task is written; this early look saves ids.
+  const [host, holder] = await Promise.all([
+    deps.hosts.find(request.hostId),
+    hostNumber === undefined ? undefined : deps.tasks.lockHolder(hostNumber),
+  ]);
   if (
     !host ||
     !isValidHostParameter('instanceId', host.instanceId) ||
@@ -45,6 +51,7 @@ export async function startRestartTask(
   ) {
     throw new HostNotFound(request.hostId);
   }
+  if (holder !== undefined) throw new HostBusy(host.hostId, holder);
   const firstId = await deps.tasks.allocateIds(IDS_PER_TASK);
   const executionName = `task-${firstId}`;
   const task = newRestartTask({
