@@ -11,8 +11,13 @@ export const LAMBDA_FUNCTIONS = {
   },
   finishTask: {
     entry: 'functions/finish-task.ts',
-    description: 'Ends a task SUCCESSFUL or FAILED and releases its host lock',
+    description: 'Ends a successful task and releases its host lock',
     aslPlaceholder: 'FinishTaskFunctionArn',
+  },
+  reconcileExecution: {
+    entry: 'functions/reconcile-execution.ts',
+    description:
+      'Ends a task as its execution ended (failure path, stopped or timed-out runs) and releases its lock',
   },
   commandCallback: {
     entry: 'functions/command-callback.ts',

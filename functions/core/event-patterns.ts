@@ -38,3 +38,20 @@ export interface CommandStatusDetail {
   status: string;
   'requested-date-time'?: string;
 }
+
+export const EXECUTION_STATUS_EVENT = {
+  source: 'aws.states',
+  detailType: 'Step Functions Execution Status Change',
+} as const;
+
+/** Step Functions' notification that an execution of the restart state machine ended. */
+export function executionEndedPattern(stateMachineArn: string) {
+  return {
+    source: [EXECUTION_STATUS_EVENT.source],
+    'detail-type': [EXECUTION_STATUS_EVENT.detailType],
+    detail: {
+      stateMachineArn: [stateMachineArn],
+      status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
+    },
+  };
+}

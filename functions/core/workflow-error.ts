@@ -12,6 +12,7 @@ export function describeWorkflowError(
   if (error === 'States.Timeout') {
     return `Subtask failed: it did not finish within its timeout of ${subtaskAt(subtaskIndex).timeoutSeconds} s.`;
   }
+  if (error === 'ExecutionAborted') return 'Subtask failed: the execution was stopped while it ran.';
   const message = causeMessage(cause);
   if (error === 'SubtaskFailed') return message ?? 'Subtask failed.';
   return `Subtask failed: ${error ?? 'error'}${message ? `: ${message}` : ''}`;

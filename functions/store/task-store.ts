@@ -274,7 +274,11 @@ export class TaskStore {
     const task = await this.getTask(taskId);
     if (!task) throw new StaleRecord(`Task ${taskId} does not exist`);
     if (task.status !== 'RUNNING') return { task };
-    const interrupted = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
+    const interrupted =
+      task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING') ??
+      (task.subtasks.some((s) => s.status === 'FAILED')
+        ? undefined
+        : task.subtasks.find((s) => s.status === 'READY'));
     const sets = ['#status = :status', 'endTime = :endTime'];
     const values: Record<string, unknown> = { ':status': status, ':endTime': endTime, ':running': 'RUNNING' };
     if (interrupted && status === 'FAILED') {

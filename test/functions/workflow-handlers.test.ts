@@ -24,6 +24,7 @@ let store: TaskStore;
 let runSubtask: typeof import('../../functions/run-subtask.ts').handler;
 let commandCallback: typeof import('../../functions/command-callback.ts').handler;
 let finishTask: typeof import('../../functions/finish-task.ts').handler;
+let reconcile: typeof import('../../functions/reconcile-execution.ts').handler;
 let nextId = 1000;
 
 beforeAll(async () => {
@@ -39,6 +40,7 @@ beforeAll(async () => {
   ({ handler: runSubtask } = await import('../../functions/run-subtask.ts'));
   ({ handler: commandCallback } = await import('../../functions/command-callback.ts'));
   ({ handler: finishTask } = await import('../../functions/finish-task.ts'));
+  ({ handler: reconcile } = await import('../../functions/reconcile-execution.ts'));
 });
 
 beforeEach(() => {
@@ -254,7 +256,7 @@ describe('finish-task', () => {
   it('ends a task SUCCESSFUL and releases the host lock', async () => {
     const task = await runningTask(10);
 
-    await finishTask({ taskId: task.id, outcome: 'SUCCESSFUL' });
+    await finishTask({ taskId: task.id });
 
     expect((await store.getTask(task.id))!).toMatchObject({
       status: 'SUCCESSFUL',
@@ -263,11 +265,38 @@ describe('finish-task', () => {
     expect(await store.lockHolder(10)).toBeUndefined();
   });
 
+  it('refuses malformed input', async () => {
+    await expect(finishTask({ taskId: 'x' })).rejects.toThrow();
+  });
+});
+
+describe('reconcile-execution', () => {
+  const executionEnded = (task: TaskRecord, status: string, error?: string, cause?: string) =>
+    reconcile({
+      id: 'e',
+      version: '0',
+      account: '1',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: {
+        executionArn: task.executor,
+        stateMachineArn: 'sm',
+        name: `task-${task.id}`,
+        status,
+        input: JSON.stringify({ taskId: task.id, hostId: task.hostId }),
+        error: error ?? null,
+        cause: cause ?? null,
+      },
+    });
+
   it('fails a timed-out subtask with its limit, cancels its command and releases the lock', async () => {
     const task = await runningTask(11);
     const { commandId } = await start(task, 0);
 
-    await finishTask({ taskId: task.id, outcome: 'FAILED', error: { Error: 'States.Timeout', Cause: '' } });
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
 
     const stored = (await store.getTask(task.id))!;
     expect(stored.status).toBe('FAILED');
@@ -295,11 +324,13 @@ describe('finish-task', () => {
       StandardErrorContent: 'would not start',
     })();
 
-    await finishTask({ taskId: task.id, outcome: 'FAILED', error: { Error: 'SubtaskFailed', Cause: 'x' } });
+    await executionEnded(task, 'FAILED', 'SubtaskFailed', 'x');
 
     const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
     expect(stored.subtasks[0]!.error).toContain('would not start');
     expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(0);
+    expect(await store.lockHolder(12)).toBeUndefined();
   });
 
   it('explains a command that could not be delivered', async () => {
@@ -309,31 +340,55 @@ describe('finish-task', () => {
       .rejects(Object.assign(new Error('offline'), { name: 'InvalidInstanceId' }));
     const failure = await start(task, 0).catch((error: Error) => error);
 
-    await finishTask({
-      taskId: task.id,
-      outcome: 'FAILED',
-      error: {
-        Error: 'CommandNotDelivered',
-        Cause: JSON.stringify({ errorType: 'CommandNotDelivered', errorMessage: (failure as Error).message }),
-      },
-    });
+    await executionEnded(
+      task,
+      'FAILED',
+      'CommandNotDelivered',
+      JSON.stringify({ errorType: 'CommandNotDelivered', errorMessage: (failure as Error).message }),
+    );
 
     expect((await store.getTask(task.id))!.subtasks[0]!.error).toMatch(
       /CommandNotDelivered: SSM could not send the command/,
     );
   });
 
-  it('is idempotent: finishing an ended task changes nothing', async () => {
+  it('fails the running subtask of a stopped execution and releases the lock', async () => {
+    const task = await runningTask(15);
+    await start(task, 0);
+
+    await executionEnded(task, 'ABORTED');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[0]!.error).toMatch(/stopped/);
+    expect(await store.lockHolder(15)).toBeUndefined();
+  });
+
+  it('fails the next subtask when the execution ended before it started', async () => {
+    const task = await runningTask(16);
+
+    await executionEnded(task, 'TIMED_OUT');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.subtasks[0]).toMatchObject({ status: 'FAILED', error: expect.stringContaining('timeout') });
+  });
+
+  it('is idempotent: reconciling an ended task changes nothing', async () => {
     const task = await runningTask(14);
-    await finishTask({ taskId: task.id, outcome: 'SUCCESSFUL' });
+    await finishTask({ taskId: task.id });
     const before = await tableItems(tables.taskTable);
 
-    await finishTask({ taskId: task.id, outcome: 'FAILED', error: { Error: 'States.Timeout' } });
+    await executionEnded(task, 'FAILED', 'States.Timeout');
 
     expect(await tableItems(tables.taskTable)).toEqual(before);
   });
 
-  it('refuses malformed input', async () => {
-    await expect(finishTask({ taskId: 'x', outcome: 'DONE' })).rejects.toThrow();
+  it('ignores a running execution', async () => {
+    const task = await runningTask(17);
+    const before = await tableItems(tables.taskTable);
+
+    await executionEnded(task, 'RUNNING');
+
+    expect(await tableItems(tables.taskTable)).toEqual(before);
   });
 });
