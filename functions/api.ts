@@ -1,13 +1,15 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { errorEnvelope, successEnvelope } from '#core/envelope';
-import { RouteNotFound, TaskNotFound } from '#core/errors';
+import { RouteNotFound, SubtaskNotFound, TaskNotFound } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
+import { formatSubtaskLog } from '#core/subtask-log';
 import { toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { newRequestScope } from '#http/request-scope';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
+import { parseTaskListQuery } from '#http/task-list-query';
 import { HostRegistry } from '#store/host-registry';
 import { TaskStore } from '#store/task-store';
 import { getAgentStatus } from '#use-cases/get-agent-status';
@@ -50,13 +52,41 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
 
   async getTask(event, caller) {
     requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+    return toOcpTask(await findTask(parseLongId(event.pathParameters?.id, 'id')));
+  },
+
+  async listTasks(event, caller) {
+    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+    const { query, page } = parseTaskListQuery(event.queryStringParameters);
+    const { tasks: found, totalElements } = await tasks.listTasks(query);
+    return {
+      contents: found.map(toOcpTask),
+      page: {
+        totalElements,
+        totalPages: Math.ceil(totalElements / query.size),
+        number: page,
+        size: query.size,
+      },
+    };
+  },
+
+  async getSubtaskLog(event, caller) {
+    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
     const id = parseLongId(event.pathParameters?.id, 'id');
-    const taskId = asSafeNumber(id);
-    const task = taskId === undefined ? undefined : await tasks.getTask(taskId);
-    if (!task) throw new TaskNotFound(id);
-    return toOcpTask(task);
+    const subtaskId = parseLongId(event.pathParameters?.subtaskId, 'subtaskId');
+    const task = await findTask(id);
+    const subtask = task.subtasks.find((candidate) => BigInt(candidate.id) === subtaskId);
+    if (!subtask) throw new SubtaskNotFound(id, subtaskId);
+    return { log: formatSubtaskLog(await tasks.subtaskLogs(task.id, subtask.id)) };
   },
 };
+
+async function findTask(id: bigint) {
+  const taskId = asSafeNumber(id);
+  const task = taskId === undefined ? undefined : await tasks.getTask(taskId);
+  if (!task) throw new TaskNotFound(id);
+  return task;
+}
 
 const routeIds = new Map(
   (Object.keys(API_ROUTES) as RouteId[]).map((id) => [routeKey(API_ROUTES[id]), id] as const),

@@ -76,3 +76,12 @@ export class RouteNotFound extends DomainError {
     super(`No API at ${method} ${path}.`);
   }
 }
+
+export class SubtaskNotFound extends DomainError {
+  readonly httpStatus = 404;
+  readonly ocpCode = 10002;
+  readonly ocpCodeName = 'COMMON_NOT_FOUND';
+  constructor(taskId: bigint | number, subtaskId: bigint | number) {
+    super(`Task ${taskId} has no subtask ${subtaskId}.`, 'subtaskId');
+  }
+}

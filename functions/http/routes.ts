@@ -3,6 +3,8 @@ export const API_ROUTES = {
   restartAgent: { method: 'POST', path: '/compute/hosts/{hostId}/agent/restart' },
   getAgentStatus: { method: 'GET', path: '/compute/hosts/{hostId}/agent' },
   getTask: { method: 'GET', path: '/api/v2/tasks/instances/{id}' },
+  listTasks: { method: 'GET', path: '/api/v2/tasks/instances' },
+  getSubtaskLog: { method: 'GET', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log' },
 } as const;
 
 export type RouteId = keyof typeof API_ROUTES;

@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   GetItemCommand,
   QueryCommand,
@@ -9,6 +10,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostBusy } from '#core/errors';
+import type { AttemptOutput } from '#core/subtask-log';
 import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core/task';
 import {
   hostLockKey,
@@ -16,21 +18,24 @@ import {
   subtaskLogKey,
   subtaskLogPrefix,
   TASK_LIST_PARTITION,
+  TASK_TABLE,
   taskKey,
 } from './table-schema.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
 
-/** Stored output of one attempt of a subtask. */
-export interface SubtaskLog {
-  attempt: number;
-  commandId: string;
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  recordedAt: string;
+/** Filters and page (0-based) of a task listing. */
+export interface TaskListQuery {
+  hostId?: number;
+  status?: TaskStatus;
+  name?: string;
+  page: number;
+  size: number;
 }
+
+/** Stored output of one attempt of a subtask. */
+export type SubtaskLog = AttemptOutput;
 
 /** Thrown when a conditional write finds the record in another state than expected. */
 export class StaleRecord extends Error {
@@ -324,10 +329,57 @@ export class TaskStore {
     return { task: (await this.getTask(taskId)) ?? task, interrupted };
   }
 
+  /**
+   * One page of tasks, newest first, from an index (never a scan): a host's tasks from byHost,
+   * all tasks from byCreation; status and name filter on read. Counts every match for the page envelope.
+   */
+  async listTasks(query: TaskListQuery): Promise<{ tasks: TaskRecord[]; totalElements: number }> {
+    const index = query.hostId === undefined ? TASK_TABLE.byCreationIndex : TASK_TABLE.byHostIndex;
+    const filters: string[] = [];
+    const names: Record<string, string> = { '#pk': index.partitionKey };
+    const values: Record<string, unknown> = {
+      ':pk': query.hostId === undefined ? TASK_LIST_PARTITION : query.hostId,
+    };
+    if (query.status) {
+      filters.push('#status = :status');
+      names['#status'] = 'status';
+      values[':status'] = query.status;
+    }
+    if (query.name) {
+      filters.push('contains(#name, :name)');
+      names['#name'] = 'name';
+      values[':name'] = query.name;
+    }
+    const first = query.page * query.size;
+    const tasks: TaskRecord[] = [];
+    let totalElements = 0;
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk',
+          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: toItem(values),
+          ScanIndexForward: false,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (totalElements >= first && tasks.length < query.size) tasks.push(fromTaskItem(unmarshall(item)));
+        totalElements++;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { tasks, totalElements };
+  }
+
   /** Every recorded attempt's output of a subtask, oldest first. */
   async subtaskLogs(taskId: number, subtaskId: number): Promise<SubtaskLog[]> {
     const logs: SubtaskLog[] = [];
-    let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await dynamodb.send(
         new QueryCommand({

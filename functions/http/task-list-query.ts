@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { InvalidArgument } from '#core/errors';
+import { asSafeNumber, parseLongId } from '#core/ids';
+import type { TaskListQuery } from '#store/task-store';
+
+export const MAX_PAGE_SIZE = 2000;
+
+const QueryParameters = z.object({
+  hostId: z.string().optional(),
+  status: z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL']).optional(),
+  name: z.string().min(1).max(128).optional(),
+  page: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer')
+    .optional(),
+  size: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer')
+    .optional(),
+});
+
+/** OCP's list query: `page` counts from 1 (default 1), `size` defaults to 10. */
+export function parseTaskListQuery(parameters: Record<string, string | undefined> | undefined): {
+  query: TaskListQuery;
+  page: number;
+} {
+  const parsed = QueryParameters.safeParse(parameters ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = String(issue?.path[0] ?? 'query');
+    throw new InvalidArgument(`Invalid query parameter ${field}: ${issue?.message ?? 'invalid'}.`, field);
+  }
+  const { hostId, status, name } = parsed.data;
+  const page = Number(parsed.data.page ?? 1);
+  const size = Number(parsed.data.size ?? 10);
+  if (size > MAX_PAGE_SIZE) throw new InvalidArgument(`size must be at most ${MAX_PAGE_SIZE}.`, 'size');
+  const hostNumber = hostId === undefined ? undefined : asSafeNumber(parseLongId(hostId, 'hostId'));
+  return {
+    // A host id beyond JavaScript numbers names no stored task: an empty page, like any unknown host.
+    query: {
+      hostId: hostId === undefined ? undefined : (hostNumber ?? -1),
+      status,
+      name,
+      page: page - 1,
+      size,
+    },
+    page,
+  };
+}

@@ -1,0 +1,181 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENV } from '../../functions/catalog.ts';
+import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { TaskStore } from '../../functions/store/task-store.ts';
+import { apiEvent, operator } from '../support/api-events.ts';
+import { createTestTables, type TestTables } from '../support/test-tables.ts';
+
+let tables: TestTables;
+let store: TaskStore;
+let handler: typeof import('../../functions/api.ts').handler;
+const created: TaskRecord[] = [];
+
+const get = (rawPath: string, routePath: string, extra: Partial<Parameters<typeof apiEvent>[0]> = {}) =>
+  handler(apiEvent({ method: 'GET', routePath, rawPath, claims: operator('TASK_VIEWER'), ...extra }));
+const list = (query: Record<string, string>, claims = operator('TASK_VIEWER')) =>
+  handler({
+    ...apiEvent({
+      method: 'GET',
+      routePath: '/api/v2/tasks/instances',
+      rawPath: '/api/v2/tasks/instances',
+      claims,
+    }),
+    queryStringParameters: query,
+  });
+const parse = (result: { body?: string }) => JSON.parse(result.body ?? '{}');
+
+beforeAll(async () => {
+  tables = await createTestTables();
+  process.env[ENV.stateMachineArn] = 'arn:aws:states:us-east-1:1:stateMachine:sm';
+  store = new TaskStore(tables.taskTable);
+  for (let i = 0; i < 25; i++) {
+    const firstId = await store.allocateIds(6);
+    const task = newRestartTask({
+      firstId,
+      hostId: i % 5 === 4 ? 100 + i : (i % 3) + 1,
+      creator: 'alice',
+      type: 'MANUAL',
+      prohibitRollback: false,
+      executionArn: `arn:task-${firstId}`,
+      now: new Date(),
+    });
+    await store.createTask(task);
+    if (i % 5 !== 4) await store.finishTask(task.id, i % 2 ? 'FAILED' : 'SUCCESSFUL', task.startTime);
+    created.push((await store.getTask(task.id))!);
+  }
+  ({ handler } = await import('../../functions/api.ts'));
+});
+
+describe('GET /api/v2/tasks/instances/{id}', () => {
+  it('returns the task in the restart response shape', async () => {
+    const task = created[0]!;
+    const result = await get(`/api/v2/tasks/instances/${task.id}`, '/api/v2/tasks/instances/{id}', {
+      pathParameters: { id: String(task.id) },
+    });
+    expect(result.statusCode).toBe(200);
+    expect(parse(result).data).toMatchObject({ id: task.id, hostId: task.hostId, name: 'Restart OCP agent' });
+    expect(parse(result).data.subtasks).toHaveLength(5);
+  });
+
+  it.each([
+    ['an unknown id', '987654321', 404, 20000],
+    ['an id beyond JavaScript numbers', '9223372036854775807', 404, 20000],
+    ['a malformed id', '12ab', 400, 10001],
+  ])('refuses %s', async (_name, id, status, code) => {
+    const result = await get(`/api/v2/tasks/instances/${id}`, '/api/v2/tasks/instances/{id}', {
+      pathParameters: { id },
+    });
+    expect(result.statusCode).toBe(status);
+    expect(parse(result).error.code).toBe(code);
+  });
+
+  it('refuses a caller without a task permission', async () => {
+    const result = await get('/api/v2/tasks/instances/1', '/api/v2/tasks/instances/{id}', {
+      pathParameters: { id: '1' },
+      claims: operator('HOST_MANAGER'),
+    });
+    expect(result.statusCode).toBe(403);
+  });
+});
+
+describe('GET /api/v2/tasks/instances', () => {
+  it('pages all tasks newest first with the OCP page envelope', async () => {
+    const first = parse(await list({ size: '10' })).data;
+    const third = parse(await list({ size: '10', page: '3' })).data;
+
+    const newestFirst = [...created].reverse();
+    expect(first.page).toEqual({ totalElements: 25, totalPages: 3, number: 1, size: 10 });
+    expect(first.contents.map((t: { id: number }) => t.id)).toEqual(
+      newestFirst.slice(0, 10).map((t) => t.id),
+    );
+    expect(third.contents.map((t: { id: number }) => t.id)).toEqual(newestFirst.slice(20).map((t) => t.id));
+  });
+
+  it('filters by host and status', async () => {
+    const data = parse(await list({ hostId: '2', status: 'FAILED', size: '100' })).data;
+    const expected = created.filter((t) => t.hostId === 2 && t.status === 'FAILED').reverse();
+    expect(expected.length).toBeGreaterThan(1);
+    expect(data.contents.map((t: { id: number }) => t.id)).toEqual(expected.map((t) => t.id));
+    expect(data.page.totalElements).toBe(expected.length);
+  });
+
+  it('filters by name', async () => {
+    expect(parse(await list({ name: 'Restart' })).data.page.totalElements).toBe(25);
+    expect(parse(await list({ name: 'Stop OCP agent' })).data.page.totalElements).toBe(0);
+  });
+
+  it('answers an empty page past the end', async () => {
+    const data = parse(await list({ page: '99' })).data;
+    expect(data.contents).toEqual([]);
+    expect(data.page.number).toBe(99);
+  });
+
+  it.each([
+    [{ page: '0' }],
+    [{ size: '0' }],
+    [{ size: '2001' }],
+    [{ status: 'DONE' }],
+    [{ hostId: '-1' }],
+    [{ page: '1.5' }],
+  ])('refuses %j with 400', async (query) => {
+    const result = await list(query);
+    expect(result.statusCode).toBe(400);
+    expect(parse(result).error.code).toBe(10001);
+  });
+});
+
+describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
+  const logRoute = '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log';
+
+  it('returns every attempt of the subtask, untruncated', async () => {
+    const task = created[4]!;
+    const subtask = task.subtasks[0]!;
+    const big = 'x'.repeat(100_000);
+    const log = (attempt: number, stdout: string) => ({
+      attempt,
+      commandId: `c${attempt}`,
+      exitCode: attempt === 1 ? 1 : 0,
+      stdout,
+      stderr: attempt === 1 ? 'boom' : '',
+      recordedAt: 't',
+    });
+    await store.beginSubtaskAttempt(task.id, 0, 'tok', 't');
+    await store.recordSubtaskOutcome(task.id, 0, {
+      attempt: 1,
+      status: 'SUCCESSFUL',
+      endTime: 't',
+      log: log(1, 'first'),
+    });
+    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const { marshall } = await import('@aws-sdk/util-dynamodb');
+    const { testDynamoDb } = await import('../support/test-tables.ts');
+    const { subtaskLogKey } = await import('../../functions/store/table-schema.ts');
+    await testDynamoDb.send(
+      new PutItemCommand({
+        TableName: tables.taskTable,
+        Item: marshall({ ...subtaskLogKey(task.id, subtask.id, 2), ...log(2, big) }),
+      }),
+    );
+
+    const result = await get(`/api/v2/tasks/instances/${task.id}/subtasks/${subtask.id}/log`, logRoute, {
+      pathParameters: { id: String(task.id), subtaskId: String(subtask.id) },
+    });
+
+    const text: string = parse(result).data.log;
+    expect(text).toContain('attempt 1');
+    expect(text).toContain('boom');
+    expect(text.indexOf('attempt 1')).toBeLessThan(text.indexOf('attempt 2'));
+    expect(text).toContain(big);
+  });
+
+  it('refuses a subtask of another task', async () => {
+    const result = await get(
+      `/api/v2/tasks/instances/${created[0]!.id}/subtasks/${created[1]!.subtasks[0]!.id}/log`,
+      logRoute,
+      {
+        pathParameters: { id: String(created[0]!.id), subtaskId: String(created[1]!.subtasks[0]!.id) },
+      },
+    );
+    expect(result.statusCode).toBe(404);
+  });
+});
