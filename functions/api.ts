@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { errorEnvelope, successEnvelope } from '#core/envelope';
-import { RouteNotFound, SubtaskNotFound, TaskNotFound } from '#core/errors';
+import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import { formatSubtaskLog } from '#core/subtask-log';
@@ -11,9 +11,10 @@ import { newRequestScope } from '#http/request-scope';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { HostRegistry } from '#store/host-registry';
-import { TaskStore } from '#store/task-store';
+import { StaleRecord, TaskStore } from '#store/task-store';
 import { getAgentStatus } from '#use-cases/get-agent-status';
 import { startRestartTask } from '#use-cases/start-restart-task';
+import { cancel, retry, rollback, skip } from '#use-cases/task-actions';
 import { logger } from './logger.ts';
 import {
   documentFor,
@@ -79,7 +80,40 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     if (!subtask) throw new SubtaskNotFound(id, subtaskId);
     return { log: formatSubtaskLog(await tasks.subtaskLogs(task.id, subtask.id)) };
   },
+
+  retryTask: (event, caller) => actOnTask(event, caller, (id) => retry(id, taskActionDependencies())),
+  rollbackTask: (event, caller) => actOnTask(event, caller, (id) => rollback(id, taskActionDependencies())),
+  skipSubtask: (event, caller) =>
+    actOnTask(event, caller, (id, subtaskId) => skip(id, subtaskId!, taskActionDependencies())),
+  cancelSubtask: (event, caller) =>
+    actOnTask(event, caller, (id, subtaskId) => cancel(id, subtaskId!, taskActionDependencies())),
 };
+
+const taskActionDependencies = () => ({ tasks, hosts, stateMachineArn: stateMachineArn() });
+
+/** Runs a task action for a TASK_MANAGER and answers with the task as it now stands. */
+async function actOnTask(
+  event: ApiEvent,
+  caller: Caller,
+  act: (taskId: number, subtaskId: number | undefined) => Promise<unknown>,
+) {
+  requirePermission(caller, 'TASK_MANAGER');
+  const id = parseLongId(event.pathParameters?.id, 'id');
+  const rawSubtaskId = event.pathParameters?.subtaskId;
+  const subtaskId = rawSubtaskId === undefined ? undefined : parseLongId(rawSubtaskId, 'subtaskId');
+  const task = await findTask(id);
+  const subtaskNumber = subtaskId === undefined ? undefined : asSafeNumber(subtaskId);
+  if (subtaskId !== undefined && subtaskNumber === undefined) throw new SubtaskNotFound(id, subtaskId);
+  try {
+    await act(task.id, subtaskNumber);
+  } catch (error) {
+    if (error instanceof StaleRecord)
+      throw new TaskStateInvalid(event.routeKey, `task ${task.id}`, 'changing');
+    throw error;
+  }
+  logger.info('Task action taken', { taskId: task.id, route: event.routeKey });
+  return toOcpTask(await findTask(id));
+}
 
 async function findTask(id: bigint) {
   const taskId = asSafeNumber(id);

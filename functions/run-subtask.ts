@@ -1,9 +1,12 @@
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
 import { commandComment } from '#core/command-comment';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { subtaskAt } from '#core/subtasks';
+import type { TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { logger } from './logger.ts';
@@ -28,17 +31,28 @@ const tasks = new TaskStore(taskTableName());
  * Invoked by a subtask state with its task token: marks the subtask RUNNING with the token,
  * then sends the subtask's command. The command's completion event finishes the state.
  */
-export const handler = async (event: unknown): Promise<{ commandId: string }> => {
+export const handler = async (event: unknown): Promise<{ commandId: string } | { skipped: true }> => {
   const input = RunSubtaskInput.parse(event);
   const definition = subtaskAt(input.subtaskIndex);
   logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
 
-  const task = await tasks.beginSubtaskAttempt(
-    input.taskId,
-    input.subtaskIndex,
-    input.taskToken,
-    ocpTimestamp(new Date()),
-  );
+  let task: TaskRecord;
+  try {
+    task = await tasks.beginSubtaskAttempt(
+      input.taskId,
+      input.subtaskIndex,
+      input.taskToken,
+      ocpTimestamp(new Date()),
+    );
+  } catch (error) {
+    if (error instanceof StaleRecord && (await wasSkipped(input.taskId, input.subtaskIndex))) {
+      // An operator skipped this subtask and the execution was redriven: the step is done already.
+      await sfn.send(new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"skipped":true}' }));
+      logger.info('Subtask skipped by an operator');
+      return { skipped: true };
+    }
+    throw error;
+  }
   const attempt = task.subtasks[input.subtaskIndex]!.runTime;
   let commandId: string | undefined;
   try {
@@ -67,3 +81,8 @@ export const handler = async (event: unknown): Promise<{ commandId: string }> =>
   logger.info('Subtask command sent', { commandId, attempt });
   return { commandId };
 };
+
+async function wasSkipped(taskId: number, index: number): Promise<boolean> {
+  const subtask = (await tasks.getTask(taskId))?.subtasks[index];
+  return subtask?.status === 'SUCCESSFUL' && subtask.operation === 'SKIP';
+}

@@ -85,3 +85,21 @@ export class SubtaskNotFound extends DomainError {
     super(`Task ${taskId} has no subtask ${subtaskId}.`, 'subtaskId');
   }
 }
+
+export class TaskStateInvalid extends DomainError {
+  readonly httpStatus = 409;
+  readonly ocpCode = 20003;
+  readonly ocpCodeName = 'TASK_STATE_INVALID';
+  constructor(operation: string, what: string, state: string) {
+    super(`This operation (${operation}) is not supported for the ${what} in the ${state} state.`);
+  }
+}
+
+export class TaskProhibitRollback extends DomainError {
+  readonly httpStatus = 400;
+  readonly ocpCode = 20004;
+  readonly ocpCodeName = 'TASK_PROHIBIT_ROLLBACK';
+  constructor(taskId: number) {
+    super(`Task ${taskId} prohibits rollback (prohibit_rollback is true).`);
+  }
+}

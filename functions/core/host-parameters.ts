@@ -3,11 +3,17 @@
  * allowedPattern and the handlers check them before sending, so a crafted value never reaches a host.
  */
 export const HOST_PARAMETER_PATTERNS = {
-  /** An absolute path of plain segments: no quotes, spaces, "..", or shell metacharacters. */
-  agentHome: '^/(?!.*\\.\\.)[A-Za-z0-9_./-]{1,200}$',
+  /**
+   * An absolute path of plain segments: no quotes, spaces, "..", or shell metacharacters. Ends with
+   * `(?![\s\S])` rather than `$`, which in SSM's Java regex also matches before a final line break.
+   */
+  agentHome: '^/(?!.*\\.\\.)[A-Za-z0-9_./-]{1,200}(?![\\s\\S])',
   /** SSM instance (i-) or managed-instance (mi-) id. */
   instanceId: '^(i|mi)-[0-9a-f]{8,17}$',
 } as const;
+
+/** Default install directory of the OCP agent on a host. */
+export const DEFAULT_AGENT_HOME = '/home/admin/ocp_agent';
 
 export type HostParameter = keyof typeof HOST_PARAMETER_PATTERNS;
 

@@ -5,6 +5,10 @@ export const API_ROUTES = {
   getTask: { method: 'GET', path: '/api/v2/tasks/instances/{id}' },
   listTasks: { method: 'GET', path: '/api/v2/tasks/instances' },
   getSubtaskLog: { method: 'GET', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log' },
+  retryTask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/retry' },
+  rollbackTask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/rollback' },
+  skipSubtask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/skip' },
+  cancelSubtask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/cancel' },
 } as const;
 
 export type RouteId = keyof typeof API_ROUTES;

@@ -1,9 +1,9 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
+import { DEFAULT_AGENT_HOME } from '#core/host-parameters';
 
-/** Default install directory of the OCP agent on a host. */
-export const DEFAULT_AGENT_HOME = '/home/admin/ocp_agent';
+export { DEFAULT_AGENT_HOME };
 
 /** A host the product may act on: its OCP host id and its SSM managed-instance id. */
 export interface HostRecord {

@@ -124,6 +124,103 @@ export class TaskStore {
     return result.Item ? fromTaskItem(unmarshall(result.Item)) : undefined;
   }
 
+  /**
+   * Records a FAILED task as running again (retry, skip, rollback) and re-takes its host's lock, in one
+   * transaction: refused with StaleRecord if the task changed since it was read, HostBusy if another
+   * task holds the host.
+   */
+  async reopenTask(previous: TaskRecord, reopened: TaskRecord): Promise<void> {
+    try {
+      await dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toItem(this.taskItem(reopened)),
+                ConditionExpression: '#status = :status AND #operation = :operation AND #endTime = :endTime',
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  '#operation': 'operation',
+                  '#endTime': 'endTime',
+                },
+                ExpressionAttributeValues: toItem({
+                  ':status': previous.status,
+                  ':operation': previous.operation,
+                  ':endTime': previous.endTime ?? '',
+                }),
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toItem({
+                  ...hostLockKey(reopened.hostId),
+                  taskId: reopened.id,
+                  since: new Date().toISOString(),
+                }),
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [task, lock] = error.CancellationReasons ?? [];
+      if (lock?.Code === 'ConditionalCheckFailed' && lock.Item) {
+        throw new HostBusy(reopened.hostId, Number(unmarshall(lock.Item).taskId));
+      }
+      if (task?.Code === 'ConditionalCheckFailed')
+        throw new StaleRecord(`Task ${reopened.id} changed meanwhile`);
+      throw error;
+    }
+  }
+
+  /** Undoes reopenTask when the workflow could not be resumed: the task is as it was and the lock free. */
+  async restoreTask(previous: TaskRecord, reopened: TaskRecord): Promise<void> {
+    await dynamodb.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: toItem(this.taskItem(previous)),
+              ConditionExpression: '#status = :running AND #operation = :operation',
+              ExpressionAttributeNames: { '#status': 'status', '#operation': 'operation' },
+              ExpressionAttributeValues: toItem({ ':running': 'RUNNING', ':operation': reopened.operation }),
+            },
+          },
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: toItem(hostLockKey(reopened.hostId)),
+              ConditionExpression: 'taskId = :taskId',
+              ExpressionAttributeValues: { ':taskId': { N: String(reopened.id) } },
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  /** Marks a RUNNING attempt CANCELING (operation CANCEL); StaleRecord if it ended meanwhile. */
+  async markCanceling(taskId: number, subtask: SubtaskRecord): Promise<void> {
+    const path = `subtasks[${subtask.index}]`;
+    await this.conditionalUpdate(taskId, {
+      UpdateExpression: `SET ${path}.#status = :canceling, ${path}.#operation = :cancel`,
+      ConditionExpression: `${path}.#status = :running AND ${path}.runTime = :attempt`,
+      ExpressionAttributeNames: { '#status': 'status', '#operation': 'operation' },
+      ExpressionAttributeValues: toItem({
+        ':canceling': 'CANCELING',
+        ':cancel': 'CANCEL',
+        ':running': 'RUNNING',
+        ':attempt': subtask.runTime,
+      }),
+    });
+  }
+
   /** Holder of a host's lock, if any. */
   async lockHolder(hostId: number): Promise<number | undefined> {
     const result = await dynamodb.send(

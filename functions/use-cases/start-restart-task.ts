@@ -27,6 +27,8 @@ export interface RestartExecutionInput {
   hostId: number;
   instanceId: string;
   agentHome: string;
+  /** Absent for a restart; ROLLBACK routes the run to the rollback state. */
+  operation?: 'ROLLBACK';
 }
 
 /**

@@ -1,0 +1,118 @@
+import { RedriveExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { CancelCommandCommand } from '@aws-sdk/client-ssm';
+import { sfn } from '#aws/sfn';
+import { ssm } from '#aws/ssm';
+import { TaskNotFound } from '#core/errors';
+import type { TaskRecord } from '#core/task';
+import {
+  cancelSubtask,
+  ROLLBACK_SUBTASK_INDEX,
+  retryTask,
+  rollbackTask,
+  skipSubtask,
+} from '#core/task-lifecycle';
+import type { HostRegistry } from '#store/host-registry';
+import type { TaskStore } from '#store/task-store';
+import { executionArnFor, type RestartExecutionInput } from './start-restart-task.ts';
+
+export interface TaskActionDependencies {
+  tasks: TaskStore;
+  hosts: HostRegistry;
+  stateMachineArn: string;
+}
+
+/** Retry: the failed execution is redriven from the failed subtask; earlier subtasks do not run again. */
+export async function retry(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
+  const task = await load(taskId, deps);
+  return resume(task, retryTask(task), deps, () => redrive(task.executor));
+}
+
+/** Skip: the failed subtask counts as done and the redriven execution goes on from the next one. */
+export async function skip(
+  taskId: number,
+  subtaskId: number,
+  deps: TaskActionDependencies,
+): Promise<TaskRecord> {
+  const task = await load(taskId, deps);
+  return resume(task, skipSubtask(task, subtaskId), deps, () => redrive(task.executor));
+}
+
+/** Rollback: an execution of its own runs "Start all OCP agent processes" again, so the agent runs. */
+export async function rollback(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
+  const task = await load(taskId, deps);
+  const reopened = rollbackTask(task);
+  const host = await deps.hosts.find(BigInt(task.hostId));
+  if (!host) throw new TaskNotFound(taskId);
+  const name = `task-${task.id}-rollback-${reopened.subtasks[ROLLBACK_SUBTASK_INDEX]!.runTime}`;
+  const withExecutor = { ...reopened, executor: executionArnFor(deps.stateMachineArn, name) };
+  const input: RestartExecutionInput = {
+    taskId: task.id,
+    hostId: task.hostId,
+    instanceId: host.instanceId,
+    agentHome: host.agentHome,
+    operation: 'ROLLBACK',
+  };
+  return resume(task, withExecutor, deps, async () => {
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
+    );
+  });
+}
+
+/**
+ * Cancel: the running subtask goes CANCELING and its command is cancelled; SSM's Cancelled event then
+ * ends it FAILED and fails the execution, which ends the task FAILED (retryable) and frees the host.
+ */
+export async function cancel(
+  taskId: number,
+  subtaskId: number,
+  deps: TaskActionDependencies,
+): Promise<TaskRecord> {
+  const task = await load(taskId, deps);
+  const { task: canceling, subtask } = cancelSubtask(task, subtaskId);
+  await deps.tasks.markCanceling(task.id, subtask);
+  if (subtask.commandId) {
+    await ssm.send(new CancelCommandCommand({ CommandId: subtask.commandId }));
+  } else {
+    // No command was sent yet: stopping the execution ends the attempt through the reconciler.
+    await sfn.send(
+      new StopExecutionCommand({
+        executionArn: task.executor,
+        error: 'SubtaskCancelled',
+        cause: 'Cancelled by an operator',
+      }),
+    );
+  }
+  return canceling;
+}
+
+async function load(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
+  const task = await deps.tasks.getTask(taskId);
+  if (!task) throw new TaskNotFound(taskId);
+  return task;
+}
+
+/** Records the reopened task (taking the host's lock), then resumes the workflow; undone if that fails. */
+async function resume(
+  previous: TaskRecord,
+  reopened: TaskRecord,
+  deps: TaskActionDependencies,
+  resumeWorkflow: () => Promise<void>,
+): Promise<TaskRecord> {
+  await deps.tasks.reopenTask(previous, reopened);
+  try {
+    await resumeWorkflow();
+  } catch (error) {
+    await deps.tasks.restoreTask(previous, reopened);
+    throw error;
+  }
+  return reopened;
+}
+
+async function redrive(executionArn: string): Promise<void> {
+  await sfn.send(new RedriveExecutionCommand({ executionArn }));
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { TaskProhibitRollback, TaskStateInvalid } from '#core/errors';
+import { newRestartTask, type SubtaskStatus, type TaskRecord } from '#core/task';
+import { cancelSubtask, retryTask, rollbackTask, skipSubtask } from '#core/task-lifecycle';
+
+function taskWith(statuses: SubtaskStatus[], overrides: Partial<TaskRecord> = {}): TaskRecord {
+  const task = newRestartTask({
+    firstId: 100,
+    hostId: 2,
+    creator: 'alice',
+    type: 'MANUAL',
+    prohibitRollback: false,
+    executionArn: 'arn',
+    now: new Date(0),
+  });
+  return {
+    ...task,
+    status: statuses.includes('FAILED') ? 'FAILED' : 'RUNNING',
+    endTime: statuses.includes('FAILED') ? 'ended' : undefined,
+    subtasks: task.subtasks.map((subtask, i) => ({
+      ...subtask,
+      status: statuses[i]!,
+      ...(statuses[i] === 'FAILED' ? { error: 'boom', commandId: 'c', endTime: 'e', startTime: 's' } : {}),
+    })),
+    ...overrides,
+  };
+}
+
+const failedAtStop = () => taskWith(['SUCCESSFUL', 'SUCCESSFUL', 'FAILED', 'PENDING', 'PENDING']);
+
+describe('retryTask', () => {
+  it('reruns only the failed subtask as a fresh attempt and keeps the successful ones', () => {
+    const retried = retryTask(failedAtStop());
+
+    expect(retried).toMatchObject({ status: 'RUNNING', operation: 'RETRY' });
+    expect(retried.endTime).toBeUndefined();
+    expect(retried.subtasks.map((s) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'SUCCESSFUL',
+      'READY',
+      'PENDING',
+      'PENDING',
+    ]);
+    expect(retried.subtasks[2]).toMatchObject({ operation: 'RETRY', runTime: 2 });
+    expect(retried.subtasks[2]).not.toHaveProperty('error');
+    expect(retried.subtasks[2]).not.toHaveProperty('commandId');
+  });
+
+  it('refuses a task that is not FAILED', () => {
+    expect(() => retryTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']))).toThrow(
+      TaskStateInvalid,
+    );
+  });
+});
+
+describe('skipSubtask', () => {
+  it('marks the failed subtask SUCCESSFUL with operation SKIP and readies the next', () => {
+    const task = failedAtStop();
+    const skipped = skipSubtask(task, task.subtasks[2]!.id);
+
+    expect(skipped).toMatchObject({ status: 'RUNNING', operation: 'SKIP' });
+    expect(skipped.subtasks.map((s) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'SUCCESSFUL',
+      'SUCCESSFUL',
+      'READY',
+      'PENDING',
+    ]);
+    expect(skipped.subtasks[2]!.operation).toBe('SKIP');
+  });
+
+  it('refuses to skip a subtask that did not fail', () => {
+    const task = failedAtStop();
+    expect(() => skipSubtask(task, task.subtasks[0]!.id)).toThrow(/SUCCESSFUL state/);
+  });
+
+  it('refuses a subtask of another task', () => {
+    expect(() => skipSubtask(failedAtStop(), 1)).toThrow(/has no subtask 1/);
+  });
+});
+
+describe('rollbackTask', () => {
+  it('runs "Start all OCP agent processes" again with operation ROLLBACK', () => {
+    const rolledBack = rollbackTask(failedAtStop());
+
+    expect(rolledBack).toMatchObject({ status: 'RUNNING', operation: 'ROLLBACK' });
+    expect(rolledBack.subtasks[3]).toMatchObject({ status: 'READY', operation: 'ROLLBACK', runTime: 2 });
+    expect(rolledBack.subtasks[2]!.status).toBe('FAILED');
+  });
+
+  it('is refused when the task prohibits rollback', () => {
+    expect(() => rollbackTask({ ...failedAtStop(), prohibitRollback: true })).toThrow(TaskProhibitRollback);
+  });
+
+  it('is refused for a running task', () => {
+    expect(() => rollbackTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']))).toThrow(
+      TaskStateInvalid,
+    );
+  });
+});
+
+describe('cancelSubtask', () => {
+  it('marks a RUNNING subtask CANCELING with operation CANCEL', () => {
+    const task = taskWith(['SUCCESSFUL', 'RUNNING', 'PENDING', 'PENDING', 'PENDING']);
+    const { task: canceling, subtask } = cancelSubtask(task, task.subtasks[1]!.id);
+
+    expect(subtask).toMatchObject({ status: 'CANCELING', operation: 'CANCEL' });
+    expect(canceling.subtasks[1]!.status).toBe('CANCELING');
+    expect(canceling.status).toBe('RUNNING');
+  });
+
+  it('refuses a subtask that is not running', () => {
+    const task = taskWith(['SUCCESSFUL', 'RUNNING', 'PENDING', 'PENDING', 'PENDING']);
+    expect(() => cancelSubtask(task, task.subtasks[2]!.id)).toThrow(/PENDING state/);
+  });
+
+  it('refuses a task that is not running', () => {
+    const task = failedAtStop();
+    expect(() => cancelSubtask(task, task.subtasks[2]!.id)).toThrow(TaskStateInvalid);
+  });
+});
