@@ -64,14 +64,18 @@ async function runningTask(hostId: number): Promise<TaskRecord> {
   return task;
 }
 
-const start = (task: TaskRecord, subtaskIndex: number, taskToken = `token-${task.id}-${subtaskIndex}`) =>
-  runSubtask({
+const start = async (
+  task: TaskRecord,
+  subtaskIndex: number,
+  taskToken = `token-${task.id}-${subtaskIndex}`,
+) =>
+  (await runSubtask({
     taskId: task.id,
     subtaskIndex,
     instanceId: INSTANCE,
     agentHome: '/home/admin/ocp_agent',
     taskToken,
-  });
+  })) as { commandId: string };
 
 function commandEnded(commandId: string, invocation: Partial<GetCommandInvocationCommandOutput>) {
   ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId }).resolves({

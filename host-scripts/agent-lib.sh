@@ -1,0 +1,261 @@
+# shellcheck shell=bash
+# Helpers shared by the host scripts. Each script sources this file when run directly;
+# host-scripts/command-documents.ts inlines it in place of that `source` line, so every SSM
+# document is self-contained. Written for bash >= 4.2 (CentOS/RHEL 7 hosts): no EPOCHREALTIME,
+# no namerefs, no expansion of possibly empty arrays under `set -u`.
+#
+# Exit codes shared by all scripts:
+#   0  ok
+#   1  unexpected failure (a command failed; see stderr)
+#   2  install or configuration broken (AGENT_HOME, control script, run dir, a bad setting)
+#   3  a process would not stop
+#   4  a process would not start
+#   5  unhealthy after the restart (finish-operation.sh)
+#
+# Settings: environment variable first, then `NAME=<seconds>` in $AGENT_HOME/conf/restart.conf
+# (per-host override), then the default. Seconds may have up to 3 decimals.
+#   STOP_GRACE_SECONDS  (10)  time between SIGTERM and SIGKILL
+#   KILL_WAIT_SECONDS   (10)  time for a SIGKILLed process to disappear
+#   START_WAIT_SECONDS  (30)  time for started processes to have a live pid
+
+readonly EXIT_INSTALL_BROKEN=2
+readonly EXIT_STOP_FAILED=3
+readonly EXIT_START_FAILED=4
+readonly EXIT_UNHEALTHY=5
+
+# The agent's processes, in start order.
+readonly -a AGENT_PROCESSES=(ocp_agentd ocp_mgragent ocp_monagent pos_proxy)
+
+trap 'printf "%s: ERROR: unexpected failure (exit %s) at line %s\n" "$SCRIPT_NAME" "$?" "$LINENO" >&2' ERR
+
+log() {
+  printf '%s\n' "$*"
+}
+
+warn() {
+  printf '%s: WARNING: %s\n' "$SCRIPT_NAME" "$*" >&2
+}
+
+# fail <exit code> <message>
+fail() {
+  local code=$1
+  shift
+  printf '%s: ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2
+  exit "$code"
+}
+
+now_ms() {
+  local ns
+  ns=$(date +%s%N)
+  printf '%s' "$((ns / 1000000))"
+}
+
+# Prints the value of NAME=<seconds> from conf/restart.conf, if the file sets it.
+conf_setting() {
+  local name=$1 file="$AGENT_HOME/conf/restart.conf" line value=''
+  if [[ -f "$file" ]]; then
+    while IFS= read -r line || [[ -n "$line" ]]; do
+      if [[ "$line" =~ ^[[:space:]]*([A-Z_]+)=([^[:space:]]*)[[:space:]]*$ && "${BASH_REMATCH[1]}" == "$name" ]]; then
+        value=${BASH_REMATCH[2]}
+      fi
+    done <"$file"
+  fi
+  printf '%s' "$value"
+}
+
+# load_setting_ms <variable> <NAME> <default seconds>: sets <variable> to the setting in ms.
+# Runs in the main shell (never in $(...)), so a bad value ends the script with exit 2.
+load_setting_ms() {
+  local variable=$1 name=$2 default=$3 value fraction
+  value=${!name:-}
+  if [[ -z "$value" ]]; then value=$(conf_setting "$name"); fi
+  if [[ -z "$value" ]]; then value=$default; fi
+  if [[ ! "$value" =~ ^([0-9]{1,6})(\.([0-9]{1,3}))?$ ]]; then
+    fail "$EXIT_INSTALL_BROKEN" "$name must be a number of seconds (e.g. 10 or 0.5), got '$value'"
+  fi
+  fraction="${BASH_REMATCH[3]}000"
+  printf -v "$variable" '%s' "$((10#${BASH_REMATCH[1]} * 1000 + 10#${fraction:0:3}))"
+}
+
+format_seconds() {
+  printf '%d.%03ds' "$(($1 / 1000))" "$(($1 % 1000))"
+}
+
+# Fails with exit 2 unless AGENT_HOME is an agent install we can operate on and the settings are
+# valid. Sets CTL, RUN_DIR, STOP_GRACE_MS, KILL_WAIT_MS and START_WAIT_MS.
+require_install() {
+  if [[ -z "${AGENT_HOME:-}" ]]; then fail "$EXIT_INSTALL_BROKEN" "AGENT_HOME is not set"; fi
+  if [[ "$AGENT_HOME" != /* ]]; then
+    fail "$EXIT_INSTALL_BROKEN" "AGENT_HOME must be an absolute path, got '$AGENT_HOME'"
+  fi
+  if [[ ! -d "$AGENT_HOME" ]]; then
+    fail "$EXIT_INSTALL_BROKEN" "agent home $AGENT_HOME does not exist or is not a directory"
+  fi
+  CTL="$AGENT_HOME/bin/ocp_agentctl"
+  if [[ ! -f "$CTL" ]]; then fail "$EXIT_INSTALL_BROKEN" "control script $CTL is missing"; fi
+  if [[ ! -x "$CTL" ]]; then fail "$EXIT_INSTALL_BROKEN" "control script $CTL is not executable"; fi
+  RUN_DIR="$AGENT_HOME/run"
+  if [[ ! -d "$RUN_DIR" ]]; then fail "$EXIT_INSTALL_BROKEN" "run directory $RUN_DIR is missing"; fi
+  if [[ ! -w "$RUN_DIR" ]]; then fail "$EXIT_INSTALL_BROKEN" "run directory $RUN_DIR is not writable"; fi
+  load_setting_ms STOP_GRACE_MS STOP_GRACE_SECONDS 10
+  load_setting_ms KILL_WAIT_MS KILL_WAIT_SECONDS 10
+  load_setting_ms START_WAIT_MS START_WAIT_SECONDS 30
+}
+
+pid_file() {
+  printf '%s/%s.pid' "$RUN_DIR" "$1"
+}
+
+# Prints the pid recorded in a process's pid file, or nothing (no file, or not a pid).
+recorded_pid() {
+  local file line=''
+  file=$(pid_file "$1")
+  if [[ -f "$file" ]]; then
+    { IFS= read -r line <"$file"; } 2>/dev/null || true
+    line=${line//[[:space:]]/}
+  fi
+  if [[ "$line" =~ ^[1-9][0-9]{0,9}$ ]]; then printf '%s' "$line"; fi
+}
+
+# process_alive <name> <pid>: true when pid is a live process of that name. One of its arguments
+# must be named <name> (so a reused pid is not mistaken for the agent), and a zombie (no cmdline)
+# counts as gone.
+process_alive() {
+  local name=$1 pid=$2 arg
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 0
+  while IFS= read -r -d '' arg; do
+    if [[ "${arg##*/}" == "$name" ]]; then return 0; fi
+  done <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  return 1
+}
+
+# Prints the pid of a running process, or nothing.
+running_pid() {
+  local pid
+  pid=$(recorded_pid "$1")
+  if [[ -n "$pid" ]] && process_alive "$1" "$pid"; then printf '%s' "$pid"; fi
+}
+
+# Removes a process's pid file if it does not name a live process of that name.
+remove_stale_pid_file() {
+  local file
+  file=$(pid_file "$1")
+  if [[ -f "$file" && -z "$(running_pid "$1")" ]]; then
+    rm -f -- "$file"
+    log "Removed stale pid file $file"
+  fi
+}
+
+# wait_for_exit <deadline ms> <name> <pid> [<name> <pid>...]: waits until all are gone or the
+# deadline passes; prints the "<name> <pid>" pairs still alive (one a line).
+wait_for_exit() {
+  local deadline=$1 i alive
+  shift
+  local -a pairs=("$@")
+  while :; do
+    alive=''
+    for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+      if process_alive "${pairs[i]}" "${pairs[i + 1]}"; then
+        alive+="${pairs[i]} ${pairs[i + 1]}"$'\n'
+      fi
+    done
+    if [[ -z "$alive" || "$(now_ms)" -ge "$deadline" ]]; then break; fi
+    sleep 0.05
+  done
+  printf '%s' "$alive"
+}
+
+# stop_processes <name...>: SIGTERM, wait STOP_GRACE_SECONDS, SIGKILL the rest, wait
+# KILL_WAIT_SECONDS. Returns 1 (after reporting on stderr) if a process is still alive.
+stop_processes() {
+  local name pid pair survivors i
+  local -a targets=() killed=()
+  for name in "$@"; do
+    pid=$(running_pid "$name")
+    if [[ -z "$pid" ]]; then
+      log "$name is not running"
+      continue
+    fi
+    log "Stopping $name (pid $pid): SIGTERM"
+    kill -TERM "$pid" 2>/dev/null || true
+    targets+=("$name" "$pid")
+  done
+  if [[ ${#targets[@]} -eq 0 ]]; then return 0; fi
+
+  log "Waiting up to $(format_seconds "$STOP_GRACE_MS") for the processes to exit"
+  survivors=$(wait_for_exit "$(($(now_ms) + STOP_GRACE_MS))" "${targets[@]}")
+  if [[ -n "$survivors" ]]; then
+    while read -r name pid; do
+      log "$name (pid $pid) did not exit within $(format_seconds "$STOP_GRACE_MS"): SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      killed+=("$name" "$pid")
+    done <<<"$survivors"
+    survivors=$(wait_for_exit "$(($(now_ms) + KILL_WAIT_MS))" "${killed[@]}")
+    if [[ -n "$survivors" ]]; then
+      while read -r pair; do
+        printf '%s: ERROR: %s is still running %s after SIGKILL\n' \
+          "$SCRIPT_NAME" "$pair" "$(format_seconds "$KILL_WAIT_MS")" >&2
+      done <<<"$survivors"
+      return 1
+    fi
+  fi
+  for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    log "${targets[i]} (pid ${targets[i + 1]}) stopped"
+  done
+}
+
+# start_processes <name...>: starts the named processes that are not running through the control
+# script (as the install's owner when run as root), then waits START_WAIT_SECONDS for each to have
+# a live pid. Exits 4 on failure.
+start_processes() {
+  local wait_ms=$START_WAIT_MS deadline name status pending owner
+  local -a to_start=()
+  for name in "$@"; do
+    if [[ -n "$(running_pid "$name")" ]]; then
+      log "$name is already running (pid $(running_pid "$name"))"
+    else
+      to_start+=("$name")
+    fi
+  done
+  if [[ ${#to_start[@]} -eq 0 ]]; then return 0; fi
+
+  deadline=$(($(now_ms) + wait_ms))
+  log "Starting ${to_start[*]} with $CTL"
+  status=0
+  owner=$(stat -c %U -- "$AGENT_HOME")
+  if [[ $EUID -eq 0 && "$owner" != root && "$owner" != UNKNOWN ]]; then
+    # SSM runs as root; the agent runs as the install's owner, as when OCP starts it.
+    if ! command -v runuser >/dev/null; then
+      fail "$EXIT_INSTALL_BROKEN" "runuser is needed to start the agent as $owner, the owner of $AGENT_HOME"
+    fi
+    log "Running $CTL as $owner, the owner of $AGENT_HOME"
+    timeout "$(format_seconds "$wait_ms")" runuser -u "$owner" -- "$CTL" start "${to_start[@]}" || status=$?
+  else
+    timeout "$(format_seconds "$wait_ms")" "$CTL" start "${to_start[@]}" || status=$?
+  fi
+  if [[ $status -eq 124 ]]; then
+    fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} did not finish within $(format_seconds "$wait_ms")"
+  elif [[ $status -ne 0 ]]; then
+    fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} failed with exit status $status"
+  fi
+  while :; do
+    pending=''
+    for name in "${to_start[@]}"; do
+      if [[ -z "$(running_pid "$name")" ]]; then pending+=" $name"; fi
+    done
+    if [[ -z "$pending" ]]; then break; fi
+    if [[ "$(now_ms)" -ge "$deadline" ]]; then
+      fail "$EXIT_START_FAILED" "no live pid within $(format_seconds "$wait_ms") for:$pending"
+    fi
+    sleep 0.05
+  done
+  for name in "${to_start[@]}"; do
+    log "$name is up (pid $(running_pid "$name"))"
+  done
+}
+
+# State shared by one restart's scripts: prepare writes it, finish verifies and removes it.
+restart_state_dir() {
+  printf '%s/restart' "$RUN_DIR"
+}

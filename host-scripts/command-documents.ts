@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { DEFAULT_AGENT_HOME, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { RESTART_SUBTASKS } from '#core/subtasks';
+import type { CommandDocumentKey } from '../functions/runtime-config.ts';
+
+export type { CommandDocumentKey };
+
+/** One declared parameter of an SSM document. */
+export interface SsmDocumentParameter {
+  type: 'String';
+  description: string;
+  default?: string;
+  allowedPattern?: string;
+}
+
+/** The `aws:runShellScript` step of a Command document. */
+export interface SsmRunShellScriptStep {
+  action: 'aws:runShellScript';
+  name: string;
+  precondition: { StringEquals: ['platformType', 'Linux'] };
+  inputs: { timeoutSeconds: number; runCommand: string[] };
+}
+
+/** Content of an SSM Command document, schema 2.2 (what CfnDocument's `content` takes). */
+export interface SsmCommandDocumentContent {
+  schemaVersion: '2.2';
+  description: string;
+  parameters: Record<string, SsmDocumentParameter>;
+  mainSteps: SsmRunShellScriptStep[];
+}
+
+/** An SSM Command document built from one host script. */
+export interface CommandDocument {
+  key: CommandDocumentKey;
+  /** File name in host-scripts/. */
+  script: string;
+  timeoutSeconds: number;
+  content: SsmCommandDocumentContent;
+}
+
+/** A parameter value is missing, undeclared or refused by its allowedPattern (SSM's error name). */
+export class InvalidParameters extends Error {
+  override readonly name = 'InvalidParameters';
+}
+
+const AGENT_STATUS_TIMEOUT_SECONDS = 30;
+
+/** `source "$(dirname -- "${BASH_SOURCE[0]}")/x.sh"`: replaced by x.sh, so each document stands alone. */
+const SOURCE_LINE = /^\s*source "\$\(dirname -- "\$\{BASH_SOURCE\[0\]\}"\)\/([\w.-]+\.sh)"\s*$/;
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+function readScript(file: string): string[] {
+  return readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')
+    .replace(/\n$/, '')
+    .split('\n');
+}
+
+/**
+ * The lines SSM runs: the script's shebang first (SSM runs `sh -c _script.sh`, so the kernel
+ * honours it and bash runs the script), then the AGENT_HOME export, then the rest with the shared
+ * library inlined.
+ */
+function runCommandFor(script: string): string[] {
+  const [shebang, ...body] = readScript(script);
+  if (!shebang?.startsWith('#!')) throw new Error(`host-scripts/${script} must start with a shebang`);
+  const lines = body.flatMap((line) => {
+    const included = SOURCE_LINE.exec(line)?.[1];
+    return included ? readScript(included) : [line];
+  });
+  const text = lines.join('\n');
+  if (text.includes('{{')) {
+    throw new Error(`host-scripts/${script} contains "{{", which SSM would read as a parameter`);
+  }
+  return [shebang, "export AGENT_HOME='{{ agentHome }}'", ...lines];
+}
+
+function documentContent(
+  description: string,
+  stepName: string,
+  script: string,
+  timeoutSeconds: number,
+): SsmCommandDocumentContent {
+  return {
+    schemaVersion: '2.2',
+    description,
+    parameters: {
+      agentHome: {
+        type: 'String',
+        description: 'Absolute path of the OCP agent install on the host',
+        default: DEFAULT_AGENT_HOME,
+        allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
+      },
+    },
+    mainSteps: [
+      {
+        action: 'aws:runShellScript',
+        name: stepName,
+        precondition: { StringEquals: ['platformType', 'Linux'] },
+        inputs: { timeoutSeconds, runCommand: runCommandFor(script) },
+      },
+    ],
+  };
+}
+
+/** The five subtask documents in RESTART_SUBTASKS order, then the agent status document. */
+export function commandDocuments(): CommandDocument[] {
+  const subtaskDocuments = RESTART_SUBTASKS.map(
+    (subtask): CommandDocument => ({
+      key: subtask.key,
+      script: subtask.script,
+      timeoutSeconds: subtask.timeoutSeconds,
+      content: documentContent(
+        `OCP agent restart, subtask "${subtask.name}": runs host-scripts/${subtask.script}`,
+        subtask.key,
+        subtask.script,
+        subtask.timeoutSeconds,
+      ),
+    }),
+  );
+  const agentStatus: CommandDocument = {
+    key: 'agentStatus',
+    script: 'agent-status.sh',
+    timeoutSeconds: AGENT_STATUS_TIMEOUT_SECONDS,
+    content: documentContent(
+      'Reports the OCP agent processes as one line of JSON: runs host-scripts/agent-status.sh',
+      'agentStatus',
+      'agent-status.sh',
+      AGENT_STATUS_TIMEOUT_SECONDS,
+    ),
+  };
+  return [...subtaskDocuments, agentStatus];
+}
+
+/**
+ * The shell text SSM would run for `content` with these parameters: each value (or its default)
+ * checked against its allowedPattern, `{{ name }}` substituted, runCommand lines joined by "\n".
+ * Throws InvalidParameters as SendCommand would.
+ */
+export function renderRunCommand(
+  content: SsmCommandDocumentContent,
+  parameters: Record<string, string>,
+): string {
+  for (const name of Object.keys(parameters)) {
+    if (!Object.hasOwn(content.parameters, name)) {
+      throw new InvalidParameters(`Parameter ${name} is not declared by the document`);
+    }
+  }
+  const values = new Map<string, string>();
+  for (const [name, declared] of Object.entries(content.parameters)) {
+    const value = Object.hasOwn(parameters, name) ? parameters[name] : declared.default;
+    if (value === undefined) throw new InvalidParameters(`Parameter ${name} is required`);
+    if (declared.allowedPattern !== undefined && !new RegExp(declared.allowedPattern).test(value)) {
+      throw new InvalidParameters(
+        `Parameter ${name} does not match its allowed pattern ${declared.allowedPattern}`,
+      );
+    }
+    values.set(name, value);
+  }
+  return content.mainSteps
+    .flatMap((step) => step.inputs.runCommand)
+    .map((line) => line.replace(PLACEHOLDER, (placeholder, name: string) => values.get(name) ?? placeholder))
+    .join('\n');
+}

@@ -1,0 +1,183 @@
+import { spawnSync } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_AGENT_HOME, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { RESTART_SUBTASKS } from '#core/subtasks';
+import { type DemoHost, demoAgentProcesses } from '#local/demo-hosts';
+import {
+  type CommandDocument,
+  commandDocuments,
+  InvalidParameters,
+  renderRunCommand,
+} from '../../host-scripts/command-documents.ts';
+import { demoRoot, scriptEnv, startedDemoHost } from './host-script-harness.ts';
+
+function documentFor(key: CommandDocument['key']): CommandDocument {
+  const document = commandDocuments().find((candidate) => candidate.key === key);
+  if (!document) throw new Error(`No document ${key}`);
+  return document;
+}
+
+const HOSTILE_AGENT_HOMES = [
+  '/tmp/x; rm -rf /',
+  '/a/../etc',
+  '$(id)',
+  '/tmp/$(id)',
+  '`id`',
+  '/tmp/`id`',
+  "'quote",
+  "/tmp/it's",
+  '/tmp/a b',
+  `/${'a'.repeat(299)}`,
+  '/tmp/x\n',
+  '/tmp/x\nid',
+  'relative/path',
+  '',
+];
+
+describe('commandDocuments', () => {
+  it('gives the five subtask documents in order, then agentStatus', () => {
+    expect(commandDocuments().map((document) => document.key)).toEqual([
+      ...RESTART_SUBTASKS.map((subtask) => subtask.key),
+      'agentStatus',
+    ]);
+  });
+
+  it('gives each document its subtask’s script and timeout, and agentStatus 30 seconds', () => {
+    const documents = commandDocuments();
+
+    RESTART_SUBTASKS.forEach((subtask, index) => {
+      const document = documents[index];
+      expect(document?.script).toBe(subtask.script);
+      expect(document?.timeoutSeconds).toBe(subtask.timeoutSeconds);
+      expect(document?.content.mainSteps[0]?.inputs.timeoutSeconds).toBe(subtask.timeoutSeconds);
+    });
+    expect(documentFor('agentStatus').content.mainSteps[0]?.inputs.timeoutSeconds).toBe(30);
+  });
+
+  it('declares agentHome with its default and allowed pattern in a schema 2.2 shell document', () => {
+    for (const { content } of commandDocuments()) {
+      expect(content.schemaVersion).toBe('2.2');
+      expect(content.parameters).toEqual({
+        agentHome: {
+          type: 'String',
+          description: expect.any(String),
+          default: DEFAULT_AGENT_HOME,
+          allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
+        },
+      });
+      expect(content.mainSteps).toHaveLength(1);
+      expect(content.mainSteps[0]?.action).toBe('aws:runShellScript');
+    }
+  });
+
+  it('runs each script under bash with AGENT_HOME exported and the shared library inlined', () => {
+    for (const { content } of commandDocuments()) {
+      const runCommand = content.mainSteps[0]?.inputs.runCommand ?? [];
+      expect(runCommand.slice(0, 2)).toEqual(['#!/usr/bin/env bash', "export AGENT_HOME='{{ agentHome }}'"]);
+      expect(runCommand.join('\n')).not.toContain('source ');
+      expect(runCommand).toContain('readonly EXIT_INSTALL_BROKEN=2');
+    }
+  });
+
+  it('has an allowedPattern that accepts install paths', () => {
+    const pattern = new RegExp(HOST_PARAMETER_PATTERNS.agentHome);
+    for (const path of [DEFAULT_AGENT_HOME, '/tmp/demo-hosts-Ab12_x/host-7/ocp_agent', '/opt/ocp.agent-2']) {
+      expect(pattern.test(path), path).toBe(true);
+    }
+  });
+
+  it.each(HOSTILE_AGENT_HOMES)('has an allowedPattern that refuses %j', (value) => {
+    expect(new RegExp(HOST_PARAMETER_PATTERNS.agentHome).test(value)).toBe(false);
+  });
+});
+
+describe('renderRunCommand', () => {
+  const { content } = documentFor('stopAgent');
+
+  it('substitutes the agentHome parameter', () => {
+    const text = renderRunCommand(content, { agentHome: '/data/ocp_agent' });
+
+    expect(text.split('\n')[1]).toBe("export AGENT_HOME='/data/ocp_agent'");
+    expect(text).not.toContain('{{');
+  });
+
+  it('substitutes placeholders written with or without spaces', () => {
+    const text = renderRunCommand(
+      {
+        ...content,
+        mainSteps: [
+          {
+            ...content.mainSteps[0]!,
+            inputs: { timeoutSeconds: 1, runCommand: ['echo {{agentHome}} {{ agentHome }}'] },
+          },
+        ],
+      },
+      { agentHome: '/x' },
+    );
+
+    expect(text).toBe('echo /x /x');
+  });
+
+  it('applies the default when agentHome is not given', () => {
+    expect(renderRunCommand(content, {}).split('\n')[1]).toBe(`export AGENT_HOME='${DEFAULT_AGENT_HOME}'`);
+  });
+
+  it.each(HOSTILE_AGENT_HOMES)('refuses agentHome %j with InvalidParameters', (value) => {
+    expect(() => renderRunCommand(content, { agentHome: value })).toThrow(InvalidParameters);
+    expect(() => renderRunCommand(content, { agentHome: value })).toThrow(
+      expect.objectContaining({ name: 'InvalidParameters' }),
+    );
+  });
+
+  it('refuses a parameter the document does not declare', () => {
+    expect(() => renderRunCommand(content, { agentHome: '/x', commands: 'id' })).toThrow(InvalidParameters);
+  });
+});
+
+describe('the rendered documents on a demo host', () => {
+  let root: ReturnType<typeof demoRoot>;
+  let host: DemoHost;
+
+  beforeEach(async () => {
+    root = demoRoot();
+    host = await startedDemoHost(root.root, 2);
+  });
+
+  afterEach(async () => {
+    await root.cleanUp();
+  });
+
+  function runDocument(key: CommandDocument['key']) {
+    return spawnSync(
+      'bash',
+      ['-c', renderRunCommand(documentFor(key).content, { agentHome: host.agentHome })],
+      {
+        cwd: host.hostDir,
+        env: scriptEnv({}),
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+  }
+
+  it('restart the agent, as the SSM emulator runs them', () => {
+    const before = demoAgentProcesses(host).map((agentProcess) => agentProcess.pid);
+
+    for (const subtask of RESTART_SUBTASKS) {
+      const result = runDocument(subtask.key);
+      expect(result.stderr, subtask.key).toBe('');
+      expect(result.status, subtask.key).toBe(0);
+    }
+
+    const after = demoAgentProcesses(host);
+    expect(after.every((agentProcess) => agentProcess.running)).toBe(true);
+    expect(after.map((agentProcess) => agentProcess.pid).filter((pid) => before.includes(pid))).toEqual([]);
+  });
+
+  it('report the agent status as one JSON line', () => {
+    const result = runDocument('agentStatus');
+
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'STARTED' });
+  });
+});
