@@ -19,6 +19,10 @@ export const LAMBDA_FUNCTIONS = {
     description:
       'Ends a task as its execution ended (failure path, stopped or timed-out runs) and releases its lock',
   },
+  sweepTasks: {
+    entry: 'functions/sweep-tasks.ts',
+    description: 'Scheduled safety net: ends RUNNING tasks whose execution ended unnoticed',
+  },
   commandCallback: {
     entry: 'functions/command-callback.ts',
     description: 'Records a finished SSM command and completes its workflow step',

@@ -1,0 +1,99 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { ENV } from '../../functions/catalog.ts';
+import type { CommandDocument, CommandDocumentKey } from '../../host-scripts/command-documents.ts';
+import type { ProjectFunction } from './lambda-defaults.ts';
+
+export interface AgentCommandsProps {
+  /** The documents to create, as host-scripts/command-documents.ts builds them. */
+  readonly documents: readonly CommandDocument[];
+  /** Only instances carrying this tag may receive the documents' commands. */
+  readonly managedInstanceTag: { readonly key: string; readonly value: string };
+}
+
+/**
+ * The SSM Command documents that run the host scripts (one per subtask, one for the agent status),
+ * named by CloudFormation, and the grants to send them to tagged instances.
+ */
+export class AgentCommands extends Construct {
+  readonly managedInstanceTag: { readonly key: string; readonly value: string };
+  private readonly documents = new Map<CommandDocumentKey, CfnDocument>();
+
+  constructor(scope: Construct, id: string, props: AgentCommandsProps) {
+    super(scope, id);
+    this.managedInstanceTag = props.managedInstanceTag;
+    for (const document of props.documents) {
+      if (this.documents.has(document.key)) throw new Error(`Two command documents for ${document.key}`);
+      this.documents.set(
+        document.key,
+        new CfnDocument(this, `${document.key}Document`, {
+          documentType: 'Command',
+          documentFormat: 'JSON',
+          content: document.content,
+          // Keeps the name when the script changes, so commands in flight still match the callback rule.
+          updateMethod: 'NewVersion',
+        }),
+      );
+    }
+  }
+
+  /** The document's name (a CloudFormation reference). */
+  documentName(key: CommandDocumentKey): string {
+    const document = this.documents.get(key);
+    if (!document) throw new Error(`No command document for ${key}`);
+    return document.ref;
+  }
+
+  documentArn(key: CommandDocumentKey): string {
+    return Stack.of(this).formatArn({ service: 'ssm', resource: 'document', resourceName: this.documentName(key) });
+  }
+
+  /**
+   * Lets the function send these documents' commands to tagged instances, and tells it the documents'
+   * names (COMMAND_DOCUMENTS, a JSON object from key to name).
+   */
+  grantSendCommand(fn: ProjectFunction, keys: readonly CommandDocumentKey[]): void {
+    const stack = Stack.of(this);
+    fn.addEnvironment(
+      ENV.commandDocuments,
+      stack.toJsonString(Object.fromEntries(keys.map((key) => [key, this.documentName(key)]))),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: keys.map((key) => this.documentArn(key)),
+      }),
+    );
+    const targets = [
+      { service: 'ec2', resource: 'instance' },
+      { service: 'ssm', resource: 'managed-instance' },
+    ];
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: targets.map((target) => stack.formatArn({ ...target, resourceName: '*' })),
+        conditions: {
+          StringEquals: { [`ssm:resourceTag/${this.managedInstanceTag.key}`]: this.managedInstanceTag.value },
+        },
+      }),
+    );
+    for (const target of targets) {
+      Validations.of(fn).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:${target.service}:<AWS::Region>:<AWS::AccountId>:${target.resource}/*]`,
+        reason: `Instance ids are only known per request; the statement allows only ${target.resource}s tagged ${this.managedInstanceTag.key}=${this.managedInstanceTag.value}.`,
+      });
+    }
+  }
+
+  /** Lets the function read a command's status and output. */
+  grantReadInvocations(fn: ProjectFunction): void {
+    fn.allowOnAnyResource(['ssm:GetCommandInvocation'], 'SSM authorizes it on no narrower resource than "*".');
+  }
+
+  /** Lets the function cancel a command it knows the id of. */
+  grantCancelCommands(fn: ProjectFunction): void {
+    fn.allowOnAnyResource(['ssm:CancelCommand'], 'SSM authorizes it on no narrower resource than "*".');
+  }
+}

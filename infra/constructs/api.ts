@@ -1,0 +1,100 @@
+import { Duration } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { API_ROUTES } from '#http/routes';
+import { ENV } from '../../functions/catalog.ts';
+import type { AgentCommands } from './agent-commands.ts';
+import { LOG_RETENTION, ProjectFunction } from './lambda-defaults.ts';
+import type { RestartWorkflow } from './restart-workflow.ts';
+import type { TaskStore } from './task-store.ts';
+
+export interface OcpApiProps {
+  readonly store: TaskStore;
+  readonly commands: AgentCommands;
+  readonly workflow: RestartWorkflow;
+  /** Checks every route's bearer token. */
+  readonly authorizer: IHttpRouteAuthorizer;
+  /** JWT claim holding the caller's OCP permissions. */
+  readonly permissionsClaim: string;
+  /** Default route throttling of the stage. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/** HTTP API access log line: HTTP API's $context variables as one JSON object. */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    ip: '$context.identity.sourceIp',
+    requestTime: '$context.requestTime',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    integrationLatency: '$context.integrationLatency',
+    caller: '$context.authorizer.claims.sub',
+    authorizerError: '$context.authorizer.error',
+    integrationError: '$context.integrationErrorMessage',
+  }),
+);
+
+/**
+ * The OCP-compatible HTTP API: every route in API_ROUTES, behind the JWT authorizer, served by the
+ * api function; one $default stage with access logs and default throttling.
+ */
+export class OcpApi extends Construct {
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+  readonly handler: ProjectFunction;
+
+  constructor(scope: Construct, id: string, props: OcpApiProps) {
+    super(scope, id);
+    const { store, commands, workflow } = props;
+
+    this.handler = new ProjectFunction(this, 'Handler', {
+      functionId: 'api',
+      // Below HTTP API's 30 s integration limit; the agent status waits up to 20 s for its command.
+      timeout: Duration.seconds(29),
+      memorySize: 512,
+    });
+    this.handler.addEnvironment(ENV.permissionsClaim, props.permissionsClaim);
+    store.grantTaskTable(this.handler, { queryIndexes: true });
+    store.grantHostLookup(this.handler);
+    workflow.grantStartAndControl(this.handler);
+    commands.grantSendCommand(this.handler, ['agentStatus']);
+    commands.grantReadInvocations(this.handler);
+    commands.grantCancelCommands(this.handler);
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'OCP-compatible API: restart the OCP agent on a host, read and act on tasks',
+      createDefaultStage: false,
+      defaultAuthorizer: props.authorizer,
+    });
+    const integration = new HttpLambdaIntegration('Handler', this.handler.function);
+    for (const route of Object.values(API_ROUTES)) {
+      this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+    }
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: LOG_RETENTION });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+    });
+  }
+
+  /** The API's base URL. */
+  get url(): string {
+    return this.stage.url;
+  }
+}

@@ -1,0 +1,103 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { repoPath } from '../paths.ts';
+
+/** cdk-nag's finding for a policy statement whose resource is "*". */
+export const WILDCARD_RESOURCE_FINDING = 'AwsSolutions-IAM5[Resource::*]';
+
+/** Retention of every log group the stack creates. */
+export const LOG_RETENTION = RetentionDays.THREE_MONTHS;
+
+/** Lets an ESM bundle load a CommonJS dependency that calls require() for a Node built-in. */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __projectCreateRequire } from 'node:module'; const require = __projectCreateRequire(import.meta.url);";
+
+export interface ProjectFunctionProps {
+  /** Which of the product's functions: its entry file and description come from LAMBDA_FUNCTIONS. */
+  readonly functionId: LambdaFunctionId;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+}
+
+/**
+ * One of the product's Lambda functions with the project's defaults: Node.js 24 on arm64, the
+ * handler and the AWS SDK bundled as minified ESM with source maps, active X-Ray tracing, and its
+ * own log group and role (no managed policies: the role may write to that log group and nothing else
+ * until a grant adds to it).
+ */
+export class ProjectFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
+    super(scope, id);
+    const definition = LAMBDA_FUNCTIONS[props.functionId];
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.functionId} function`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: repoPath(definition.entry),
+      handler: 'handler',
+      description: definition.description,
+      projectRoot: repoPath('.'),
+      depsLockFilePath: repoPath('package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        banner: ESM_REQUIRE_BANNER,
+      },
+    });
+    Validations.of(this).acknowledge({
+      id: WILDCARD_RESOURCE_FINDING,
+      reason:
+        'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.',
+    });
+  }
+
+  get functionArn(): string {
+    return this.function.functionArn;
+  }
+
+  addEnvironment(name: string, value: string): void {
+    this.function.addEnvironment(name, value);
+  }
+
+  addToRolePolicy(statement: PolicyStatement): void {
+    this.role.addToPrincipalPolicy(statement);
+  }
+
+  /**
+   * Allows actions that AWS authorizes on no narrower resource than "*", and records why for cdk-nag.
+   * Use only for such actions: everything else gets a grant scoped to its resources.
+   */
+  allowOnAnyResource(actions: string[], reason: string): void {
+    this.addToRolePolicy(new PolicyStatement({ actions, resources: ['*'] }));
+    Validations.of(this).acknowledge({ id: WILDCARD_RESOURCE_FINDING, reason: `${actions.join(', ')}: ${reason}` });
+  }
+}

@@ -1,0 +1,87 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import {
+  AccountRecovery,
+  FeaturePlan,
+  Mfa,
+  StandardThreatProtectionMode,
+  UserPool,
+  type UserPoolClient,
+} from 'aws-cdk-lib/aws-cognito';
+import { Construct } from 'constructs';
+import type { Permission } from '#core/identity';
+import type { OidcSettings } from '../settings.ts';
+
+/** The OCP permissions the API checks, one user pool group each. */
+export const OPERATOR_GROUPS = ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'] as const;
+// Fails to compile if core/identity gains a permission that has no group here.
+const everyPermissionHasAGroup: Exclude<Permission, (typeof OPERATOR_GROUPS)[number]> extends never
+  ? true
+  : never = true;
+void everyPermissionHasAGroup;
+
+export interface OperatorIdentityProps {
+  /** Trust this issuer's tokens instead of creating a user pool. */
+  readonly oidc?: OidcSettings;
+}
+
+/**
+ * Who may call the API: a Cognito user pool (MFA required, threat protection enforced, one group
+ * per OCP permission, an app client without a secret for CLI sign-in), or an external OIDC issuer.
+ * Either way the API checks tokens with a JWT authorizer.
+ */
+export class OperatorIdentity extends Construct {
+  readonly authorizer: IHttpRouteAuthorizer;
+  readonly userPool?: UserPool;
+  readonly userPoolClient?: UserPoolClient;
+
+  constructor(scope: Construct, id: string, props: OperatorIdentityProps = {}) {
+    super(scope, id);
+    if (props.oidc) {
+      this.authorizer = new HttpJwtAuthorizer('OidcAuthorizer', props.oidc.issuer, {
+        jwtAudience: [...props.oidc.audience],
+      });
+      return;
+    }
+
+    const userPool = new UserPool(this, 'UserPool', {
+      selfSignUpEnabled: false,
+      signInAliases: { username: true, email: true },
+      mfa: Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      accountRecovery: AccountRecovery.EMAIL_ONLY,
+      featurePlan: FeaturePlan.PLUS,
+      standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const group of OPERATOR_GROUPS) {
+      userPool.addGroup(group, { groupName: group, description: `Grants the OCP permission ${group}` });
+    }
+    const client = userPool.addClient('ApiClient', {
+      authFlows: { userSrp: true, userPassword: true },
+      generateSecret: false,
+      disableOAuth: true,
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+      accessTokenValidity: Duration.hours(1),
+      idTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.hours(12),
+    });
+
+    this.userPool = userPool;
+    this.userPoolClient = client;
+    this.authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', userPool, {
+      userPoolClients: [client],
+    });
+  }
+}

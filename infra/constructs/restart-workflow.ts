@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { ArnFormat, Names, Stack, Validations } from 'aws-cdk-lib';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import {
+  CfnStateMachine,
+  DefinitionBody,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { RESTART_SUBTASKS } from '#core/subtasks';
+import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { repoPath } from '../paths.ts';
+import type { AgentCommands } from './agent-commands.ts';
+import { LOG_RETENTION, ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
+import type { TaskStore } from './task-store.ts';
+
+/** The one workflow definition; CDK fills its ${Placeholders}, as local mode does. */
+export const RESTART_DEFINITION_FILE = 'statemachine/restart-agent.asl.json';
+
+export interface RestartWorkflowProps {
+  readonly store: TaskStore;
+  readonly commands: AgentCommands;
+}
+
+/**
+ * The "Restart OCP agent" workflow: a Standard state machine built from the ASL file, whose Task
+ * states invoke the run-subtask and finish-task functions (created here), logged in full and traced.
+ */
+export class RestartWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly runSubtask: ProjectFunction;
+  readonly finishTask: ProjectFunction;
+
+  constructor(scope: Construct, id: string, props: RestartWorkflowProps) {
+    super(scope, id);
+    const { store, commands } = props;
+
+    this.runSubtask = new ProjectFunction(this, 'RunSubtask', { functionId: 'runSubtask' });
+    store.grantTaskTable(this.runSubtask);
+    commands.grantSendCommand(
+      this.runSubtask,
+      RESTART_SUBTASKS.map((subtask) => subtask.key),
+    );
+
+    this.finishTask = new ProjectFunction(this, 'FinishTask', { functionId: 'finishTask' });
+    store.grantTaskTable(this.finishTask);
+
+    const invoked = { runSubtask: this.runSubtask, finishTask: this.finishTask };
+    const definition = readFileSync(repoPath(RESTART_DEFINITION_FILE), 'utf8');
+    const logs = new LogGroup(this, 'Logs', {
+      // Step Functions' recommended prefix keeps CloudWatch Logs' resource policy from growing per log group.
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
+      retention: LOG_RETENTION,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromString(definition),
+      definitionSubstitutions: functionArnSubstitutions(definition, invoked),
+      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+    });
+    // DefinitionBody.fromString tells CDK nothing about the states' targets: exactly these two.
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: Object.values(invoked).map((fn) => fn.functionArn),
+      }),
+    );
+    Validations.of(this.stateMachine).acknowledge({
+      id: WILDCARD_RESOURCE_FINDING,
+      reason:
+        'Logging to CloudWatch Logs (logs:*LogDelivery, logs:*ResourcePolicies, logs:DescribeLogGroups) and X-Ray tracing (xray:Put*, xray:GetSampling*) support no resource-level permissions.',
+    });
+
+    // An operator's skip completes a redriven step from run-subtask itself.
+    this.grantTaskResponse(this.runSubtask);
+  }
+
+  /**
+   * Lets the function start executions, redrive and stop them, and tells it the state machine's ARN.
+   */
+  grantStartAndControl(fn: ProjectFunction): void {
+    fn.addEnvironment(ENV.stateMachineArn, this.stateMachine.stateMachineArn);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
+    );
+    const stack = Stack.of(this);
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:RedriveExecution', 'states:StopExecution'],
+        resources: [executions],
+      }),
+    );
+    const stateMachineName = stack.resolve(this.stateMachine.stateMachineName) as unknown;
+    Validations.of(fn).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${flattenReference(stateMachineName)}:*]`,
+      reason:
+        'Executions are named per task at run time; the statement allows only executions of this state machine.',
+    });
+  }
+
+  /**
+   * Lets the function complete a waiting step (SendTaskSuccess, SendTaskFailure). The statement is
+   * its own policy: run-subtask is one of the state machine's targets, and its default policy is
+   * something its function depends on, so a reference to the state machine there would be a cycle.
+   */
+  grantTaskResponse(fn: ProjectFunction): void {
+    new Policy(fn, 'TaskResponse', {
+      roles: [fn.role],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          resources: [this.stateMachine.stateMachineArn],
+        }),
+      ],
+    });
+  }
+
+  /** The CloudFormation resource, for tests and escape hatches. */
+  get cfnStateMachine(): CfnStateMachine {
+    return this.stateMachine.node.defaultChild as CfnStateMachine;
+  }
+}
+
+/**
+ * ${Placeholder} to function ARN for every LAMBDA_FUNCTIONS entry with an aslPlaceholder; fails if
+ * the definition uses a placeholder nothing fills or a function it needs was not given.
+ */
+function functionArnSubstitutions(
+  definition: string,
+  functions: Partial<Record<LambdaFunctionId, ProjectFunction>>,
+): Record<string, string> {
+  const substitutions: Record<string, string> = {};
+  for (const [id, entry] of Object.entries(LAMBDA_FUNCTIONS)) {
+    if (!('aslPlaceholder' in entry)) continue;
+    const fn = functions[id as LambdaFunctionId];
+    if (!fn) throw new Error(`${RESTART_DEFINITION_FILE} needs the ${id} function for \${${entry.aslPlaceholder}}`);
+    substitutions[entry.aslPlaceholder] = fn.functionArn;
+  }
+  const used = new Set([...definition.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]));
+  const unfilled = [...used].filter((name) => name !== undefined && !(name in substitutions));
+  if (unfilled.length > 0) throw new Error(`${RESTART_DEFINITION_FILE} uses unfilled placeholders: ${unfilled.join(', ')}`);
+  return substitutions;
+}
+
+/** How cdk-nag writes a CloudFormation reference inside a finding id: Ref X as <X>, GetAtt X.Y as <X.Y>. */
+function flattenReference(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    if ('Ref' in value && typeof value.Ref === 'string') return `<${value.Ref}>`;
+    if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) return `<${value['Fn::GetAtt'].join('.')}>`;
+  }
+  throw new Error(`Cannot name ${JSON.stringify(value)} in a cdk-nag finding`);
+}

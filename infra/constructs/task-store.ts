@@ -1,0 +1,115 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { HOST_TABLE, TASK_TABLE } from '#store/table-schema';
+import { ENV } from '../../functions/catalog.ts';
+import type { ProjectFunction } from './lambda-defaults.ts';
+
+/**
+ * Attribute types of the keys named in TASK_TABLE and HOST_TABLE (the schema names the attributes;
+ * the item shapes in functions/store fix their types). local/tables.ts declares the same types; a
+ * stack test compares the two.
+ */
+const KEY_ATTRIBUTE_TYPES: ReadonlyArray<readonly [name: string, type: AttributeType]> = [
+  [TASK_TABLE.partitionKey, AttributeType.STRING],
+  [TASK_TABLE.sortKey, AttributeType.STRING],
+  [TASK_TABLE.byCreationIndex.partitionKey, AttributeType.STRING],
+  [TASK_TABLE.byCreationIndex.sortKey, AttributeType.NUMBER],
+  [TASK_TABLE.byHostIndex.partitionKey, AttributeType.NUMBER],
+  [TASK_TABLE.byHostIndex.sortKey, AttributeType.NUMBER],
+  [HOST_TABLE.partitionKey, AttributeType.NUMBER],
+];
+
+/** Item-level actions the task store performs (TransactWriteItems is authorized per Put/Update/Delete). */
+const TASK_ITEM_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+];
+
+function key(name: string): { name: string; type: AttributeType } {
+  const types = new Set(KEY_ATTRIBUTE_TYPES.filter(([attribute]) => attribute === name).map(([, type]) => type));
+  const [type, ...others] = [...types];
+  if (!type || others.length > 0) throw new Error(`Key attribute ${name} needs exactly one type`);
+  return { name, type };
+}
+
+/**
+ * The product's records: the task table (tasks, subtask logs, host locks, the id counter; two GSIs
+ * for listing; a stream of task changes) and the host registry (hostId to instance and agent home).
+ * Both keep point-in-time recovery and are retained when the stack is deleted.
+ */
+export class TaskStore extends Construct {
+  readonly taskTable: Table;
+  readonly hostTable: Table;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const durable = {
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    };
+
+    this.taskTable = new Table(this, 'TaskTable', {
+      ...durable,
+      partitionKey: key(TASK_TABLE.partitionKey),
+      sortKey: key(TASK_TABLE.sortKey),
+      stream: StreamViewType[TASK_TABLE.streamView],
+    });
+    for (const index of [TASK_TABLE.byCreationIndex, TASK_TABLE.byHostIndex]) {
+      this.taskTable.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: key(index.partitionKey),
+        sortKey: key(index.sortKey),
+        projectionType: ProjectionType.ALL,
+      });
+    }
+
+    this.hostTable = new Table(this, 'HostTable', {
+      ...durable,
+      partitionKey: key(HOST_TABLE.partitionKey),
+    });
+  }
+
+  /**
+   * Lets the function read and write task items and tells it the table's name; with `queryIndexes`
+   * it may also query the two listing indexes.
+   */
+  grantTaskTable(fn: ProjectFunction, options: { queryIndexes?: boolean } = {}): void {
+    fn.addEnvironment(ENV.taskTable, this.taskTable.tableName);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: TASK_ITEM_ACTIONS, resources: [this.taskTable.tableArn] }),
+    );
+    if (options.queryIndexes) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name].map(
+            (name) => `${this.taskTable.tableArn}/index/${name}`,
+          ),
+        }),
+      );
+    }
+  }
+
+  /** Lets the function look hosts up by id and tells it the host table's name. */
+  grantHostLookup(fn: ProjectFunction): void {
+    fn.addEnvironment(ENV.hostTable, this.hostTable.tableName);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.hostTable.tableArn] }),
+    );
+  }
+}

@@ -1,0 +1,80 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { CommandDocument } from '../host-scripts/command-documents.ts';
+import { AgentCommands } from './constructs/agent-commands.ts';
+import { OcpApi } from './constructs/api.ts';
+import { CommandCallback } from './constructs/command-callback.ts';
+import { ExecutionReconciler } from './constructs/execution-reconciler.ts';
+import { OperatorIdentity } from './constructs/operator-identity.ts';
+import { RestartWorkflow } from './constructs/restart-workflow.ts';
+import { TaskStore } from './constructs/task-store.ts';
+import type { DeploymentSettings } from './settings.ts';
+
+export interface OcpAgentRestartStackProps extends StackProps {
+  readonly settings: DeploymentSettings;
+  /** The SSM Command documents to create (host-scripts/command-documents.ts). */
+  readonly commandDocuments: readonly CommandDocument[];
+}
+
+/** Restart the OCP agent on a host: the API, the workflow, its host commands and its records. */
+export class OcpAgentRestartStack extends Stack {
+  readonly store: TaskStore;
+  readonly commands: AgentCommands;
+  readonly workflow: RestartWorkflow;
+  readonly commandCallback: CommandCallback;
+  readonly executionReconciler: ExecutionReconciler;
+  readonly identity: OperatorIdentity;
+  readonly api: OcpApi;
+
+  constructor(scope: Construct, id: string, props: OcpAgentRestartStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    const store = new TaskStore(this, 'TaskStore');
+    const commands = new AgentCommands(this, 'AgentCommands', {
+      documents: props.commandDocuments,
+      managedInstanceTag: settings.managedInstanceTag,
+    });
+    const workflow = new RestartWorkflow(this, 'RestartWorkflow', { store, commands });
+    this.commandCallback = new CommandCallback(this, 'CommandCallback', { store, commands, workflow });
+    this.executionReconciler = new ExecutionReconciler(this, 'ExecutionReconciler', { store, commands, workflow });
+    const identity = new OperatorIdentity(this, 'OperatorIdentity', {
+      ...(settings.oidc ? { oidc: settings.oidc } : {}),
+    });
+    const api = new OcpApi(this, 'Api', {
+      store,
+      commands,
+      workflow,
+      authorizer: identity.authorizer,
+      permissionsClaim: settings.permissionsClaim,
+      throttle: settings.apiThrottle,
+    });
+    this.store = store;
+    this.commands = commands;
+    this.workflow = workflow;
+    this.identity = identity;
+    this.api = api;
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the OCP-compatible API' });
+    if (identity.userPool && identity.userPoolClient) {
+      new CfnOutput(this, 'UserPoolId', {
+        value: identity.userPool.userPoolId,
+        description: 'Cognito user pool of the API’s operators (add users to its permission groups)',
+      });
+      new CfnOutput(this, 'UserPoolClientId', {
+        value: identity.userPoolClient.userPoolClientId,
+        description: 'App client to sign in with (the API’s token audience)',
+      });
+    }
+    new CfnOutput(this, 'TaskTableName', { value: store.taskTable.tableName });
+    new CfnOutput(this, 'HostTableName', {
+      value: store.hostTable.tableName,
+      description: 'Register a host here: { hostId (N), instanceId (S), agentHome (S) }',
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ManagedInstanceTag', {
+      value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,
+      description: 'Tag an instance with this (key=value) before registering it',
+    });
+  }
+}

@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { commandFinishedPattern, EXECUTION_STATUS_EVENT, executionEndedPattern } from '#core/event-patterns';
+import { API_ROUTES } from '#http/routes';
+import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
+import {
+  commandDocuments,
+  renderRunCommand,
+  type SsmCommandDocumentContent,
+} from '../host-scripts/command-documents.ts';
+import { PING_ROUTE, startApiGateway } from './api-gateway.ts';
+import { startAwsEndpoint } from './aws-endpoint.ts';
+import {
+  createDemoHost,
+  type DemoHost,
+  type DemoMode,
+  startDemoAgent,
+  stopAllDemoHosts,
+} from './demo-hosts.ts';
+import { startDynamoDbLocal } from './dynamodb-local.ts';
+import { pollTableStream, type StreamConsumer, type StreamPoller } from './dynamodb-stream.ts';
+import { freePort } from './free-port.ts';
+import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
+import { LocalEventBridge } from './services/eventbridge.ts';
+import { LocalSsm } from './services/ssm.ts';
+import { LocalStepFunctions, substituteDefinition } from './services/step-functions.ts';
+import { ensureTables } from './tables.ts';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+const REPO = resolve(__dirname, '..');
+const TABLES = { taskTable: 'ocp-agent-restart-tasks', hostTable: 'ocp-agent-restart-hosts' };
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart`;
+const documentName = (key: string) => `OcpAgentRestart-${key}`;
+const functionArn = (id: LambdaFunctionId) =>
+  `arn:aws:lambda:${REGION}:${ACCOUNT}:function:ocp-agent-restart-${id}`;
+
+export interface LocalSystemOptions {
+  /** Where DynamoDB's data, the signing key and the demo hosts live. */
+  stateDir: string;
+  /** Keep DynamoDB's data on disk (npm start) or in memory (tests). */
+  persist: boolean;
+  /** HTTP API port; 0 picks a free one. */
+  apiPort: number;
+  /** Demo hosts 1..demoHosts (at least 3 in npm start). */
+  demoHosts: number;
+  demoMode?: DemoMode;
+  /** Receives one line per task and subtask transition. */
+  onTransition?: (line: string) => void;
+  /** Extra consumers of the task table's stream. */
+  streamConsumers?: StreamConsumer[];
+}
+
+/** The whole product on 127.0.0.1: same handlers, same ASL, same scripts and patterns, local endpoints. */
+export interface LocalSystem {
+  apiUrl: string;
+  awsEndpointUrl: string;
+  dynamodbEndpoint: string;
+  tables: typeof TABLES;
+  stateMachineArn: string;
+  hosts: DemoHost[];
+  hostRoot: string;
+  signingKeyDir: string;
+  stepFunctions: LocalStepFunctions;
+  ssm: LocalSsm<SsmCommandDocumentContent>;
+  eventBridge: LocalEventBridge;
+  /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
+  offlineInstances: Set<string>;
+  /** Waits until the task stream has delivered everything written so far. */
+  drainStream(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type Handler = (event: never) => Promise<unknown>;
+
+/** Starts local mode. Sets the process's AWS SDK environment: one local system per process. */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  mkdirSync(options.stateDir, { recursive: true });
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const step of stops.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        console.error('Local mode: a component did not stop cleanly:', error);
+      }
+    }
+  };
+  try {
+    const dynamodbLocal = await startDynamoDbLocal(
+      options.persist ? { dataDir: join(options.stateDir, 'dynamodb') } : {},
+    );
+    stops.push(() => dynamodbLocal.stop());
+    const awsPort = await freePort();
+    const awsEndpointUrl = `http://127.0.0.1:${awsPort}`;
+    const documents = commandDocuments();
+    configureSdkEnvironment(
+      dynamodbLocal.endpoint,
+      awsEndpointUrl,
+      documents.map((d) => d.key),
+    );
+
+    const dynamodb = new DynamoDBClient({});
+    stops.push(() => dynamodb.destroy());
+    await ensureTables(dynamodb, TABLES);
+
+    const hostRoot = join(options.stateDir, 'hosts');
+    const hosts = Array.from({ length: options.demoHosts }, (_, i) =>
+      createDemoHost(hostRoot, i + 1, options.demoMode ? { mode: options.demoMode } : {}),
+    );
+    stops.push(() => stopAllDemoHosts(hostRoot));
+    await registerHosts(dynamodb, hosts);
+    await startAgents(hosts);
+
+    const handlers = await importHandlers();
+    const offlineInstances = new Set<string>();
+    const hostsByInstance = new Map(hosts.map((host) => [host.instanceId, host]));
+
+    const eventBridge = new LocalEventBridge({ account: ACCOUNT, region: REGION });
+    stops.push(() => eventBridge.close());
+    const subtaskDocuments = documents.filter((d) => d.key !== 'agentStatus').map((d) => documentName(d.key));
+    eventBridge.addRule({
+      name: 'command-finished',
+      pattern: commandFinishedPattern(subtaskDocuments),
+      target: (event) => handlers.commandCallback(event as never).then(() => undefined),
+    });
+    eventBridge.addRule({
+      name: 'execution-ended',
+      pattern: executionEndedPattern(STATE_MACHINE_ARN),
+      target: (event) => handlers.reconcileExecution(event as never).then(() => undefined),
+    });
+
+    const ssm = new LocalSsm<SsmCommandDocumentContent>({
+      documents: Object.fromEntries(documents.map((d) => [documentName(d.key), d.content])),
+      renderRunCommand,
+      instances: (instanceId) => {
+        const host = hostsByInstance.get(instanceId);
+        return host && { workDir: host.hostDir, online: !offlineInstances.has(instanceId) };
+      },
+      emit: (event) => eventBridge.publish(event),
+      region: REGION,
+      accountId: ACCOUNT,
+    });
+    stops.push(() => ssm.close());
+
+    const definition = substituteDefinition(
+      readFileSync(join(REPO, 'statemachine', 'restart-agent.asl.json'), 'utf8'),
+      Object.fromEntries(
+        (Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[]).flatMap((id) => {
+          const placeholder = (LAMBDA_FUNCTIONS[id] as { aslPlaceholder?: string }).aslPlaceholder;
+          return placeholder ? [[placeholder, functionArn(id)]] : [];
+        }),
+      ),
+    );
+    const stepFunctions = new LocalStepFunctions({
+      stateMachineArn: STATE_MACHINE_ARN,
+      definition,
+      lambdaFunctions: Object.fromEntries(
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
+          functionArn(id),
+          handlers[id] as (p: unknown) => Promise<unknown>,
+        ]),
+      ),
+      onExecutionStatusChange: (detail) =>
+        eventBridge.publish({
+          version: '0',
+          id: randomUUID(),
+          'detail-type': EXECUTION_STATUS_EVENT.detailType,
+          source: EXECUTION_STATUS_EVENT.source,
+          account: ACCOUNT,
+          time: new Date().toISOString(),
+          region: REGION,
+          resources: [detail.executionArn],
+          detail,
+        } as EventBridgeEvent<string, unknown>),
+    });
+    stops.push(() => stepFunctions.stopAll());
+
+    const endpoint = await startAwsEndpoint({
+      port: awsPort,
+      services: { AWSStepFunctions: stepFunctions, AmazonSSM: ssm, AWSEvents: eventBridge },
+    });
+    stops.push(() => endpoint.close());
+
+    const consumers: StreamConsumer[] = [...(options.streamConsumers ?? [])];
+    if (options.onTransition) {
+      const { transitionLog } = await import('./transition-log.ts');
+      consumers.push(transitionLog(options.onTransition));
+    }
+    const poller: StreamPoller = await pollTableStream(dynamodb, TABLES.taskTable, consumers);
+    stops.push(() => poller.stop());
+
+    // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts.
+    await handlers.sweepTasks(undefined as never);
+
+    const signingKeyDir = options.stateDir;
+    const signingKey = await loadOrCreateSigningKey(signingKeyDir);
+    const api = await startApiGateway({
+      port: options.apiPort,
+      handler: handlers.api as never,
+      verifyToken: (token) => verifyLocalToken(token, signingKey) as Promise<Record<string, unknown>>,
+      routes: API_ROUTES,
+      extraRoutes: [PING_ROUTE],
+    });
+    stops.push(() => api.close());
+
+    return {
+      apiUrl: api.url,
+      awsEndpointUrl,
+      dynamodbEndpoint: dynamodbLocal.endpoint,
+      tables: TABLES,
+      stateMachineArn: STATE_MACHINE_ARN,
+      hosts,
+      hostRoot,
+      signingKeyDir,
+      stepFunctions,
+      ssm,
+      eventBridge,
+      offlineInstances,
+      drainStream: () => poller.drain(),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The handlers reach local services exactly as they reach AWS: through the standard SDK variables. */
+function configureSdkEnvironment(
+  dynamodbEndpoint: string,
+  awsEndpoint: string,
+  documentKeys: string[],
+): void {
+  Object.assign(process.env, {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SFN: awsEndpoint,
+    AWS_ENDPOINT_URL_SSM: awsEndpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: awsEndpoint,
+    [ENV.taskTable]: TABLES.taskTable,
+    [ENV.hostTable]: TABLES.hostTable,
+    [ENV.stateMachineArn]: STATE_MACHINE_ARN,
+    [ENV.commandDocuments]: JSON.stringify(
+      Object.fromEntries(documentKeys.map((key) => [key, documentName(key)])),
+    ),
+    [ENV.permissionsClaim]: 'cognito:groups',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  });
+}
+
+async function importHandlers(): Promise<Record<LambdaFunctionId, Handler>> {
+  const entries = await Promise.all(
+    (Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[]).map(async (id) => {
+      const module = (await import(join(REPO, LAMBDA_FUNCTIONS[id].entry))) as { handler: Handler };
+      return [id, module.handler] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<LambdaFunctionId, Handler>;
+}
+
+async function registerHosts(dynamodb: DynamoDBClient, hosts: DemoHost[]): Promise<void> {
+  for (let i = 0; i < hosts.length; i += 25) {
+    await dynamodb.send(
+      new BatchWriteItemCommand({
+        RequestItems: {
+          [TABLES.hostTable]: hosts.slice(i, i + 25).map((host) => ({
+            PutRequest: {
+              Item: marshall({
+                hostId: host.hostId,
+                instanceId: host.instanceId,
+                agentHome: host.agentHome,
+                hostname: `demo-host-${host.hostId}`,
+              }),
+            },
+          })),
+        },
+      }),
+    );
+  }
+}
+
+async function startAgents(hosts: DemoHost[]): Promise<void> {
+  const parallel = 8;
+  for (let i = 0; i < hosts.length; i += parallel) {
+    await Promise.all(hosts.slice(i, i + parallel).map((host) => startDemoAgent(host)));
+  }
+}

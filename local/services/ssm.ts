@@ -1,0 +1,729 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { COMMAND_STATUS_EVENT, type CommandStatusDetail } from '#core/event-patterns';
+import { AwsError, type LocalService } from '#local/local-service';
+
+/** SSM's "EC2 Command Invocation Status-change Notification" event, as EventBridge delivers it. */
+export type CommandStatusEvent = EventBridgeEvent<
+  typeof COMMAND_STATUS_EVENT.detailType,
+  CommandStatusDetail
+>;
+
+/** A demo host as SSM sees it: where its commands run, and whether its agent is connected. */
+export interface LocalInstance {
+  workDir: string;
+  online: boolean;
+}
+
+export interface LocalSsmOptions<Document extends object = object> {
+  /** SSM Command documents (schema 2.2, one aws:runShellScript step) by document name. */
+  documents: Record<string, Document>;
+  /** The document's shell text for validated parameter values (defaults applied). */
+  renderRunCommand: (content: Document, parameters: Record<string, string>) => string;
+  /** The registered managed instance, read again at every delivery attempt. */
+  instances: (instanceId: string) => LocalInstance | undefined;
+  /** Receives each invocation status-change event (InProgress, then the terminal status). */
+  emit: (event: CommandStatusEvent) => void | Promise<void>;
+  region?: string;
+  accountId?: string;
+  /** Pause between SIGTERM and SIGKILL when a command's process group is stopped. */
+  killGraceMs?: number;
+  /** How long an undelivered command waits for its instance; tests shorten it. */
+  deliveryTimeoutMs?: (timeoutSeconds: number) => number;
+}
+
+type InvocationStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Cancelling'
+  | 'Success'
+  | 'Failed'
+  | 'TimedOut'
+  | 'Cancelled';
+
+/** Limits SSM applies to the output returned inline (the agent keeps the rest). */
+export const SSM_OUTPUT_LIMITS = { stdout: 24_000, stderr: 8_000, pluginOutput: 2_500 } as const;
+/** Exit code the SSM agent reports for a command it stopped (timeout or cancel): 128 + SIGKILL. */
+export const STOPPED_EXIT_CODE = 137;
+
+const TERMINAL: ReadonlySet<InvocationStatus> = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 3600;
+const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3600;
+const DELIVERY_POLL_MS = 200;
+const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const ParameterDefinition = z
+  .object({
+    type: z.string().optional(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    allowedPattern: z.string().optional(),
+    allowedValues: z.array(z.string()).optional(),
+  })
+  .loose();
+
+const CommandDocument = z
+  .object({
+    schemaVersion: z.literal('2.2'),
+    parameters: z.record(z.string(), ParameterDefinition).optional(),
+    mainSteps: z
+      .array(
+        z
+          .object({
+            action: z.literal('aws:runShellScript'),
+            name: z.string().min(1),
+            inputs: z
+              .object({
+                runCommand: z.array(z.string()),
+                timeoutSeconds: z.union([z.number(), z.string()]).optional(),
+              })
+              .loose(),
+          })
+          .loose(),
+      )
+      .length(1),
+  })
+  .loose();
+
+type ParsedDocument = z.infer<typeof CommandDocument>;
+
+const SendCommandInput = z
+  .object({
+    DocumentName: z.string().min(1),
+    InstanceIds: z.array(z.string().min(1)).min(1).max(50).optional(),
+    Targets: z.array(z.unknown()).optional(),
+    Parameters: z.record(z.string(), z.array(z.string())).optional(),
+    Comment: z.string().optional(),
+    TimeoutSeconds: z.number().int().optional(),
+  })
+  .loose();
+
+const GetCommandInvocationInput = z
+  .object({ CommandId: z.string().min(1), InstanceId: z.string().min(1), PluginName: z.string().optional() })
+  .loose();
+
+const ListInput = z
+  .object({
+    CommandId: z.string().optional(),
+    InstanceId: z.string().optional(),
+    MaxResults: z.number().int().min(1).max(50).optional(),
+    NextToken: z.string().optional(),
+    Details: z.boolean().optional(),
+  })
+  .loose();
+
+const CancelCommandInput = z
+  .object({ CommandId: z.string().min(1), InstanceIds: z.array(z.string()).optional() })
+  .loose();
+
+interface CommandRecord {
+  commandId: string;
+  documentName: string;
+  stepName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  requestedAt: number;
+  deliveryTimeoutSeconds: number;
+  executionTimeoutSeconds: number;
+  script: string;
+  invocations: Map<string, Invocation>;
+}
+
+interface Invocation {
+  command: CommandRecord;
+  instanceId: string;
+  status: InvocationStatus;
+  statusDetails: string;
+  responseCode: number;
+  stdout: string;
+  stderr: string;
+  startedAt?: number;
+  endedAt?: number;
+  process?: ChildProcess;
+  stopReason?: 'timeout' | 'cancel' | 'close';
+  timers: NodeJS.Timeout[];
+  exited?: Promise<void>;
+}
+
+/**
+ * SSM Run Command for demo hosts: runs a document's shell script with bash in the instance's folder,
+ * in its own process group, and reports statuses, output and status-change events the way SSM does.
+ */
+export class LocalSsm<Document extends object = object> implements LocalService {
+  private readonly documents = new Map<string, { content: Document; parsed: ParsedDocument }>();
+  private readonly commands = new Map<string, CommandRecord>();
+  private readonly region: string;
+  private readonly accountId: string;
+  private readonly killGraceMs: number;
+  private readonly deliveryTimeoutMs: (timeoutSeconds: number) => number;
+  private dropEvents: ((event: CommandStatusEvent) => boolean) | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LocalSsmOptions<Document>) {
+    for (const [name, content] of Object.entries(options.documents)) {
+      const parsed = CommandDocument.safeParse(content);
+      if (!parsed.success) {
+        throw new Error(`Document ${name} is not a schema 2.2 document with one aws:runShellScript step`, {
+          cause: parsed.error,
+        });
+      }
+      this.documents.set(name, { content, parsed: parsed.data });
+    }
+    this.region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+    this.accountId = options.accountId ?? '000000000000';
+    this.killGraceMs = options.killGraceMs ?? 2_000;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? ((seconds) => seconds * 1000);
+  }
+
+  async handle(operation: string, input: unknown): Promise<unknown> {
+    if (this.closed) throw new AwsError('InternalServerError', 'The local SSM service is closed.', 500);
+    switch (operation) {
+      case 'SendCommand':
+        return this.sendCommand(parse(SendCommandInput, input));
+      case 'GetCommandInvocation':
+        return this.getCommandInvocation(parse(GetCommandInvocationInput, input));
+      case 'ListCommandInvocations':
+        return this.listCommandInvocations(parse(ListInput, input));
+      case 'ListCommands':
+        return this.listCommands(parse(ListInput, input));
+      case 'CancelCommand':
+        return this.cancelCommand(parse(CancelCommandInput, input));
+      default:
+        throw new AwsError(
+          'UnknownOperationException',
+          `The local SSM service does not support ${operation}.`,
+        );
+    }
+  }
+
+  /** Fault hook: status-change events matching the predicate are not emitted (a lost event). */
+  setDropEvents(predicate: ((event: CommandStatusEvent) => boolean) | undefined): void {
+    this.dropEvents = predicate;
+  }
+
+  /** The complete output of an invocation, beyond what the API returns. */
+  fullOutput(commandId: string, instanceId: string): { stdout: string; stderr: string } | undefined {
+    const invocation = this.commands.get(commandId)?.invocations.get(instanceId);
+    return invocation && { stdout: invocation.stdout, stderr: invocation.stderr };
+  }
+
+  /** Stops every running command (SIGKILL to its process group) and waits for them to exit. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const exits: Promise<void>[] = [];
+    for (const command of this.commands.values()) {
+      for (const invocation of command.invocations.values()) {
+        if (TERMINAL.has(invocation.status)) continue;
+        for (const timer of invocation.timers) clearTimeout(timer);
+        invocation.timers = [];
+        if (invocation.process?.pid !== undefined && invocation.exited) {
+          invocation.stopReason = 'close';
+          signalGroup(invocation.process.pid, 'SIGKILL');
+          exits.push(invocation.exited);
+        } else {
+          invocation.status = 'Cancelled';
+          invocation.statusDetails = 'Cancelled';
+        }
+      }
+    }
+    await Promise.all(exits);
+  }
+
+  private sendCommand(input: z.infer<typeof SendCommandInput>) {
+    const document = this.documents.get(input.DocumentName);
+    if (!document) throw new AwsError('InvalidDocument', `Document ${input.DocumentName} does not exist.`);
+    if (!input.InstanceIds) {
+      throw new AwsError(
+        'ValidationException',
+        'The local SSM service targets commands by InstanceIds only.',
+      );
+    }
+    const comment = input.Comment ?? '';
+    if (comment.length > 100) {
+      throw validationError('comment', 'Member must have length less than or equal to 100');
+    }
+    const deliveryTimeoutSeconds = input.TimeoutSeconds ?? DEFAULT_DELIVERY_TIMEOUT_SECONDS;
+    if (deliveryTimeoutSeconds < 30 || deliveryTimeoutSeconds > 2_592_000) {
+      throw validationError('timeoutSeconds', 'Member must have value between 30 and 2592000');
+    }
+    const unknown = input.InstanceIds.filter((id) => !this.options.instances(id));
+    if (unknown.length > 0) {
+      throw new AwsError('InvalidInstanceId', `Instances [${unknown.join(', ')}] not in a valid state.`);
+    }
+    const values = resolveParameters(document.parsed, input.Parameters ?? {});
+    let script: string;
+    try {
+      script = this.options.renderRunCommand(document.content, values);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new AwsError('InvalidParameters', `The parameters are not valid for the document: ${reason}`);
+    }
+    const step = document.parsed.mainSteps[0]!;
+    const command: CommandRecord = {
+      commandId: randomUUID(),
+      documentName: input.DocumentName,
+      stepName: step.name,
+      comment,
+      parameters: input.Parameters ?? {},
+      instanceIds: [...new Set(input.InstanceIds)],
+      requestedAt: Date.now(),
+      deliveryTimeoutSeconds,
+      executionTimeoutSeconds: executionTimeout(step.inputs.timeoutSeconds, values),
+      script,
+      invocations: new Map(),
+    };
+    for (const instanceId of command.instanceIds) {
+      const invocation: Invocation = {
+        command,
+        instanceId,
+        status: 'Pending',
+        statusDetails: 'Pending',
+        responseCode: -1,
+        stdout: '',
+        stderr: '',
+        timers: [],
+      };
+      command.invocations.set(instanceId, invocation);
+      setImmediate(() => this.deliver(invocation));
+    }
+    this.commands.set(command.commandId, command);
+    return { Command: this.commandView(command) };
+  }
+
+  private getCommandInvocation(input: z.infer<typeof GetCommandInvocationInput>) {
+    const command = this.commands.get(input.CommandId);
+    const invocation = command?.invocations.get(input.InstanceId);
+    if (!command || !invocation || (input.PluginName && input.PluginName !== command.stepName)) {
+      throw new AwsError(
+        'InvocationDoesNotExist',
+        'The command ID and instance ID you specified did not match any invocations.',
+      );
+    }
+    return {
+      CommandId: command.commandId,
+      InstanceId: invocation.instanceId,
+      Comment: command.comment,
+      DocumentName: command.documentName,
+      DocumentVersion: '$DEFAULT',
+      PluginName: command.stepName,
+      ResponseCode: invocation.responseCode,
+      ExecutionStartDateTime: invocation.startedAt ? new Date(invocation.startedAt).toISOString() : '',
+      ExecutionElapsedTime: invocation.startedAt
+        ? isoDuration((invocation.endedAt ?? Date.now()) - invocation.startedAt)
+        : '',
+      ExecutionEndDateTime: invocation.endedAt ? new Date(invocation.endedAt).toISOString() : '',
+      Status: invocation.status,
+      StatusDetails: invocation.statusDetails,
+      StandardOutputContent: truncate(invocation.stdout, SSM_OUTPUT_LIMITS.stdout),
+      StandardOutputUrl: '',
+      StandardErrorContent: truncate(invocation.stderr, SSM_OUTPUT_LIMITS.stderr),
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+
+  private listCommandInvocations(input: z.infer<typeof ListInput>) {
+    const invocations = this.selectCommands(input.CommandId).flatMap((command) =>
+      [...command.invocations.values()].filter(
+        (invocation) => !input.InstanceId || invocation.instanceId === input.InstanceId,
+      ),
+    );
+    const page = paginate(invocations, input.MaxResults, input.NextToken);
+    return {
+      CommandInvocations: page.items.map((invocation) => this.invocationView(invocation, input.Details)),
+      ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+    };
+  }
+
+  private listCommands(input: z.infer<typeof ListInput>) {
+    const commands = this.selectCommands(input.CommandId).filter(
+      (command) => !input.InstanceId || command.invocations.has(input.InstanceId),
+    );
+    const page = paginate(commands, input.MaxResults, input.NextToken);
+    return {
+      Commands: page.items.map((command) => this.commandView(command)),
+      ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+    };
+  }
+
+  private cancelCommand(input: z.infer<typeof CancelCommandInput>) {
+    const command = this.commands.get(input.CommandId);
+    if (!command) throw new AwsError('InvalidCommandId', `Command ${input.CommandId} does not exist.`);
+    const targets = input.InstanceIds?.length ? input.InstanceIds : command.instanceIds;
+    for (const instanceId of targets) {
+      const invocation = command.invocations.get(instanceId);
+      if (!invocation || TERMINAL.has(invocation.status) || invocation.status === 'Cancelling') continue;
+      if (invocation.process?.pid !== undefined) {
+        invocation.stopReason = 'cancel';
+        invocation.status = 'Cancelling';
+        invocation.statusDetails = 'Cancelling';
+        this.stopGroup(invocation.process.pid);
+      } else {
+        this.finish(invocation, 'Cancelled', 'Cancelled', -1);
+      }
+    }
+    return {};
+  }
+
+  private selectCommands(commandId: string | undefined): CommandRecord[] {
+    if (commandId === undefined) return [...this.commands.values()].reverse();
+    if (!COMMAND_ID.test(commandId))
+      throw new AwsError('InvalidCommandId', `${commandId} is not a command ID.`);
+    const command = this.commands.get(commandId);
+    return command ? [command] : [];
+  }
+
+  /** Delivers the command if its instance is online, otherwise keeps it pending until delivery times out. */
+  private deliver(invocation: Invocation): void {
+    if (this.closed || invocation.status !== 'Pending') return;
+    if (this.options.instances(invocation.instanceId)?.online) {
+      this.run(invocation);
+      return;
+    }
+    const deadline =
+      invocation.command.requestedAt + this.deliveryTimeoutMs(invocation.command.deliveryTimeoutSeconds);
+    const poll = () => {
+      if (this.closed || invocation.status !== 'Pending') return;
+      if (Date.now() >= deadline) {
+        this.finish(invocation, 'TimedOut', 'DeliveryTimedOut', -1);
+      } else if (this.options.instances(invocation.instanceId)?.online) {
+        this.run(invocation);
+      } else {
+        invocation.timers.push(setTimeout(poll, Math.min(DELIVERY_POLL_MS, deadline - Date.now())));
+      }
+    };
+    poll();
+  }
+
+  private run(invocation: Invocation): void {
+    const { command } = invocation;
+    const instance = this.options.instances(invocation.instanceId)!;
+    invocation.status = 'InProgress';
+    invocation.statusDetails = 'InProgress';
+    invocation.startedAt = Date.now();
+    this.emitStatus(invocation);
+
+    // Output goes to files, as the SSM agent's does: a background process keeping the descriptor
+    // open cannot hold the command open.
+    const dir = mkdtempSync(join(tmpdir(), 'local-ssm-'));
+    const scriptPath = join(dir, '_script.sh');
+    writeFileSync(scriptPath, command.script, { mode: 0o700 });
+    const stdoutPath = join(dir, 'stdout');
+    const stderrPath = join(dir, 'stderr');
+    const stdoutFd = openSync(stdoutPath, 'w');
+    const stderrFd = openSync(stderrPath, 'w');
+    let child: ChildProcess;
+    try {
+      child = spawn('bash', [scriptPath], {
+        cwd: instance.workDir,
+        detached: true,
+        stdio: ['ignore', stdoutFd, stderrFd],
+        env: {
+          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+          HOME: instance.workDir,
+          LANG: process.env.LANG ?? 'C.UTF-8',
+        },
+      });
+    } finally {
+      closeSync(stdoutFd);
+      closeSync(stderrFd);
+    }
+    invocation.process = child;
+    invocation.exited = new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (code: number | null, signal: NodeJS.Signals | null, failure?: Error) => {
+        if (settled) return;
+        settled = true;
+        invocation.stdout = readText(stdoutPath);
+        invocation.stderr = readText(stderrPath) + (failure ? `${failure.message}\n` : '');
+        rmSync(dir, { recursive: true, force: true });
+        this.completeRun(invocation, code, signal);
+        resolve();
+      };
+      child.once('exit', (code, signal) => settle(code, signal));
+      child.once('error', (error) => settle(1, null, error));
+    });
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      invocation.timers.push(
+        setTimeout(() => {
+          if (TERMINAL.has(invocation.status)) return;
+          invocation.stopReason ??= 'timeout';
+          this.stopGroup(pid);
+        }, command.executionTimeoutSeconds * 1000),
+      );
+    }
+  }
+
+  private completeRun(invocation: Invocation, code: number | null, signal: NodeJS.Signals | null): void {
+    invocation.process = undefined;
+    if (invocation.stopReason === 'close') {
+      invocation.status = 'Cancelled';
+      invocation.statusDetails = 'Cancelled';
+      invocation.endedAt = Date.now();
+    } else if (invocation.stopReason === 'timeout') {
+      this.finish(invocation, 'TimedOut', 'ExecutionTimedOut', STOPPED_EXIT_CODE);
+    } else if (invocation.stopReason === 'cancel') {
+      this.finish(invocation, 'Cancelled', 'Cancelled', STOPPED_EXIT_CODE);
+    } else {
+      this.finishExit(invocation, code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+    }
+  }
+
+  private finishExit(invocation: Invocation, exitCode: number): void {
+    if (exitCode === 0) {
+      this.finish(invocation, 'Success', 'Success', 0);
+      return;
+    }
+    // The agent appends this line to a failed script's stderr.
+    const separator = invocation.stderr === '' || invocation.stderr.endsWith('\n') ? '' : '\n';
+    invocation.stderr += `${separator}failed to run commands: exit status ${exitCode}`;
+    this.finish(invocation, 'Failed', 'Failed', exitCode);
+  }
+
+  /** SIGTERM to the command's process group, SIGKILL to what is left after the grace period. */
+  private stopGroup(pid: number): void {
+    signalGroup(pid, 'SIGTERM');
+    setTimeout(() => signalGroup(pid, 'SIGKILL'), this.killGraceMs).unref();
+  }
+
+  private finish(
+    invocation: Invocation,
+    status: InvocationStatus,
+    details: string,
+    responseCode: number,
+  ): void {
+    for (const timer of invocation.timers) clearTimeout(timer);
+    invocation.timers = [];
+    invocation.status = status;
+    invocation.statusDetails = details;
+    invocation.responseCode = responseCode;
+    if (invocation.startedAt !== undefined) invocation.endedAt = Date.now();
+    if (!this.closed) this.emitStatus(invocation);
+  }
+
+  private emitStatus(invocation: Invocation): void {
+    const { command } = invocation;
+    const event: CommandStatusEvent = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': COMMAND_STATUS_EVENT.detailType,
+      source: COMMAND_STATUS_EVENT.source,
+      account: this.accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.region,
+      resources: [`arn:aws:ec2:${this.region}:${this.accountId}:instance/${invocation.instanceId}`],
+      detail: {
+        'command-id': command.commandId,
+        'document-name': command.documentName,
+        'instance-id': invocation.instanceId,
+        'requested-date-time': new Date(command.requestedAt).toISOString(),
+        status: invocation.status,
+      },
+    };
+    if (this.dropEvents?.(event)) return;
+    try {
+      void Promise.resolve(this.options.emit(event)).catch(() => undefined);
+    } catch {
+      // A failing subscriber must not break the command, as on AWS.
+    }
+  }
+
+  private commandView(command: CommandRecord) {
+    const invocations = [...command.invocations.values()];
+    const finished = invocations.filter((invocation) => TERMINAL.has(invocation.status));
+    const errors = finished.filter(
+      (invocation) =>
+        invocation.status === 'Failed' ||
+        (invocation.status === 'TimedOut' && invocation.statusDetails === 'ExecutionTimedOut'),
+    );
+    const deliveryTimedOut = finished.filter((invocation) => invocation.statusDetails === 'DeliveryTimedOut');
+    const status = aggregateStatus(invocations);
+    return {
+      CommandId: command.commandId,
+      DocumentName: command.documentName,
+      DocumentVersion: '$DEFAULT',
+      Comment: command.comment,
+      ExpiresAfter: epochSeconds(command.requestedAt + command.deliveryTimeoutSeconds * 1000),
+      Parameters: command.parameters,
+      InstanceIds: command.instanceIds,
+      Targets: [],
+      RequestedDateTime: epochSeconds(command.requestedAt),
+      Status: status,
+      StatusDetails: status,
+      OutputS3Region: this.region,
+      OutputS3BucketName: '',
+      OutputS3KeyPrefix: '',
+      MaxConcurrency: '50',
+      MaxErrors: '0',
+      TargetCount: invocations.length,
+      CompletedCount: finished.length,
+      ErrorCount: errors.length,
+      DeliveryTimedOutCount: deliveryTimedOut.length,
+      ServiceRole: '',
+      NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      TimeoutSeconds: command.deliveryTimeoutSeconds,
+    };
+  }
+
+  private invocationView(invocation: Invocation, details: boolean | undefined) {
+    const { command } = invocation;
+    const output =
+      invocation.stdout + (invocation.stderr ? `\n----------ERROR-------\n${invocation.stderr}` : '');
+    return {
+      CommandId: command.commandId,
+      InstanceId: invocation.instanceId,
+      InstanceName: '',
+      Comment: command.comment,
+      DocumentName: command.documentName,
+      DocumentVersion: '$DEFAULT',
+      RequestedDateTime: epochSeconds(command.requestedAt),
+      Status: invocation.status,
+      StatusDetails: invocation.statusDetails,
+      TraceOutput: '',
+      StandardOutputUrl: '',
+      StandardErrorUrl: '',
+      CommandPlugins: details
+        ? [
+            {
+              Name: command.stepName,
+              Status: invocation.status === 'Cancelling' ? 'InProgress' : invocation.status,
+              StatusDetails: invocation.statusDetails,
+              ResponseCode: invocation.responseCode,
+              ...(invocation.startedAt ? { ResponseStartDateTime: epochSeconds(invocation.startedAt) } : {}),
+              ...(invocation.endedAt ? { ResponseFinishDateTime: epochSeconds(invocation.endedAt) } : {}),
+              Output: truncate(output, SSM_OUTPUT_LIMITS.pluginOutput),
+              StandardOutputUrl: '',
+              StandardErrorUrl: '',
+              OutputS3Region: this.region,
+              OutputS3BucketName: '',
+              OutputS3KeyPrefix: '',
+            },
+          ]
+        : [],
+      ServiceRole: '',
+      NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw validationError(issue?.path.join('.') || 'input', issue?.message ?? 'invalid value');
+}
+
+function validationError(field: string, constraint: string): AwsError {
+  return new AwsError(
+    'ValidationException',
+    `1 validation error detected: Value at '${field}' failed to satisfy constraint: ${constraint}`,
+  );
+}
+
+/** Applies defaults and checks each value against the document's parameter definitions, as SendCommand does. */
+function resolveParameters(
+  document: ParsedDocument,
+  supplied: Record<string, string[]>,
+): Record<string, string> {
+  const definitions = document.parameters ?? {};
+  const unknown = Object.keys(supplied).filter((name) => !(name in definitions));
+  if (unknown.length > 0) {
+    throw new AwsError(
+      'InvalidParameters',
+      `Parameters [${unknown.join(', ')}] are not defined in the document.`,
+    );
+  }
+  const values: Record<string, string> = {};
+  for (const [name, definition] of Object.entries(definitions)) {
+    const given = supplied[name];
+    if (given && given.length > 1 && definition.type !== 'StringList') {
+      throw new AwsError('InvalidParameters', `Parameter ${name} takes one value.`);
+    }
+    const value = given
+      ? given.join(',')
+      : definition.default === undefined
+        ? undefined
+        : String(definition.default);
+    if (value === undefined) {
+      throw new AwsError('InvalidParameters', `Parameter ${name} is required by the document.`);
+    }
+    if (definition.allowedPattern !== undefined && !new RegExp(definition.allowedPattern).test(value)) {
+      throw new AwsError('InvalidParameters', `Parameter ${name} does not match its allowed pattern.`);
+    }
+    if (definition.allowedValues && !definition.allowedValues.includes(value)) {
+      throw new AwsError('InvalidParameters', `Parameter ${name} is not one of its allowed values.`);
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+/** The step's execution timeout: a number, a numeric string, or a `{{ parameter }}` reference. */
+function executionTimeout(value: number | string | undefined, parameters: Record<string, string>): number {
+  if (value === undefined) return DEFAULT_EXECUTION_TIMEOUT_SECONDS;
+  const reference = typeof value === 'string' ? /^\{\{\s*(\w+)\s*\}\}$/.exec(value.trim()) : null;
+  const resolved = Number(reference ? parameters[reference[1]!] : value);
+  return Number.isFinite(resolved) && resolved > 0 ? resolved : DEFAULT_EXECUTION_TIMEOUT_SECONDS;
+}
+
+function aggregateStatus(invocations: Invocation[]): string {
+  if (invocations.every((invocation) => invocation.status === 'Pending')) return 'Pending';
+  if (invocations.some((invocation) => !TERMINAL.has(invocation.status))) return 'InProgress';
+  if (invocations.every((invocation) => invocation.status === 'Success')) return 'Success';
+  if (invocations.some((invocation) => invocation.status === 'Cancelled')) return 'Cancelled';
+  if (invocations.some((invocation) => invocation.status === 'Failed')) return 'Failed';
+  return 'TimedOut';
+}
+
+function paginate<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined) {
+  const start = nextToken === undefined ? 0 : Number(nextToken);
+  if (!Number.isInteger(start) || start < 0 || start > items.length) {
+    throw new AwsError('InvalidNextToken', 'The specified token is not valid.');
+  }
+  const end = maxResults === undefined ? items.length : start + maxResults;
+  return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function truncate(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const cut = text.slice(0, limit);
+  // Do not leave half of a surrogate pair at the end.
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The JSON protocol's timestamp: epoch seconds. */
+function epochSeconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** ISO 8601 duration, as SSM reports ExecutionElapsedTime (e.g. PT1.234S, PT1H0.271S). */
+function isoDuration(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  return `PT${hours ? `${hours}H` : ''}${minutes ? `${minutes}M` : ''}${seconds}S`;
+}

@@ -1,0 +1,63 @@
+import { killAllDemoHostsSync } from './demo-hosts.ts';
+import { localStateDir } from './jwt.ts';
+import { startLocalSystem } from './local-system.ts';
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const port = Number(process.env.PORT ?? 3000);
+  const demoHosts = Math.max(3, Number(process.env.DEMO_HOSTS ?? 3));
+  const stateDir = localStateDir();
+
+  console.log(`Starting ocp-agent-restart local mode (state in ${stateDir})…`);
+  const system = await startLocalSystem({
+    stateDir,
+    persist: true,
+    apiPort: port,
+    demoHosts,
+    onTransition: (line) => console.log(line),
+  });
+  process.on('exit', () => killAllDemoHostsSync(system.hostRoot));
+
+  const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+  console.log(`
+  ocp-agent-restart is running locally (ready in ${seconds} s).
+
+    API            ${system.apiUrl}
+    demo hosts     ${system.hosts
+      .map((host) => `${host.hostId} (${host.instanceId})`)
+      .slice(0, 5)
+      .join(', ')}${system.hosts.length > 5 ? `, … ${system.hosts.length} in all` : ''}
+    host folders   ${system.hostRoot}
+    AWS endpoints  Step Functions, SSM, EventBridge at ${system.awsEndpointUrl}; DynamoDB Local at ${system.dynamodbEndpoint}
+
+  Get a token, restart host 2's agent and follow the task:
+
+    TOKEN=$(npm run -s token -- --user alice --permissions HOST_MANAGER,HOST_VIEWER,TASK_MANAGER)
+    curl -s -X POST -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/compute/hosts/2/agent/restart
+    curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/api/v2/tasks/instances/<id>
+    curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/compute/hosts/2/agent
+
+  Task and subtask transitions are printed below. Ctrl-C stops everything.
+  `);
+
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      console.log('\nStopping local mode…');
+      system.stop().then(
+        () => process.exit(0),
+        (error) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((error) => {
+  console.error('Local mode could not start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
+import { demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
+import type { LocalSystem } from '../../local/local-system.ts';
+import { call, startTestSystem, tokenFor, waitForTask } from '../support/local-client.ts';
+
+let system: LocalSystem;
+let operator: string;
+
+beforeAll(async () => {
+  system = await startTestSystem({ demoHosts: 4 });
+  operator = await tokenFor(system, 'alice', ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER']);
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+const pidsOf = (hostId: number) =>
+  Object.fromEntries(
+    demoAgentProcesses(system.hosts[hostId - 1]!).map((process) => [process.name, process.pid]),
+  );
+
+describe('restarting an agent in local mode, over HTTP', () => {
+  it('restarts host 2: the task ends SUCCESSFUL, each subtask has its output, the processes are new', async () => {
+    const before = pidsOf(2);
+
+    const { status, envelope } = await call(system, 'POST', '/compute/hosts/2/agent/restart', operator);
+
+    expect(status).toBe(200);
+    expect(envelope.data).toMatchObject({ hostId: 2, status: 'RUNNING', creator: 'alice' });
+    const task = await waitForTask(system, operator, envelope.data.id);
+    expect(task.status).toBe('SUCCESSFUL');
+    expect(task.subtasks.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual(
+      RESTART_SUBTASKS.map((s) => [s.name, 'SUCCESSFUL']),
+    );
+    for (const subtask of task.subtasks) {
+      const { envelope: log } = await call(
+        system,
+        'GET',
+        `/api/v2/tasks/instances/${task.id}/subtasks/${subtask.id}/log`,
+        operator,
+      );
+      expect(log.data.log).toMatch(/attempt 1 .* exit code 0/);
+    }
+    const after = pidsOf(2);
+    for (const [name, pid] of Object.entries(after)) {
+      expect(pid, name).toBeTypeOf('number');
+      expect(pid, name).not.toBe(before[name]);
+    }
+    const { envelope: agent } = await call(system, 'GET', '/compute/hosts/2/agent', operator);
+    expect(agent.data.status).toBe('STARTED');
+    expect(
+      Object.fromEntries(agent.data.processes.map((p: { name: string; pid: number }) => [p.name, p.pid])),
+    ).toEqual(after);
+  });
+
+  it('restarts two hosts at once', async () => {
+    const [first, second] = await Promise.all([
+      call(system, 'POST', '/compute/hosts/1/agent/restart', operator),
+      call(system, 'POST', '/compute/hosts/4/agent/restart', operator),
+    ]);
+
+    const tasks = await Promise.all([
+      waitForTask(system, operator, first!.envelope.data.id),
+      waitForTask(system, operator, second!.envelope.data.id),
+    ]);
+    expect(tasks.map((task) => task.status)).toEqual(['SUCCESSFUL', 'SUCCESSFUL']);
+  });
+
+  it('leaves a broken host FAILED at the failing subtask, with its output, and reports the agent truthfully', async () => {
+    setDemoMode(system.hosts[2]!, 'broken');
+
+    const { envelope } = await call(system, 'POST', '/compute/hosts/3/agent/restart', operator);
+    const task = await waitForTask(system, operator, envelope.data.id);
+
+    expect(task.status).toBe('FAILED');
+    // A broken install cannot start any process: the pos proxy restart is the first to fail.
+    expect(task.subtasks.map((s: { status: string }) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'FAILED',
+      'PENDING',
+      'PENDING',
+      'PENDING',
+    ]);
+    const failed = task.subtasks[1];
+    expect(failed.error).toMatch(/exited with code 4/);
+    const { envelope: log } = await call(
+      system,
+      'GET',
+      `/api/v2/tasks/instances/${task.id}/subtasks/${failed.id}/log`,
+      operator,
+    );
+    expect(log.data.log).toMatch(/exit code 4/);
+    const { envelope: agent } = await call(system, 'GET', '/compute/hosts/3/agent', operator);
+    expect(agent.data.status).toBe('STOPPED');
+    setDemoMode(system.hosts[2]!, 'normal');
+  });
+
+  it('frees the host when a task ends, so the next restart is accepted', async () => {
+    const { envelope } = await call(system, 'POST', '/compute/hosts/3/agent/restart', operator);
+    expect(envelope.successful).toBe(true);
+    const task = await waitForTask(system, operator, envelope.data.id);
+    expect(task.subtasks.map((s: { error?: string }) => s.error ?? '')).toEqual(['', '', '', '', '']);
+    expect(task.status).toBe('SUCCESSFUL');
+  });
+});
+
+describe('refusals over real HTTP, in the OCP envelope', () => {
+  it('401 without a token', async () => {
+    const { status, envelope } = await call(system, 'POST', '/compute/hosts/2/agent/restart');
+    expect(status).toBe(401);
+    expect(envelope).toMatchObject({ successful: false, status: 401, error: { code: 30000 } });
+  });
+
+  it('401 with a token from another signer', async () => {
+    const forged = `${operator.slice(0, operator.lastIndexOf('.'))}.${'A'.repeat(342)}`;
+    const { status } = await call(system, 'POST', '/compute/hosts/2/agent/restart', forged);
+    expect(status).toBe(401);
+  });
+
+  it('403 for a caller without HOST_MANAGER', async () => {
+    const viewer = await tokenFor(system, 'bob', ['HOST_VIEWER', 'TASK_MANAGER']);
+    const { status, envelope } = await call(system, 'POST', '/compute/hosts/2/agent/restart', viewer);
+    expect(status).toBe(403);
+    expect(envelope.error?.code).toBe(30014);
+  });
+
+  it('400 for a malformed host id', async () => {
+    const { status, envelope } = await call(system, 'POST', '/compute/hosts/1e3/agent/restart', operator);
+    expect(status).toBe(400);
+    expect(envelope.error?.code).toBe(10001);
+  });
+
+  it('404 for an unknown host', async () => {
+    const { status, envelope } = await call(system, 'POST', '/compute/hosts/999/agent/restart', operator);
+    expect(status).toBe(404);
+    expect(envelope.error?.code).toBe(10002);
+  });
+});
