@@ -30,7 +30,11 @@ export class CommandCallback extends Construct {
 
     this.trigger = new EventTrigger(this, 'Trigger', {
       description: 'A subtask command of ocp-agent-restart finished on a host',
-      pattern: commandFinishedPattern(RESTART_SUBTASKS.map((subtask) => props.commands.documentName(subtask.key))),
+      on: {
+        pattern: commandFinishedPattern(
+          RESTART_SUBTASKS.map((subtask) => props.commands.documentName(subtask.key)),
+        ),
+      },
       target: this.handler,
     });
   }

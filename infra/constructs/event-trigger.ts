@@ -1,5 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import { type EventPattern, Rule } from 'aws-cdk-lib/aws-events';
+import { type EventPattern, Rule, type Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -14,8 +14,8 @@ export interface EventPatternJson {
 }
 
 export interface EventTriggerProps {
-  /** The pattern, from functions/core/event-patterns.ts. */
-  readonly pattern: EventPatternJson;
+  /** What triggers the function: events matching a pattern (from functions/core/event-patterns.ts) or a schedule. */
+  readonly on: { readonly pattern: EventPatternJson } | { readonly schedule: Schedule };
   readonly description: string;
   readonly target: ProjectFunction;
   /** @default 1 hour */
@@ -23,7 +23,7 @@ export interface EventTriggerProps {
 }
 
 /**
- * A rule on the default event bus that invokes a function. Events EventBridge cannot deliver, and
+ * A rule on the default event bus that invokes a function, for matching events or on a schedule. Events EventBridge cannot deliver, and
  * invocations that still fail after Lambda's retries, land in one encrypted dead-letter queue.
  */
 export class EventTrigger extends Construct {
@@ -45,7 +45,9 @@ export class EventTrigger extends Construct {
 
     this.rule = new Rule(this, 'Rule', {
       description: props.description,
-      eventPattern: toEventPattern(props.pattern),
+      ...('pattern' in props.on
+        ? { eventPattern: toEventPattern(props.on.pattern) }
+        : { schedule: props.on.schedule }),
       targets: [
         new LambdaFunction(props.target.function, {
           deadLetterQueue: this.deadLetterQueue,

@@ -1,3 +1,5 @@
+import { Duration } from 'aws-cdk-lib';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { executionEndedPattern } from '#core/event-patterns';
 import type { AgentCommands } from './agent-commands.ts';
@@ -6,6 +8,9 @@ import { ProjectFunction } from './lambda-defaults.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
 
+/** How often the sweep looks for RUNNING tasks whose execution ended unnoticed. */
+export const SWEEP_INTERVAL = Duration.minutes(15);
+
 export interface ExecutionReconcilerProps {
   readonly store: TaskStore;
   readonly commands: AgentCommands;
@@ -13,23 +18,41 @@ export interface ExecutionReconcilerProps {
 }
 
 /**
- * Ends a task as its execution ended (failed, timed out, stopped): the reconcile-execution function,
- * triggered by Step Functions' execution status events for the restart state machine.
+ * Keeps task records in line with their executions: reconcile-execution ends a task as its
+ * execution ended (Step Functions' status events for the restart state machine), and sweep-tasks,
+ * on a schedule, ends RUNNING tasks whose event never arrived (those events are best effort).
  */
 export class ExecutionReconciler extends Construct {
   readonly handler: ProjectFunction;
   readonly trigger: EventTrigger;
+  readonly sweeper: ProjectFunction;
+  readonly sweepSchedule: EventTrigger;
 
   constructor(scope: Construct, id: string, props: ExecutionReconcilerProps) {
     super(scope, id);
-    this.handler = new ProjectFunction(this, 'Handler', { functionId: 'reconcileExecution' });
-    props.store.grantTaskTable(this.handler);
-    props.commands.grantCancelCommands(this.handler);
+    const { store, commands, workflow } = props;
 
+    this.handler = new ProjectFunction(this, 'Handler', { functionId: 'reconcileExecution' });
+    store.grantTaskTable(this.handler);
+    commands.grantCancelCommands(this.handler);
     this.trigger = new EventTrigger(this, 'Trigger', {
       description: 'An execution of the ocp-agent-restart workflow ended',
-      pattern: executionEndedPattern(props.workflow.stateMachine.stateMachineArn),
+      on: { pattern: executionEndedPattern(workflow.stateMachine.stateMachineArn) },
       target: this.handler,
+    });
+
+    this.sweeper = new ProjectFunction(this, 'Sweeper', {
+      functionId: 'sweepTasks',
+      timeout: Duration.minutes(5),
+    });
+    store.grantTaskTable(this.sweeper, { queryIndexes: true });
+    workflow.grantDescribeExecutions(this.sweeper);
+    commands.grantCancelCommands(this.sweeper);
+    this.sweepSchedule = new EventTrigger(this, 'SweepSchedule', {
+      description: 'Ends RUNNING ocp-agent-restart tasks whose execution ended unnoticed',
+      on: { schedule: Schedule.rate(SWEEP_INTERVAL) },
+      target: this.sweeper,
+      maxEventAge: SWEEP_INTERVAL,
     });
   }
 }

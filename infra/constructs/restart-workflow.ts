@@ -31,6 +31,8 @@ export interface RestartWorkflowProps {
  */
 export class RestartWorkflow extends Construct {
   readonly stateMachine: StateMachine;
+  /** The state machine's execution log. */
+  readonly logGroup: LogGroup;
   readonly runSubtask: ProjectFunction;
   readonly finishTask: ProjectFunction;
 
@@ -50,7 +52,7 @@ export class RestartWorkflow extends Construct {
 
     const invoked = { runSubtask: this.runSubtask, finishTask: this.finishTask };
     const definition = readFileSync(repoPath(RESTART_DEFINITION_FILE), 'utf8');
-    const logs = new LogGroup(this, 'Logs', {
+    this.logGroup = new LogGroup(this, 'Logs', {
       // Step Functions' recommended prefix keeps CloudWatch Logs' resource policy from growing per log group.
       logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
       retention: LOG_RETENTION,
@@ -59,7 +61,7 @@ export class RestartWorkflow extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromString(definition),
       definitionSubstitutions: functionArnSubstitutions(definition, invoked),
-      logs: { destination: logs, level: LogLevel.ALL, includeExecutionData: true },
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
     // DefinitionBody.fromString tells CDK nothing about the states' targets: exactly these two.
@@ -87,6 +89,16 @@ export class RestartWorkflow extends Construct {
     fn.addToRolePolicy(
       new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
     );
+    this.grantOnExecutions(fn, ['states:RedriveExecution', 'states:StopExecution']);
+  }
+
+  /** Lets the function read how this state machine's executions ended. */
+  grantDescribeExecutions(fn: ProjectFunction): void {
+    this.grantOnExecutions(fn, ['states:DescribeExecution']);
+  }
+
+  /** Grants on every execution of this state machine (their names are chosen per task at run time). */
+  private grantOnExecutions(fn: ProjectFunction, actions: string[]): void {
     const stack = Stack.of(this);
     const executions = stack.formatArn({
       service: 'states',
@@ -94,15 +106,10 @@ export class RestartWorkflow extends Construct {
       resourceName: `${this.stateMachine.stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['states:RedriveExecution', 'states:StopExecution'],
-        resources: [executions],
-      }),
-    );
-    const stateMachineName = stack.resolve(this.stateMachine.stateMachineName) as unknown;
+    fn.addToRolePolicy(new PolicyStatement({ actions, resources: [executions] }));
+    const stateMachineName = flattenReference(stack.resolve(this.stateMachine.stateMachineName));
     Validations.of(fn).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${flattenReference(stateMachineName)}:*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*]`,
       reason:
         'Executions are named per task at run time; the statement allows only executions of this state machine.',
     });

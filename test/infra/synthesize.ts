@@ -147,6 +147,12 @@ export function shortForm(value: unknown): string {
   throw new Error(`No short form for ${JSON.stringify(value)}`);
 }
 
+/** A string value with its references in short form: Fn::Join parts joined, Ref and GetAtt as shortForm. */
+export function joinedText(value: unknown): string {
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] } | null)?.['Fn::Join'];
+  return join ? join[1].map(joinedText).join(join[0]) : shortForm(value);
+}
+
 /** The state machine definition as deployed: the ASL text with its substitutions applied (in short form). */
 export function deployedDefinition(
   definitionString: string,

@@ -1,0 +1,671 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { commandFinishedPattern, executionEndedPattern } from '#core/event-patterns';
+import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { RESTART_SUBTASKS } from '#core/subtasks';
+import { API_ROUTES, routeKey } from '#http/routes';
+import { LOG_RETENTION, type ProjectFunction } from '#infra/constructs/lambda-defaults';
+import { DEFAULT_SETTINGS } from '#infra/settings';
+import { tableDefinitions } from '#local/tables';
+import { HOST_TABLE, TASK_TABLE } from '#store/table-schema';
+import { ENV, LAMBDA_FUNCTIONS } from '../../functions/catalog.ts';
+import { commandDocuments } from '../../host-scripts/command-documents.ts';
+import {
+  allStatements,
+  assemblyValidationViolations,
+  canonical,
+  deployedDefinition,
+  getAtt,
+  joinedText,
+  logicalId,
+  ref,
+  resourcesOfType,
+  roleStatements,
+  type Statement,
+  type Synthesized,
+  synthesize,
+  unacknowledgedNagFindings,
+} from './synthesize.ts';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize({ bundle: true });
+});
+
+const idOf = (construct: Parameters<typeof logicalId>[1]) => logicalId(synth.stack, construct);
+const propertiesOf = (id: string) => {
+  const resource = synth.json.Resources[id];
+  if (!resource) throw new Error(`No resource ${id}`);
+  return resource.Properties ?? {};
+};
+const functions = () => {
+  const { workflow, commandCallback, executionReconciler, api } = synth.stack;
+  return {
+    api: api.handler,
+    runSubtask: workflow.runSubtask,
+    finishTask: workflow.finishTask,
+    commandCallback: commandCallback.handler,
+    reconcileExecution: executionReconciler.handler,
+  } satisfies Record<keyof typeof LAMBDA_FUNCTIONS, ProjectFunction>;
+};
+
+const arn = (service: string, ...resource: unknown[]) => ({
+  'Fn::Join': [
+    '',
+    ['arn:', ref('AWS::Partition'), `:${service}:`, ref('AWS::Region'), ':', ref('AWS::AccountId'), ...resource],
+  ],
+});
+const allow = (actions: string[], resources: unknown[], condition?: unknown): Statement => ({
+  Effect: 'Allow',
+  Action: actions,
+  Resource: resources,
+  ...(condition ? { Condition: condition } : {}),
+});
+const documentId = (key: Parameters<Synthesized['stack']['commands']['documentName']>[0]) =>
+  (synth.stack.resolve(synth.stack.commands.documentName(key)) as { Ref: string }).Ref;
+
+describe('cdk-nag (AWS Solutions)', () => {
+  it('leaves no finding unacknowledged', () => {
+    expect(unacknowledgedNagFindings(synth.app)).toEqual([]);
+  });
+
+  it('writes a validation report without violations into the cloud assembly', () => {
+    expect(assemblyValidationViolations(synth.app)).toEqual([]);
+  });
+
+  it('acknowledges only the reviewed findings, each with a reason', () => {
+    const acknowledged = synth.app.node.findAll().flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+            at: construct.node.path.replace(`${synth.stack.node.path}/`, ''),
+            id: id.replace(/^Annotation::/, ''),
+            reason,
+          })),
+        ),
+    );
+    for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(40);
+    const wildcard = 'AwsSolutions-IAM5[Resource::*]';
+    const instances = (fn: string) => [
+      `${fn}: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]`,
+      `${fn}: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]`,
+    ];
+    const stateMachineId = idOf(synth.stack.workflow.stateMachine);
+    expect(acknowledged.map(({ at, id }) => `${at}: ${id}`).sort()).toEqual(
+      [
+        `Api/Handler: ${wildcard}`,
+        `Api/Handler: ${wildcard}`,
+        `Api/Handler: ${wildcard}`,
+        ...instances('Api/Handler'),
+        `Api/Handler: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`,
+        `CommandCallback/Handler: ${wildcard}`,
+        `CommandCallback/Handler: ${wildcard}`,
+        'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `ExecutionReconciler/Handler: ${wildcard}`,
+        `ExecutionReconciler/Handler: ${wildcard}`,
+        'ExecutionReconciler/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `RestartWorkflow/FinishTask: ${wildcard}`,
+        `RestartWorkflow/RunSubtask: ${wildcard}`,
+        ...instances('RestartWorkflow/RunSubtask'),
+        `RestartWorkflow/StateMachine: ${wildcard}`,
+      ].sort(),
+    );
+  });
+
+  it('reports no CDK warnings or errors', () => {
+    const annotations = Annotations.fromStack(synth.stack);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+  });
+});
+
+describe('restart state machine', () => {
+  const stateMachine = () => propertiesOf(idOf(synth.stack.workflow.stateMachine));
+  const definition = () =>
+    deployedDefinition(
+      stateMachine().DefinitionString as string,
+      stateMachine().DefinitionSubstitutions as Record<string, unknown>,
+    );
+
+  it('is a Standard workflow logging everything, execution data included, and traced', () => {
+    expect(stateMachine()).toMatchObject({
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [
+          { CloudWatchLogsLogGroup: { LogGroupArn: getAtt(idOf(synth.stack.workflow.logGroup), 'Arn') } },
+        ],
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  it('runs the five subtasks in order, each with its own timeout, on the run-subtask function', () => {
+    const { StartAt, States } = definition();
+    const chain: string[] = [];
+    for (let name: unknown = StartAt; typeof name === 'string' && chain.length < 5; name = States[name]?.Next) {
+      chain.push(name);
+    }
+    expect(chain).toEqual(RESTART_SUBTASKS.map((subtask) => subtask.name));
+    const runSubtask = `GetAtt(${idOf(synth.stack.workflow.runSubtask.function)}.Arn)`;
+    RESTART_SUBTASKS.forEach((subtask, index) => {
+      expect(States[subtask.name]).toMatchObject({
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+        TimeoutSeconds: subtask.timeoutSeconds,
+        Parameters: { FunctionName: runSubtask, Payload: { subtaskIndex: index } },
+      });
+    });
+  });
+
+  it('fills each ASL placeholder with the ARN of the function LAMBDA_FUNCTIONS names for it', () => {
+    const substitutions = stateMachine().DefinitionSubstitutions as Record<string, unknown>;
+    const expected = Object.fromEntries(
+      Object.entries(functions()).flatMap(([id, fn]) => {
+        const entry = LAMBDA_FUNCTIONS[id as keyof typeof LAMBDA_FUNCTIONS];
+        return 'aslPlaceholder' in entry ? [[entry.aslPlaceholder, getAtt(idOf(fn.function), 'Arn')]] : [];
+      }),
+    );
+    expect(substitutions).toEqual(expected);
+    const finishTask = `GetAtt(${idOf(synth.stack.workflow.finishTask.function)}.Arn)`;
+    expect(
+      Object.values(definition().States).some(
+        (state) => (state.Parameters as { FunctionName?: string } | undefined)?.FunctionName === finishTask,
+      ),
+    ).toBe(true);
+  });
+
+  it('may invoke exactly the run-subtask and finish-task functions', () => {
+    const roleId = idOf(synth.stack.workflow.stateMachine.role);
+    const invokes = roleStatements(synth.json, roleId).filter((statement) =>
+      statement.Action.some((action) => action.startsWith('lambda:')),
+    );
+    expect(invokes).toEqual([
+      allow(
+        ['lambda:InvokeFunction'],
+        [
+          getAtt(idOf(synth.stack.workflow.runSubtask.function), 'Arn'),
+          getAtt(idOf(synth.stack.workflow.finishTask.function), 'Arn'),
+        ],
+      ),
+    ]);
+  });
+});
+
+describe('IAM', () => {
+  const TASK_ITEM_ACTIONS = [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+  ];
+  const tag = DEFAULT_SETTINGS.managedInstanceTag;
+  const statementsOf = (fn: ProjectFunction) => roleStatements(synth.json, idOf(fn.role));
+  const basics = (fn: ProjectFunction) => [
+    allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [getAtt(idOf(fn.logGroup), 'Arn')]),
+    allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+  ];
+  const taskItems = () => allow(TASK_ITEM_ACTIONS, [getAtt(idOf(synth.stack.store.taskTable), 'Arn')]);
+  const sendToTaggedInstances = () =>
+    allow(['ssm:SendCommand'], [arn('ec2', ':instance/*'), arn('ssm', ':managed-instance/*')], {
+      StringEquals: { [`ssm:resourceTag/${tag.key}`]: tag.value },
+    });
+  const taskResponse = () =>
+    allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], [ref(idOf(synth.stack.workflow.stateMachine))]);
+  const deadLetters = (queue: Parameters<typeof idOf>[0]) =>
+    allow(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [getAtt(idOf(queue), 'Arn')]);
+
+  it('lets run-subtask record attempts, send the five subtask documents to tagged instances and complete its step', () => {
+    const fn = synth.stack.workflow.runSubtask;
+    expect(canonical(statementsOf(fn))).toEqual(
+      canonical([
+        ...basics(fn),
+        taskItems(),
+        allow(
+          ['ssm:SendCommand'],
+          RESTART_SUBTASKS.map((subtask) => arn('ssm', ':document/', ref(documentId(subtask.key)))),
+        ),
+        sendToTaggedInstances(),
+        taskResponse(),
+      ]),
+    );
+  });
+
+  it('lets finish-task write task records only', () => {
+    const fn = synth.stack.workflow.finishTask;
+    expect(canonical(statementsOf(fn))).toEqual(canonical([...basics(fn), taskItems()]));
+  });
+
+  it('lets command-callback read command invocations, record outcomes and complete steps', () => {
+    const { handler, trigger } = synth.stack.commandCallback;
+    expect(canonical(statementsOf(handler))).toEqual(
+      canonical([
+        ...basics(handler),
+        taskItems(),
+        allow(['ssm:GetCommandInvocation'], ['*']),
+        taskResponse(),
+        deadLetters(trigger.deadLetterQueue),
+      ]),
+    );
+  });
+
+  it('lets reconcile-execution end tasks and cancel their commands', () => {
+    const { handler, trigger } = synth.stack.executionReconciler;
+    expect(canonical(statementsOf(handler))).toEqual(
+      canonical([
+        ...basics(handler),
+        taskItems(),
+        allow(['ssm:CancelCommand'], ['*']),
+        deadLetters(trigger.deadLetterQueue),
+      ]),
+    );
+  });
+
+  it('lets the api function use both tables, drive executions and query agent status on tagged instances', () => {
+    const fn = synth.stack.api.handler;
+    const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
+    const stateMachineId = idOf(synth.stack.workflow.stateMachine);
+    expect(canonical(statementsOf(fn))).toEqual(
+      canonical([
+        ...basics(fn),
+        taskItems(),
+        allow(
+          ['dynamodb:Query'],
+          [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name].map((index) => ({
+            'Fn::Join': ['', [taskTableArn, `/index/${index}`]],
+          })),
+        ),
+        allow(['dynamodb:GetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
+        allow(['states:StartExecution'], [ref(stateMachineId)]),
+        allow(
+          ['states:RedriveExecution', 'states:StopExecution'],
+          [arn('states', ':execution:', getAtt(stateMachineId, 'Name'), ':*')],
+        ),
+        allow(['ssm:SendCommand'], [arn('ssm', ':document/', ref(documentId('agentStatus')))]),
+        sendToTaggedInstances(),
+        allow(['ssm:GetCommandInvocation'], ['*']),
+        allow(['ssm:CancelCommand'], ['*']),
+      ]),
+    );
+  });
+
+  it('allows no wildcard action anywhere', () => {
+    const wildcards = allStatements(synth.json).filter(
+      ({ statement }) => statement.Effect === 'Allow' && statement.Action.some((action) => action.includes('*')),
+    );
+    expect(wildcards).toEqual([]);
+  });
+
+  it('uses the resource "*" only for actions AWS authorizes on no narrower resource', () => {
+    const unscoped = new Set([
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'xray:GetSamplingRules',
+      'xray:GetSamplingTargets',
+      'logs:CreateLogDelivery',
+      'logs:GetLogDelivery',
+      'logs:UpdateLogDelivery',
+      'logs:DeleteLogDelivery',
+      'logs:ListLogDeliveries',
+      'logs:PutResourcePolicy',
+      'logs:DescribeResourcePolicies',
+      'logs:DescribeLogGroups',
+      'ssm:GetCommandInvocation',
+      'ssm:CancelCommand',
+    ]);
+    const offending = allStatements(synth.json)
+      .filter(({ statement }) => statement.Effect === 'Allow' && statement.Resource.includes('*'))
+      .flatMap(({ resource, statement }) =>
+        statement.Action.filter((action) => !unscoped.has(action)).map((action) => `${resource}: ${action}`),
+      );
+    expect(offending).toEqual([]);
+  });
+
+  it('gives every role inline grants only, no managed policies', () => {
+    for (const [, role] of resourcesOfType(synth.json, 'AWS::IAM::Role')) {
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('event rules', () => {
+  const ruleOf = (trigger: { rule: Parameters<typeof idOf>[0] }) => propertiesOf(idOf(trigger.rule));
+
+  it('send the five subtask documents’ finished commands to command-callback', () => {
+    const { handler, trigger } = synth.stack.commandCallback;
+    const pattern = commandFinishedPattern([]);
+    expect(ruleOf(trigger).EventPattern).toEqual({
+      ...pattern,
+      detail: { ...pattern.detail, 'document-name': RESTART_SUBTASKS.map((subtask) => ref(documentId(subtask.key))) },
+    });
+    expect(ruleOf(trigger).EventBusName).toBeUndefined();
+    expect(ruleOf(trigger).Targets).toEqual([
+      {
+        Id: expect.any(String),
+        Arn: getAtt(idOf(handler.function), 'Arn'),
+        DeadLetterConfig: { Arn: getAtt(idOf(trigger.deadLetterQueue), 'Arn') },
+        RetryPolicy: { MaximumRetryAttempts: expect.any(Number), MaximumEventAgeInSeconds: expect.any(Number) },
+      },
+    ]);
+  });
+
+  it('send the restart state machine’s ended executions to reconcile-execution', () => {
+    const { handler, trigger } = synth.stack.executionReconciler;
+    const pattern = executionEndedPattern('ARN');
+    expect(ruleOf(trigger).EventPattern).toEqual({
+      ...pattern,
+      detail: { ...pattern.detail, stateMachineArn: [ref(idOf(synth.stack.workflow.stateMachine))] },
+    });
+    expect(ruleOf(trigger).Targets).toMatchObject([
+      {
+        Arn: getAtt(idOf(handler.function), 'Arn'),
+        DeadLetterConfig: { Arn: getAtt(idOf(trigger.deadLetterQueue), 'Arn') },
+      },
+    ]);
+  });
+
+  it('keep undeliverable events and failed invocations in an encrypted, TLS-only queue', () => {
+    for (const { handler, trigger } of [synth.stack.commandCallback, synth.stack.executionReconciler]) {
+      const queueId = idOf(trigger.deadLetterQueue);
+      expect(propertiesOf(queueId)).toMatchObject({ SqsManagedSseEnabled: true });
+      synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [ref(queueId)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      synth.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: ref(idOf(handler.function)),
+        DestinationConfig: { OnFailure: { Destination: getAtt(queueId, 'Arn') } },
+      });
+    }
+  });
+});
+
+describe('HTTP API', () => {
+  const api = () => synth.stack.api;
+  const authorizerId = () => {
+    const [[id] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Authorizer');
+    if (!id) throw new Error('No authorizer');
+    return id;
+  };
+
+  it('has one route per API_ROUTES entry, each behind the JWT authorizer and served by the api function', () => {
+    const routes = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties ?? {});
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(Object.values(API_ROUTES).map(routeKey).sort());
+    const [[integrationId, integration] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
+    expect(integration?.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: getAtt(idOf(api().handler.function), 'Arn'),
+      PayloadFormatVersion: '2.0',
+    });
+    for (const route of routes) {
+      expect(route).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: ref(authorizerId()),
+        Target: { 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] },
+      });
+    }
+  });
+
+  it('trusts tokens of the stack’s user pool issued to its app client', () => {
+    const { userPool, userPoolClient } = synth.stack.identity;
+    if (!userPool || !userPoolClient) throw new Error('The default stack creates a user pool');
+    expect(propertiesOf(authorizerId())).toMatchObject({
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Audience: [ref(idOf(userPoolClient))],
+        Issuer: {
+          'Fn::Join': ['', ['https://cognito-idp.', ref('AWS::Region'), '.amazonaws.com/', ref(idOf(userPool))]],
+        },
+      },
+    });
+  });
+
+  it('creates a user pool with required MFA, enforced threat protection and one group per OCP permission', () => {
+    const { userPool, userPoolClient } = synth.stack.identity;
+    if (!userPool || !userPoolClient) throw new Error('The default stack creates a user pool');
+    expect(propertiesOf(idOf(userPool))).toMatchObject({
+      MfaConfiguration: 'ON',
+      EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+      UserPoolTier: 'PLUS',
+      UserPoolAddOns: { AdvancedSecurityMode: 'ENFORCED' },
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      DeletionProtection: 'ACTIVE',
+    });
+    const groups = resourcesOfType(synth.json, 'AWS::Cognito::UserPoolGroup').map(
+      ([, group]) => group.Properties?.GroupName,
+    );
+    expect(groups.sort()).toEqual(['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER']);
+    const client = propertiesOf(idOf(userPoolClient));
+    expect(client.GenerateSecret).toBe(false);
+    expect(client.AllowedOAuthFlows).toBeUndefined();
+  });
+
+  it('logs every request to a log group and throttles the default stage', () => {
+    const stage = propertiesOf(idOf(api().stage));
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: DEFAULT_SETTINGS.apiThrottle.rateLimit,
+        ThrottlingBurstLimit: DEFAULT_SETTINGS.apiThrottle.burstLimit,
+      },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } },
+    });
+    const settings = stage.AccessLogSettings as { DestinationArn: { 'Fn::GetAtt': [string, string] }; Format: string };
+    expect(synth.json.Resources[settings.DestinationArn['Fn::GetAtt'][0]]?.Type).toBe('AWS::Logs::LogGroup');
+    expect(JSON.parse(settings.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+    });
+  });
+});
+
+describe('tables', () => {
+  const local = () => {
+    const [taskTable, hostTable] = tableDefinitions({ taskTable: 'tasks', hostTable: 'hosts' });
+    if (!taskTable || !hostTable) throw new Error('local/tables.ts defines two tables');
+    return { taskTable, hostTable };
+  };
+  const sortedAttributes = (attributes: unknown) =>
+    [...(attributes as { AttributeName: string }[])].sort((a, b) => a.AttributeName.localeCompare(b.AttributeName));
+
+  it('create the task table with the keys, indexes and stream of TASK_TABLE, as local mode does', () => {
+    const table = propertiesOf(idOf(synth.stack.store.taskTable));
+    const { taskTable } = local();
+    expect(table.KeySchema).toEqual([
+      { AttributeName: TASK_TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TASK_TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(sortedAttributes(table.AttributeDefinitions)).toEqual(sortedAttributes(taskTable.AttributeDefinitions));
+    expect(table.GlobalSecondaryIndexes).toEqual(
+      taskTable.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
+        IndexName,
+        KeySchema,
+        Projection,
+      })),
+    );
+    expect((table.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName)).toEqual([
+      TASK_TABLE.byCreationIndex.name,
+      TASK_TABLE.byHostIndex.name,
+    ]);
+    expect(table.StreamSpecification).toEqual({ StreamViewType: TASK_TABLE.streamView });
+  });
+
+  it('create the host table keyed by a numeric hostId', () => {
+    const table = propertiesOf(idOf(synth.stack.store.hostTable));
+    expect(table.KeySchema).toEqual([{ AttributeName: HOST_TABLE.partitionKey, KeyType: 'HASH' }]);
+    expect(table.AttributeDefinitions).toEqual(local().hostTable.AttributeDefinitions);
+  });
+
+  it('are on demand, encrypted, recoverable to a point in time, protected and retained', () => {
+    for (const table of [synth.stack.store.taskTable, synth.stack.store.hostTable]) {
+      const id = idOf(table);
+      expect(propertiesOf(id)).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      });
+      expect(synth.json.Resources[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    }
+  });
+});
+
+describe('Lambda functions', () => {
+  it('deploy every function of LAMBDA_FUNCTIONS on Node.js 24, arm64, traced, logging to its own log group', () => {
+    const deployed = resourcesOfType(synth.json, 'AWS::Lambda::Function');
+    expect(deployed.map(([, fn]) => fn.Properties?.Description).sort()).toEqual(
+      Object.values(LAMBDA_FUNCTIONS)
+        .map((entry) => entry.description)
+        .sort(),
+    );
+    for (const [, fn] of deployed) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Handler: 'index.handler',
+        Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+      });
+      const logGroup = (fn.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(synth.json.Resources[logGroup]?.Type).toBe('AWS::Logs::LogGroup');
+    }
+  });
+
+  it('tell each function exactly the names its configuration reads', () => {
+    const variables = (fn: ProjectFunction) =>
+      Object.keys(
+        (propertiesOf(idOf(fn.function)).Environment as { Variables: Record<string, unknown> }).Variables,
+      ).sort();
+    const base = ['NODE_OPTIONS', ENV.taskTable];
+    const all = functions();
+    expect(variables(all.api)).toEqual(
+      [...base, ENV.hostTable, ENV.stateMachineArn, ENV.commandDocuments, ENV.permissionsClaim].sort(),
+    );
+    expect(variables(all.runSubtask)).toEqual([...base, ENV.commandDocuments].sort());
+    expect(variables(all.finishTask)).toEqual(base.sort());
+    expect(variables(all.commandCallback)).toEqual(base.sort());
+    expect(variables(all.reconcileExecution)).toEqual(base.sort());
+    const documents = (fn: ProjectFunction) =>
+      JSON.parse(
+        joinedText(
+          (propertiesOf(idOf(fn.function)).Environment as { Variables: Record<string, unknown> }).Variables[
+            ENV.commandDocuments
+          ],
+        ),
+      );
+    expect(documents(all.runSubtask)).toEqual(
+      Object.fromEntries(RESTART_SUBTASKS.map((subtask) => [subtask.key, `Ref(${documentId(subtask.key)})`])),
+    );
+    expect(documents(all.api)).toEqual({ agentStatus: `Ref(${documentId('agentStatus')})` });
+    expect(propertiesOf(idOf(all.api.function))).toMatchObject({
+      Environment: { Variables: { [ENV.permissionsClaim]: DEFAULT_SETTINGS.permissionsClaim } },
+    });
+  });
+
+  it('bundle each handler into an ES module that loads and exports handler', () => {
+    const assembly = synth.app.synth();
+    const stackArtifact = assembly.getStackByName(synth.stack.stackName);
+    const bundles = stackArtifact.assets
+      .filter((asset) => 'packaging' in asset && asset.packaging === 'zip')
+      .map((asset) => join(assembly.directory, (asset as { path: string }).path, 'index.mjs'));
+    expect(bundles).toHaveLength(Object.keys(LAMBDA_FUNCTIONS).length);
+    for (const bundle of bundles) {
+      expect(existsSync(`${bundle}.map`)).toBe(true);
+      const exported = execFileSync(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); process.stdout.write(typeof m.handler);`,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH,
+            AWS_REGION: 'us-east-1',
+            [ENV.taskTable]: 'tasks',
+            [ENV.hostTable]: 'hosts',
+            [ENV.stateMachineArn]: 'arn:aws:states:us-east-1:123456789012:stateMachine:restart',
+            [ENV.commandDocuments]: '{}',
+          },
+          encoding: 'utf8',
+        },
+      );
+      expect(exported).toBe('function');
+    }
+  });
+});
+
+describe('SSM Command documents', () => {
+  it('create one Command document per host-scripts document, content as built', () => {
+    for (const document of commandDocuments()) {
+      expect(propertiesOf(documentId(document.key))).toEqual({
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+        UpdateMethod: 'NewVersion',
+        Content: document.content,
+      });
+    }
+    expect(resourcesOfType(synth.json, 'AWS::SSM::Document')).toHaveLength(commandDocuments().length);
+  });
+
+  it('accept only an agentHome that matches the handlers’ pattern', () => {
+    for (const [, document] of resourcesOfType(synth.json, 'AWS::SSM::Document')) {
+      const content = document.Properties?.Content as {
+        parameters: { agentHome: { allowedPattern: string } };
+      };
+      expect(content.parameters.agentHome.allowedPattern).toBe(HOST_PARAMETER_PATTERNS.agentHome);
+    }
+  });
+});
+
+describe('logs and outputs', () => {
+  it('keep every log group for the retention period', () => {
+    const logGroups = resourcesOfType(synth.json, 'AWS::Logs::LogGroup');
+    expect(logGroups.length).toBeGreaterThanOrEqual(Object.keys(LAMBDA_FUNCTIONS).length + 2);
+    for (const [, logGroup] of logGroups) {
+      expect(logGroup.Properties?.RetentionInDays).toBe(LOG_RETENTION);
+    }
+  });
+
+  it('output the API URL, the user pool and client ids, the table names and the state machine ARN', () => {
+    const { userPool, userPoolClient } = synth.stack.identity;
+    if (!userPool || !userPoolClient) throw new Error('The default stack creates a user pool');
+    const outputs = synth.json.Outputs ?? {};
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'ApiUrl',
+        'HostTableName',
+        'ManagedInstanceTag',
+        'StateMachineArn',
+        'TaskTableName',
+        'UserPoolClientId',
+        'UserPoolId',
+      ].sort(),
+    );
+    expect(outputs.UserPoolId?.Value).toEqual(ref(idOf(userPool)));
+    expect(outputs.UserPoolClientId?.Value).toEqual(ref(idOf(userPoolClient)));
+    expect(outputs.TaskTableName?.Value).toEqual(ref(idOf(synth.stack.store.taskTable)));
+    expect(outputs.HostTableName?.Value).toEqual(ref(idOf(synth.stack.store.hostTable)));
+    expect(outputs.StateMachineArn?.Value).toEqual(ref(idOf(synth.stack.workflow.stateMachine)));
+    expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(idOf(synth.stack.api.httpApi));
+    expect(outputs.ManagedInstanceTag?.Value).toBe(
+      `${DEFAULT_SETTINGS.managedInstanceTag.key}=${DEFAULT_SETTINGS.managedInstanceTag.value}`,
+    );
+  });
+});
