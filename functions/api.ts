@@ -37,7 +37,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     requirePermission(caller, 'HOST_MANAGER');
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
     const body = parseJsonBody(event.body, event.isBase64Encoded, RestartBody);
-    const task = await startRestartTask(
+    const { task } = await startRestartTask(
       { hostId, creator: caller.username, type: 'MANUAL', prohibitRollback: body.prohibitRollback ?? false },
       { tasks, hosts, stateMachineArn: stateMachineArn() },
     );

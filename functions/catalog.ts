@@ -23,6 +23,14 @@ export const LAMBDA_FUNCTIONS = {
     entry: 'functions/sweep-tasks.ts',
     description: 'Scheduled safety net: ends RUNNING tasks whose execution ended unnoticed',
   },
+  restartTrigger: {
+    entry: 'functions/restart-trigger.ts',
+    description: 'Starts restarts from EventBridge events and schedules; rejects bad requests visibly',
+  },
+  publishTaskEvents: {
+    entry: 'functions/publish-task-events.ts',
+    description: 'Publishes every task status change from the task table stream to the event bus',
+  },
   commandCallback: {
     entry: 'functions/command-callback.ts',
     description: 'Records a finished SSM command and completes its workflow step',
@@ -38,6 +46,10 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   /** JSON object: command document key (subtask key or "agentStatus") to SSM document name. */
   commandDocuments: 'COMMAND_DOCUMENTS',
+  /** The product's custom event bus: restart requests in, task status changes and rejections out. */
+  eventBusName: 'EVENT_BUS_NAME',
+  /** SQS queue receiving rejected restart requests with their reason. */
+  rejectedQueueUrl: 'REJECTED_QUEUE_URL',
   /** JWT claim holding the caller's OCP permissions (default cognito:groups). */
   permissionsClaim: 'PERMISSIONS_CLAIM',
 } as const;

@@ -3,12 +3,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 
-/** The X-Amz-Target prefixes the endpoint answers: Step Functions, SSM and EventBridge. */
-export type AwsTargetPrefix = 'AWSStepFunctions' | 'AmazonSSM' | 'AWSEvents';
+/** The X-Amz-Target prefixes the endpoint answers: Step Functions, SSM, EventBridge and SQS. */
+export type AwsTargetPrefix = 'AWSStepFunctions' | 'AmazonSSM' | 'AWSEvents' | 'AmazonSQS';
 
-/** Step Functions speaks awsJson1_0; SSM and EventBridge speak awsJson1_1 (checked on SDK v3 clients). */
+/** Step Functions and SQS speak awsJson1_0; SSM and EventBridge awsJson1_1 (checked on SDK v3 clients). */
 const CONTENT_TYPES: Record<AwsTargetPrefix, string> = {
   AWSStepFunctions: 'application/x-amz-json-1.0',
+  AmazonSQS: 'application/x-amz-json-1.0',
   AmazonSSM: 'application/x-amz-json-1.1',
   AWSEvents: 'application/x-amz-json-1.1',
 };
@@ -18,6 +19,8 @@ export interface AwsEndpointOptions {
   port?: number;
   host?: string;
   services: Partial<Record<AwsTargetPrefix, LocalService>>;
+  /** Functions answering Lambda's Invoke (`POST /2015-03-31/functions/{name}/invocations`), by name. */
+  lambdaFunctions?: Record<string, (payload: unknown) => Promise<unknown>>;
 }
 
 /** A running local endpoint: point `AWS_ENDPOINT_URL_SFN/_SSM/_EVENTBRIDGE` (or a client's `endpoint`) at `url`. */
@@ -34,7 +37,10 @@ export interface AwsEndpoint {
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer((request, response) => {
-    void answer(options.services, request, response);
+    const invocation = LAMBDA_INVOKE_PATH.exec(request.url ?? '');
+    if (invocation && request.method === 'POST')
+      void invoke(options.lambdaFunctions ?? {}, invocation[1]!, request, response);
+    else void answer(options.services, request, response);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -53,6 +59,49 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
         server.closeAllConnections();
       }),
   };
+}
+
+const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
+
+/** Lambda's RequestResponse Invoke: a function error answers 200 with X-Amz-Function-Error, as Lambda does. */
+async function invoke(
+  functions: Record<string, (payload: unknown) => Promise<unknown>>,
+  encodedName: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const name = decodeURIComponent(encodedName);
+  const fn = functions[name] ?? functions[name.split(':').at(-1) ?? ''];
+  const contentType = 'application/json';
+  if (!fn) {
+    send(
+      response,
+      404,
+      contentType,
+      { Type: 'User', message: `Function not found: ${name}` },
+      {
+        'x-amzn-errortype': 'ResourceNotFoundException',
+      },
+    );
+    return;
+  }
+  const body = await readBody(request);
+  try {
+    const result = await fn(body ? JSON.parse(body) : {});
+    send(response, 200, contentType, result ?? null, { 'x-amz-executed-version': '$LATEST' });
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    send(
+      response,
+      200,
+      contentType,
+      { errorType: failure.name, errorMessage: failure.message },
+      {
+        'x-amz-executed-version': '$LATEST',
+        'x-amz-function-error': 'Unhandled',
+      },
+    );
+  }
 }
 
 async function answer(

@@ -108,6 +108,8 @@ export async function pollTableStream(
   }
 
   await refreshShards();
+  // DynamoDB Local places a LATEST iterator at its first read, not at its creation: read once now.
+  await pollOnce();
   const loop = (async () => {
     while (!stopped) {
       try {

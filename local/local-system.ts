@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { commandFinishedPattern, EXECUTION_STATUS_EVENT, executionEndedPattern } from '#core/event-patterns';
+import {
+  commandFinishedPattern,
+  EXECUTION_STATUS_EVENT,
+  executionEndedPattern,
+  restartRequestedPattern,
+} from '#core/event-patterns';
 import { API_ROUTES } from '#http/routes';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
 import {
@@ -26,6 +31,7 @@ import { pollTableStream, type StreamConsumer, type StreamPoller } from './dynam
 import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
 import { LocalEventBridge } from './services/eventbridge.ts';
+import { LocalSqs } from './services/sqs.ts';
 import { LocalSsm } from './services/ssm.ts';
 import { LocalStepFunctions, substituteDefinition } from './services/step-functions.ts';
 import { ensureTables } from './tables.ts';
@@ -35,9 +41,19 @@ const ACCOUNT = '000000000000';
 const REPO = resolve(__dirname, '..');
 const TABLES = { taskTable: 'ocp-agent-restart-tasks', hostTable: 'ocp-agent-restart-hosts' };
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart`;
+const EVENT_BUS_NAME = 'ocp-agent-restart-events';
+const QUEUE_NAMES = {
+  rejected: 'ocp-agent-restart-rejected-requests',
+  triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
+};
 const documentName = (key: string) => `OcpAgentRestart-${key}`;
+/** Local function names: `ocp-agent-restart-<id>`, e.g. ocp-agent-restart-restartTrigger. */
+export const functionName = (id: LambdaFunctionId) => `ocp-agent-restart-${id}`;
 const functionArn = (id: LambdaFunctionId) =>
-  `arn:aws:lambda:${REGION}:${ACCOUNT}:function:ocp-agent-restart-${id}`;
+  `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName(id)}`;
+
+/** Where a running local mode writes its endpoints, in its state folder (read by `npm run event`). */
+export const ENDPOINTS_FILE = 'endpoints.json';
 
 export interface LocalSystemOptions {
   /** Where DynamoDB's data, the signing key and the demo hosts live. */
@@ -53,6 +69,11 @@ export interface LocalSystemOptions {
   onTransition?: (line: string) => void;
   /** Extra consumers of the task table's stream. */
   streamConsumers?: StreamConsumer[];
+  /**
+   * Test-only: TimeoutSeconds of the named Task states, applied to local mode's in-memory copy of the
+   * definition (the ASL file and the deployed machine are unchanged), so a timeout can be seen in seconds.
+   */
+  stateTimeoutOverrides?: Record<string, number>;
 }
 
 /** The whole product on 127.0.0.1: same handlers, same ASL, same scripts and patterns, local endpoints. */
@@ -68,10 +89,20 @@ export interface LocalSystem {
   stepFunctions: LocalStepFunctions;
   ssm: LocalSsm<SsmCommandDocumentContent>;
   eventBridge: LocalEventBridge;
+  /** The product's custom bus (restart requests in, status changes and rejections out). */
+  eventBusName: string;
+  sqs: LocalSqs;
+  /** Queue URLs, on the local endpoint (the SQS client sends to a queue's own URL). */
+  queues: Record<keyof typeof QUEUE_NAMES, string>;
   /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
   offlineInstances: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
   drainStream(): Promise<void>;
+  /**
+   * Fault injection: SIGKILLs DynamoDB Local and, after `downtimeMs`, starts it again on the same port
+   * over the same data (persist: true only).
+   */
+  restartDynamoDb(options?: { downtimeMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,17 +122,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
   };
   try {
-    const dynamodbLocal = await startDynamoDbLocal(
-      options.persist ? { dataDir: join(options.stateDir, 'dynamodb') } : {},
-    );
+    const dataDir = options.persist ? { dataDir: join(options.stateDir, 'dynamodb') } : {};
+    let dynamodbLocal = await startDynamoDbLocal(dataDir);
     stops.push(() => dynamodbLocal.stop());
     const awsPort = await freePort();
     const awsEndpointUrl = `http://127.0.0.1:${awsPort}`;
     const documents = commandDocuments();
+    const queues = {
+      rejected: `${awsEndpointUrl}/${ACCOUNT}/${QUEUE_NAMES.rejected}`,
+      triggerDeadLetter: `${awsEndpointUrl}/${ACCOUNT}/${QUEUE_NAMES.triggerDeadLetter}`,
+    };
     configureSdkEnvironment(
       dynamodbLocal.endpoint,
       awsEndpointUrl,
       documents.map((d) => d.key),
+      queues.rejected,
     );
 
     const dynamodb = new DynamoDBClient({});
@@ -127,6 +162,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       name: 'command-finished',
       pattern: commandFinishedPattern(subtaskDocuments),
       target: (event) => handlers.commandCallback(event as never).then(() => undefined),
+    });
+    const sqs = new LocalSqs(Object.values(queues));
+    eventBridge.addRule({
+      name: 'restart-requested',
+      eventBusName: EVENT_BUS_NAME,
+      pattern: restartRequestedPattern(),
+      target: (event) => handlers.restartTrigger(event as never).then(() => undefined),
+      deadLetter: (event, error) =>
+        sqs.send(
+          queues.triggerDeadLetter,
+          JSON.stringify({ event, error: error instanceof Error ? error.message : String(error) }),
+        ),
     });
     eventBridge.addRule({
       name: 'execution-ended',
@@ -158,7 +205,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     );
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: STATE_MACHINE_ARN,
-      definition,
+      definition: withStateTimeouts(definition, options.stateTimeoutOverrides ?? {}),
       lambdaFunctions: Object.fromEntries(
         (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
           functionArn(id),
@@ -182,11 +229,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const endpoint = await startAwsEndpoint({
       port: awsPort,
-      services: { AWSStepFunctions: stepFunctions, AmazonSSM: ssm, AWSEvents: eventBridge },
+      services: { AWSStepFunctions: stepFunctions, AmazonSSM: ssm, AWSEvents: eventBridge, AmazonSQS: sqs },
+      lambdaFunctions: Object.fromEntries(
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
+          functionName(id),
+          handlers[id] as (payload: unknown) => Promise<unknown>,
+        ]),
+      ),
     });
     stops.push(() => endpoint.close());
 
-    const consumers: StreamConsumer[] = [...(options.streamConsumers ?? [])];
+    // The stack's event source mapping: the task table's stream feeds the status-change publisher.
+    const consumers: StreamConsumer[] = [
+      async (event) => {
+        await handlers.publishTaskEvents(event as never);
+      },
+      ...(options.streamConsumers ?? []),
+    ];
     if (options.onTransition) {
       const { transitionLog } = await import('./transition-log.ts');
       consumers.push(transitionLog(options.onTransition));
@@ -207,6 +266,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       extraRoutes: [PING_ROUTE],
     });
     stops.push(() => api.close());
+    writeFileSync(
+      join(options.stateDir, ENDPOINTS_FILE),
+      `${JSON.stringify({ apiUrl: api.url, awsEndpointUrl, dynamodbEndpoint: dynamodbLocal.endpoint, eventBusName: EVENT_BUS_NAME }, null, 2)}\n`,
+    );
 
     return {
       apiUrl: api.url,
@@ -220,8 +283,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       stepFunctions,
       ssm,
       eventBridge,
+      eventBusName: EVENT_BUS_NAME,
+      sqs,
+      queues,
       offlineInstances,
       drainStream: () => poller.drain(),
+      restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
+        if (!options.persist)
+          throw new Error('restartDynamoDb needs persist: true (in-memory data would be lost)');
+        const port = Number(new URL(dynamodbLocal.endpoint).port);
+        const exited = new Promise((done) => dynamodbLocal.process.once('exit', done));
+        dynamodbLocal.process.kill('SIGKILL');
+        await exited;
+        await new Promise((done) => setTimeout(done, downtimeMs));
+        dynamodbLocal = await startDynamoDbLocal({ ...dataDir, port });
+      },
       stop,
     };
   } catch (error) {
@@ -235,6 +311,7 @@ function configureSdkEnvironment(
   dynamodbEndpoint: string,
   awsEndpoint: string,
   documentKeys: string[],
+  rejectedQueueUrl: string,
 ): void {
   Object.assign(process.env, {
     AWS_REGION: REGION,
@@ -252,6 +329,10 @@ function configureSdkEnvironment(
       Object.fromEntries(documentKeys.map((key) => [key, documentName(key)])),
     ),
     [ENV.permissionsClaim]: 'cognito:groups',
+    [ENV.eventBusName]: EVENT_BUS_NAME,
+    [ENV.rejectedQueueUrl]: rejectedQueueUrl,
+    AWS_ENDPOINT_URL_SQS: awsEndpoint,
+    AWS_ENDPOINT_URL_LAMBDA: awsEndpoint,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
 }
@@ -292,4 +373,19 @@ async function startAgents(hosts: DemoHost[]): Promise<void> {
   for (let i = 0; i < hosts.length; i += parallel) {
     await Promise.all(hosts.slice(i, i + parallel).map((host) => startDemoAgent(host)));
   }
+}
+
+/** A copy of the definition with the TimeoutSeconds of some top-level Task states replaced (tests only). */
+function withStateTimeouts(definition: object, overrides: Record<string, number>): object {
+  const copy = structuredClone(definition) as {
+    States: Record<string, { Type: string; TimeoutSeconds?: number }>;
+  };
+  for (const [name, seconds] of Object.entries(overrides)) {
+    const state = copy.States[name];
+    if (state?.Type !== 'Task') throw new Error(`stateTimeoutOverrides: no Task state named "${name}"`);
+    if (!Number.isInteger(seconds) || seconds < 1)
+      throw new Error(`stateTimeoutOverrides: ${name} must be whole seconds ≥ 1`);
+    state.TimeoutSeconds = seconds;
+  }
+  return copy;
 }

@@ -1,28 +1,21 @@
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBStreamEvent, AttributeValue as LambdaAttributeValue } from 'aws-lambda';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import type { TaskRecord } from '#core/task';
 import { type TaskChange, taskChanges } from '#core/task-changes';
+import { taskFromStreamImage } from '#store/task-stream';
 import type { StreamConsumer } from './dynamodb-stream.ts';
-
-type Image = Record<string, LambdaAttributeValue> | undefined;
 
 /** A stream consumer that prints each task and subtask transition on one line. */
 export function transitionLog(print: (line: string) => void): StreamConsumer {
   return async (event: DynamoDBStreamEvent) => {
     for (const record of event.Records) {
-      const after = taskOf(record.dynamodb?.NewImage);
+      const after = taskFromStreamImage(record.dynamodb?.NewImage);
       if (!after) continue;
-      const before = taskOf(record.dynamodb?.OldImage);
+      const before = taskFromStreamImage(record.dynamodb?.OldImage);
       for (const change of taskChanges(before, after, new Date().toISOString()))
         print(describe(change, after));
     }
   };
-}
-
-function taskOf(image: Image): TaskRecord | undefined {
-  if (image?.sk?.S !== 'TASK') return undefined;
-  return unmarshall(image as Parameters<typeof unmarshall>[0]) as TaskRecord;
 }
 
 function describe(change: TaskChange, task: TaskRecord): string {

@@ -55,3 +55,22 @@ export function executionEndedPattern(stateMachineArn: string) {
     },
   };
 }
+
+/** Events the product accepts and publishes on its own bus. */
+export const RESTART_REQUESTED_EVENT = {
+  source: 'ocp.agent',
+  detailType: 'OCP Agent Restart Requested',
+} as const;
+export const PRODUCT_EVENT_SOURCE = 'ocp.agent.restart';
+export const RESTART_REJECTED_DETAIL_TYPE = 'OCP Agent Restart Rejected';
+export const TASK_STATUS_CHANGE_DETAIL_TYPE = 'OCP Agent Task Status Change';
+
+/** A request to restart a host's agent, sent by monitoring or automation to the product's bus. */
+export function restartRequestedPattern() {
+  return { source: [RESTART_REQUESTED_EVENT.source], 'detail-type': [RESTART_REQUESTED_EVENT.detailType] };
+}
+
+/** Every status change of every task, as the product publishes it: route it to SNS, chat or an audit log. */
+export function taskStatusChangePattern() {
+  return { source: [PRODUCT_EVENT_SOURCE], 'detail-type': [TASK_STATUS_CHANGE_DETAIL_TYPE] };
+}

@@ -29,7 +29,13 @@ export interface TaskChange {
  * first (in execution order), then the task itself. A new task yields one change (created).
  */
 export function taskChanges(before: TaskRecord | undefined, after: TaskRecord, at: string): TaskChange[] {
-  const base = { taskId: after.id, hostId: after.hostId, status: after.status, operation: after.operation, at };
+  const base = {
+    taskId: after.id,
+    hostId: after.hostId,
+    status: after.status,
+    operation: after.operation,
+    at,
+  };
   if (!before) return [base];
   const changes: TaskChange[] = [];
   for (const subtask of after.subtasks) {

@@ -13,7 +13,8 @@ export function describeWorkflowError(
     return `Subtask failed: it did not finish within its timeout of ${subtaskAt(subtaskIndex).timeoutSeconds} s.`;
   }
   if (error === 'ExecutionAborted') return 'Subtask failed: the execution was stopped while it ran.';
-  if (error === 'ExecutionLost') return 'Subtask failed: the execution running it was lost (its runtime stopped).';
+  if (error === 'ExecutionLost')
+    return 'Subtask failed: the execution running it was lost (its runtime stopped).';
   const message = causeMessage(cause);
   if (error === 'SubtaskFailed') return message ?? 'Subtask failed.';
   return `Subtask failed: ${error ?? 'error'}${message ? `: ${message}` : ''}`;

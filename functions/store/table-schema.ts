@@ -11,6 +11,8 @@ export const TASK_TABLE = {
   byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id' },
   /** DynamoDB Streams view for task status events. */
   streamView: 'NEW_AND_OLD_IMAGES',
+  /** Epoch seconds after which DynamoDB deletes an item (idempotency keys only). */
+  timeToLiveAttribute: 'expiresAt',
 } as const;
 
 export const HOST_TABLE = {
@@ -29,3 +31,7 @@ export const subtaskLogPrefix = (subtaskId: number) => `LOG#${subtaskId}#`;
 /** The per-host lock: present while an agent operation runs on the host. */
 export const hostLockKey = (hostId: number) => ({ pk: `HOST#${hostId}`, sk: 'LOCK' });
 export const idCounterKey = { pk: 'COUNTER', sk: 'ID' } as const;
+/** An idempotency key (e.g. an EventBridge event id) and the task it created. */
+export const requestKey = (key: string) => ({ pk: `REQUEST#${key}`, sk: 'REQUEST' });
+/** How long an idempotency key is remembered: longer than EventBridge retries an event (24 h). */
+export const REQUEST_KEY_TTL_SECONDS = 7 * 24 * 3600;

@@ -15,6 +15,8 @@ import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core
 import {
   hostLockKey,
   idCounterKey,
+  REQUEST_KEY_TTL_SECONDS,
+  requestKey,
   subtaskLogKey,
   subtaskLogPrefix,
   TASK_LIST_PARTITION,
@@ -36,6 +38,14 @@ export interface TaskListQuery {
 
 /** Stored output of one attempt of a subtask. */
 export type SubtaskLog = AttemptOutput;
+
+/** An idempotency key that already created a task. */
+export class DuplicateRequest extends Error {
+  constructor(readonly taskId: number) {
+    super(`The request already created task ${taskId}`);
+    this.name = 'DuplicateRequest';
+  }
+}
 
 /** Thrown when a conditional write finds the record in another state than expected. */
 export class StaleRecord extends Error {
@@ -64,8 +74,12 @@ export class TaskStore {
     return next - count + 1;
   }
 
-  /** Writes a new task and takes its host's lock in one transaction; HostBusy names the task holding it. */
-  async createTask(task: TaskRecord): Promise<void> {
+  /**
+   * Writes a new task and takes its host's lock in one transaction; HostBusy names the task holding it.
+   * With an idempotency key the key is recorded in the same transaction; DuplicateRequest names the
+   * task an earlier request with that key created.
+   */
+  async createTask(task: TaskRecord, idempotencyKey?: string): Promise<void> {
     try {
       await dynamodb.send(
         new TransactWriteItemsCommand({
@@ -85,12 +99,31 @@ export class TaskStore {
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
+            ...(idempotencyKey
+              ? [
+                  {
+                    Put: {
+                      TableName: this.tableName,
+                      Item: toItem({
+                        ...requestKey(idempotencyKey),
+                        taskId: task.id,
+                        expiresAt: Math.floor(Date.now() / 1000) + REQUEST_KEY_TTL_SECONDS,
+                      }),
+                      ConditionExpression: 'attribute_not_exists(pk)',
+                      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+                    },
+                  },
+                ]
+              : []),
           ],
         }),
       );
     } catch (error) {
-      const lockHolder =
-        error instanceof TransactionCanceledException ? error.CancellationReasons?.[1] : undefined;
+      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+      const [, lockHolder, earlierRequest] = reasons;
+      if (earlierRequest?.Code === 'ConditionalCheckFailed' && earlierRequest.Item) {
+        throw new DuplicateRequest(Number(unmarshall(earlierRequest.Item).taskId));
+      }
       if (lockHolder?.Code === 'ConditionalCheckFailed' && lockHolder.Item) {
         throw new HostBusy(task.hostId, Number(unmarshall(lockHolder.Item).taskId));
       }
@@ -98,12 +131,27 @@ export class TaskStore {
     }
   }
 
+  /** The task an idempotency key created, if it is remembered. */
+  async taskForRequest(idempotencyKey: string): Promise<number | undefined> {
+    const result = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: toItem(requestKey(idempotencyKey)),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
+  }
+
   /** Undoes createTask for a task whose execution could not be started. */
-  async deleteUnstartedTask(task: TaskRecord): Promise<void> {
+  async deleteUnstartedTask(task: TaskRecord, idempotencyKey?: string): Promise<void> {
     await dynamodb.send(
       new TransactWriteItemsCommand({
         TransactItems: [
           { Delete: { TableName: this.tableName, Key: toItem(taskKey(task.id)) } },
+          ...(idempotencyKey
+            ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
+            : []),
           {
             Delete: {
               TableName: this.tableName,

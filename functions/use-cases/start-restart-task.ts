@@ -6,13 +6,15 @@ import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
 import type { HostRegistry } from '#store/host-registry';
-import type { TaskStore } from '#store/task-store';
+import { DuplicateRequest, type TaskStore } from '#store/task-store';
 
 export interface RestartRequest {
   hostId: bigint;
   creator: string;
   type: TaskType;
   prohibitRollback: boolean;
+  /** Makes a repeated request (e.g. an event delivered twice) answer with the task it created. */
+  idempotencyKey?: string;
 }
 
 export interface RestartDependencies {
@@ -39,13 +41,16 @@ export interface RestartExecutionInput {
 export async function startRestartTask(
   request: RestartRequest,
   deps: RestartDependencies,
-): Promise<TaskRecord> {
+): Promise<{ task: TaskRecord; duplicate: boolean }> {
+  const { idempotencyKey } = request;
   const hostNumber = asSafeNumber(request.hostId);
-  // The lock is checked again, atomically, when the task is written; this early look saves ids.
-  const [host, holder] = await Promise.all([
+  // The lock and the key are checked again, atomically, when the task is written; this early look saves ids.
+  const [host, holder, earlier] = await Promise.all([
     deps.hosts.find(request.hostId),
     hostNumber === undefined ? undefined : deps.tasks.lockHolder(hostNumber),
+    idempotencyKey === undefined ? undefined : deps.tasks.taskForRequest(idempotencyKey),
   ]);
+  if (earlier !== undefined) return { task: await existingTask(deps.tasks, earlier), duplicate: true };
   if (
     !host ||
     !isValidHostParameter('instanceId', host.instanceId) ||
@@ -65,7 +70,13 @@ export async function startRestartTask(
     executionArn: executionArnFor(deps.stateMachineArn, executionName),
     now: new Date(),
   });
-  await deps.tasks.createTask(task);
+  try {
+    await deps.tasks.createTask(task, idempotencyKey);
+  } catch (error) {
+    if (error instanceof DuplicateRequest)
+      return { task: await existingTask(deps.tasks, error.taskId), duplicate: true };
+    throw error;
+  }
   const input: RestartExecutionInput = {
     taskId: task.id,
     hostId: host.hostId,
@@ -81,9 +92,15 @@ export async function startRestartTask(
       }),
     );
   } catch (error) {
-    await deps.tasks.deleteUnstartedTask(task);
+    await deps.tasks.deleteUnstartedTask(task, idempotencyKey);
     throw error;
   }
+  return { task, duplicate: false };
+}
+
+async function existingTask(tasks: TaskStore, taskId: number): Promise<TaskRecord> {
+  const task = await tasks.getTask(taskId);
+  if (!task) throw new Error(`Task ${taskId} of a repeated request is missing`);
   return task;
 }
 

@@ -42,7 +42,11 @@ async function describe(executionArn: string): Promise<{ status: string; error?:
     return { status, error: execution.error, cause: execution.cause };
   } catch (error) {
     if (error instanceof Error && error.name === 'ExecutionDoesNotExist') {
-      return { status: 'MISSING', error: 'ExecutionLost', cause: 'The execution that ran the task no longer exists.' };
+      return {
+        status: 'MISSING',
+        error: 'ExecutionLost',
+        cause: 'The execution that ran the task no longer exists.',
+      };
     }
     throw error;
   }

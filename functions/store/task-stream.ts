@@ -1,0 +1,17 @@
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { TaskRecord } from '#core/task';
+
+type StreamImage = NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
+
+/** The task in a task table stream image; undefined for the table's other items (locks, logs, keys). */
+export function taskFromStreamImage(image: StreamImage): TaskRecord | undefined {
+  if (image?.sk?.S !== 'TASK') return undefined;
+  const {
+    pk: _pk,
+    sk: _sk,
+    listPk: _listPk,
+    ...task
+  } = unmarshall(image as Parameters<typeof unmarshall>[0]);
+  return task as TaskRecord;
+}
