@@ -35,6 +35,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'resilience',
+          include: ['test/resilience/**/*.test.ts'],
+          globalSetup: ['test/resilience/support/figures-global.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'stack',
           include: ['test/infra/**/*.test.ts'],
           testTimeout: 120_000,

@@ -9,6 +9,7 @@ export const CONTEXT_KEYS = {
   managedInstanceTagValue: 'managedInstanceTagValue',
   apiRateLimit: 'apiThrottleRateLimit',
   apiBurstLimit: 'apiThrottleBurstLimit',
+  restartSchedules: 'restartSchedules',
 } as const;
 
 export const DEFAULT_SETTINGS = {
@@ -24,6 +25,18 @@ export interface OidcSettings {
   readonly audience: readonly string[];
 }
 
+/** Hosts whose agents restart on a schedule (EventBridge Scheduler), as restart-trigger reads them. */
+export interface RestartSchedule {
+  /** Names the schedule; also the creator of the tasks it starts. */
+  readonly name: string;
+  /** `cron(...)`, `rate(...)` or `at(...)`, as EventBridge Scheduler takes it. */
+  readonly expression: string;
+  /** IANA time zone of a cron expression. @default UTC */
+  readonly timeZone?: string;
+  readonly hostIds: readonly number[];
+  readonly reason?: string;
+}
+
 /** The deployment's choices, read once from CDK context. */
 export interface DeploymentSettings {
   /** When absent, the stack creates a Cognito user pool and its app client. */
@@ -33,6 +46,8 @@ export interface DeploymentSettings {
   /** Only instances carrying this tag may receive the product's commands. */
   readonly managedInstanceTag: { readonly key: string; readonly value: string };
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** @default none */
+  readonly restartSchedules: readonly RestartSchedule[];
 }
 
 /** Reads the deployment settings from CDK context, failing loudly on a value it cannot use. */
@@ -47,7 +62,8 @@ export function readSettings(node: Node): DeploymentSettings {
     const value: unknown = node.tryGetContext(key);
     if (value === undefined || value === null || value === '') return fallback;
     const parsed = typeof value === 'number' ? value : Number(value);
-    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`CDK context ${key} must be a positive number`);
+    if (!Number.isFinite(parsed) || parsed <= 0)
+      throw new Error(`CDK context ${key} must be a positive number`);
     return parsed;
   };
 
@@ -65,6 +81,7 @@ export function readSettings(node: Node): DeploymentSettings {
     throw new Error(`CDK context ${CONTEXT_KEYS.oidcIssuer} must be an https:// URL`);
   }
 
+  const schedules: unknown = node.tryGetContext(CONTEXT_KEYS.restartSchedules);
   return {
     ...(issuer !== undefined && audience ? { oidc: { issuer, audience } } : {}),
     permissionsClaim: text(CONTEXT_KEYS.permissionsClaim) ?? DEFAULT_SETTINGS.permissionsClaim,
@@ -76,5 +93,47 @@ export function readSettings(node: Node): DeploymentSettings {
       rateLimit: positiveNumber(CONTEXT_KEYS.apiRateLimit, DEFAULT_SETTINGS.apiThrottle.rateLimit),
       burstLimit: positiveNumber(CONTEXT_KEYS.apiBurstLimit, DEFAULT_SETTINGS.apiThrottle.burstLimit),
     },
+    restartSchedules: readRestartSchedules(typeof schedules === 'string' ? JSON.parse(schedules) : schedules),
   };
+}
+
+const SCHEDULE_NAME = /^[0-9A-Za-z_.-]{1,64}$/;
+const SCHEDULE_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
+
+/** Checks the restartSchedules context value: a JSON array of RestartSchedule (or nothing). */
+function readRestartSchedules(value: unknown): RestartSchedule[] {
+  if (value === undefined || value === null) return [];
+  const fail = (why: string): never => {
+    throw new Error(`CDK context ${CONTEXT_KEYS.restartSchedules}: ${why}`);
+  };
+  if (!Array.isArray(value)) return fail('must be a JSON array');
+  const names = new Set<string>();
+  return value.map((item: unknown, index): RestartSchedule => {
+    if (typeof item !== 'object' || item === null) return fail(`entry ${index} must be an object`);
+    const { name, expression, timeZone, hostIds, reason } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !SCHEDULE_NAME.test(name) || names.has(name)) {
+      return fail(`entry ${index} needs a unique name of letters, digits, "_", "." or "-"`);
+    }
+    names.add(name);
+    if (typeof expression !== 'string' || !SCHEDULE_EXPRESSION.test(expression)) {
+      return fail(`${name}: expression must be cron(...), rate(...) or at(...)`);
+    }
+    if (timeZone !== undefined && typeof timeZone !== 'string') return fail(`${name}: timeZone must be text`);
+    if (
+      !Array.isArray(hostIds) ||
+      hostIds.length === 0 ||
+      hostIds.length > 1000 ||
+      !hostIds.every((id) => Number.isSafeInteger(id) && id > 0)
+    ) {
+      return fail(`${name}: hostIds must be 1 to 1000 positive integers`);
+    }
+    if (reason !== undefined && typeof reason !== 'string') return fail(`${name}: reason must be text`);
+    return {
+      name,
+      expression,
+      hostIds: hostIds as number[],
+      ...(timeZone ? { timeZone } : {}),
+      ...(reason ? { reason } : {}),
+    };
+  });
 }

@@ -6,7 +6,9 @@ import { OcpApi } from './constructs/api.ts';
 import { CommandCallback } from './constructs/command-callback.ts';
 import { ExecutionReconciler } from './constructs/execution-reconciler.ts';
 import { OperatorIdentity } from './constructs/operator-identity.ts';
+import { RestartTriggers } from './constructs/restart-triggers.ts';
 import { RestartWorkflow } from './constructs/restart-workflow.ts';
+import { TaskEvents } from './constructs/task-events.ts';
 import { TaskStore } from './constructs/task-store.ts';
 import type { DeploymentSettings } from './settings.ts';
 
@@ -16,13 +18,18 @@ export interface OcpAgentRestartStackProps extends StackProps {
   readonly commandDocuments: readonly CommandDocument[];
 }
 
-/** Restart the OCP agent on a host: the API, the workflow, its host commands and its records. */
+/**
+ * Restart the OCP agent on a host: the API, the workflow, its host commands and its records, the
+ * product's event bus and the restarts triggered by events and schedules.
+ */
 export class OcpAgentRestartStack extends Stack {
   readonly store: TaskStore;
   readonly commands: AgentCommands;
   readonly workflow: RestartWorkflow;
   readonly commandCallback: CommandCallback;
   readonly executionReconciler: ExecutionReconciler;
+  readonly taskEvents: TaskEvents;
+  readonly restartTriggers: RestartTriggers;
   readonly identity: OperatorIdentity;
   readonly api: OcpApi;
 
@@ -36,8 +43,7 @@ export class OcpAgentRestartStack extends Stack {
       managedInstanceTag: settings.managedInstanceTag,
     });
     const workflow = new RestartWorkflow(this, 'RestartWorkflow', { store, commands });
-    this.commandCallback = new CommandCallback(this, 'CommandCallback', { store, commands, workflow });
-    this.executionReconciler = new ExecutionReconciler(this, 'ExecutionReconciler', { store, commands, workflow });
+    const taskEvents = new TaskEvents(this, 'TaskEvents', { store });
     const identity = new OperatorIdentity(this, 'OperatorIdentity', {
       ...(settings.oidc ? { oidc: settings.oidc } : {}),
     });
@@ -49,9 +55,22 @@ export class OcpAgentRestartStack extends Stack {
       permissionsClaim: settings.permissionsClaim,
       throttle: settings.apiThrottle,
     });
+    this.commandCallback = new CommandCallback(this, 'CommandCallback', { store, commands, workflow });
+    this.executionReconciler = new ExecutionReconciler(this, 'ExecutionReconciler', {
+      store,
+      commands,
+      workflow,
+    });
+    this.restartTriggers = new RestartTriggers(this, 'RestartTriggers', {
+      store,
+      workflow,
+      events: taskEvents,
+      schedules: settings.restartSchedules,
+    });
     this.store = store;
     this.commands = commands;
     this.workflow = workflow;
+    this.taskEvents = taskEvents;
     this.identity = identity;
     this.api = api;
 
@@ -72,6 +91,14 @@ export class OcpAgentRestartStack extends Stack {
       description: 'Register a host here: { hostId (N), instanceId (S), agentHome (S) }',
     });
     new CfnOutput(this, 'StateMachineArn', { value: workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EventBusName', {
+      value: taskEvents.bus.eventBusName,
+      description: 'Send "OCP Agent Restart Requested" events here; task status changes are published here',
+    });
+    new CfnOutput(this, 'RejectedRequestsQueueUrl', {
+      value: this.restartTriggers.rejectedRequests.queueUrl,
+      description: 'Restart requests the product refused, with the reason',
+    });
     new CfnOutput(this, 'ManagedInstanceTag', {
       value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,
       description: 'Tag an instance with this (key=value) before registering it',

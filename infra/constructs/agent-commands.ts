@@ -47,7 +47,11 @@ export class AgentCommands extends Construct {
   }
 
   documentArn(key: CommandDocumentKey): string {
-    return Stack.of(this).formatArn({ service: 'ssm', resource: 'document', resourceName: this.documentName(key) });
+    return Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'document',
+      resourceName: this.documentName(key),
+    });
   }
 
   /**
@@ -89,7 +93,10 @@ export class AgentCommands extends Construct {
 
   /** Lets the function read a command's status and output. */
   grantReadInvocations(fn: ProjectFunction): void {
-    fn.allowOnAnyResource(['ssm:GetCommandInvocation'], 'SSM authorizes it on no narrower resource than "*".');
+    fn.allowOnAnyResource(
+      ['ssm:GetCommandInvocation'],
+      'SSM authorizes it on no narrower resource than "*".',
+    );
   }
 
   /** Lets the function cancel a command it knows the id of. */

@@ -1,5 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import { type EventPattern, Rule, type Schedule } from 'aws-cdk-lib/aws-events';
+import { type EventPattern, type IEventBus, Rule, type Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -10,7 +10,7 @@ import type { ProjectFunction } from './lambda-defaults.ts';
 export interface EventPatternJson {
   readonly source: string[];
   readonly 'detail-type': string[];
-  readonly detail: Record<string, unknown>;
+  readonly detail?: Record<string, unknown>;
 }
 
 export interface EventTriggerProps {
@@ -18,12 +18,15 @@ export interface EventTriggerProps {
   readonly on: { readonly pattern: EventPatternJson } | { readonly schedule: Schedule };
   readonly description: string;
   readonly target: ProjectFunction;
+  /** @default the account's default event bus */
+  readonly eventBus?: IEventBus;
   /** @default 1 hour */
   readonly maxEventAge?: Duration;
 }
 
 /**
- * A rule on the default event bus that invokes a function, for matching events or on a schedule. Events EventBridge cannot deliver, and
+ * A rule that invokes a function, for matching events (on the default bus unless another is given)
+ * or on a schedule. Events EventBridge cannot deliver, and
  * invocations that still fail after Lambda's retries, land in one encrypted dead-letter queue.
  */
 export class EventTrigger extends Construct {
@@ -40,11 +43,13 @@ export class EventTrigger extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the rule target and of the function’s async invocations.',
+      reason:
+        'This queue is itself the dead-letter queue of the rule target and of the function’s async invocations.',
     });
 
     this.rule = new Rule(this, 'Rule', {
       description: props.description,
+      ...(props.eventBus ? { eventBus: props.eventBus } : {}),
       ...('pattern' in props.on
         ? { eventPattern: toEventPattern(props.on.pattern) }
         : { schedule: props.on.schedule }),
@@ -66,5 +71,9 @@ export class EventTrigger extends Construct {
 
 /** EventBridge's JSON pattern keys to CDK's EventPattern. */
 export function toEventPattern(pattern: EventPatternJson): EventPattern {
-  return { source: pattern.source, detailType: pattern['detail-type'], detail: pattern.detail };
+  return {
+    source: pattern.source,
+    detailType: pattern['detail-type'],
+    ...(pattern.detail ? { detail: pattern.detail } : {}),
+  };
 }

@@ -61,6 +61,7 @@ export class ProjectFunction extends Construct {
       tracing: Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
+      // Stack traces in the logs point into the TypeScript sources.
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.ESM,
@@ -69,6 +70,7 @@ export class ProjectFunction extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // The SDK version the tests ran against, not whichever the runtime ships.
         bundleAwsSDK: true,
         banner: ESM_REQUIRE_BANNER,
       },
@@ -98,6 +100,9 @@ export class ProjectFunction extends Construct {
    */
   allowOnAnyResource(actions: string[], reason: string): void {
     this.addToRolePolicy(new PolicyStatement({ actions, resources: ['*'] }));
-    Validations.of(this).acknowledge({ id: WILDCARD_RESOURCE_FINDING, reason: `${actions.join(', ')}: ${reason}` });
+    Validations.of(this).acknowledge({
+      id: WILDCARD_RESOURCE_FINDING,
+      reason: `${actions.join(', ')}: ${reason}`,
+    });
   }
 }

@@ -2,13 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ArnFormat, Names, Stack, Validations } from 'aws-cdk-lib';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import {
-  CfnStateMachine,
-  DefinitionBody,
-  LogLevel,
-  StateMachine,
-  StateMachineType,
-} from 'aws-cdk-lib/aws-stepfunctions';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
@@ -81,14 +75,20 @@ export class RestartWorkflow extends Construct {
     this.grantTaskResponse(this.runSubtask);
   }
 
-  /**
-   * Lets the function start executions, redrive and stop them, and tells it the state machine's ARN.
-   */
-  grantStartAndControl(fn: ProjectFunction): void {
+  /** Lets the function start executions and tells it the state machine's ARN. */
+  grantStart(fn: ProjectFunction): void {
     fn.addEnvironment(ENV.stateMachineArn, this.stateMachine.stateMachineArn);
     fn.addToRolePolicy(
-      new PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachine.stateMachineArn] }),
+      new PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [this.stateMachine.stateMachineArn],
+      }),
     );
+  }
+
+  /** Lets the function start executions, redrive and stop them, and tells it the state machine's ARN. */
+  grantStartAndControl(fn: ProjectFunction): void {
+    this.grantStart(fn);
     this.grantOnExecutions(fn, ['states:RedriveExecution', 'states:StopExecution']);
   }
 
@@ -131,11 +131,6 @@ export class RestartWorkflow extends Construct {
       ],
     });
   }
-
-  /** The CloudFormation resource, for tests and escape hatches. */
-  get cfnStateMachine(): CfnStateMachine {
-    return this.stateMachine.node.defaultChild as CfnStateMachine;
-  }
 }
 
 /**
@@ -150,12 +145,14 @@ function functionArnSubstitutions(
   for (const [id, entry] of Object.entries(LAMBDA_FUNCTIONS)) {
     if (!('aslPlaceholder' in entry)) continue;
     const fn = functions[id as LambdaFunctionId];
-    if (!fn) throw new Error(`${RESTART_DEFINITION_FILE} needs the ${id} function for \${${entry.aslPlaceholder}}`);
+    if (!fn)
+      throw new Error(`${RESTART_DEFINITION_FILE} needs the ${id} function for \${${entry.aslPlaceholder}}`);
     substitutions[entry.aslPlaceholder] = fn.functionArn;
   }
   const used = new Set([...definition.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]));
   const unfilled = [...used].filter((name) => name !== undefined && !(name in substitutions));
-  if (unfilled.length > 0) throw new Error(`${RESTART_DEFINITION_FILE} uses unfilled placeholders: ${unfilled.join(', ')}`);
+  if (unfilled.length > 0)
+    throw new Error(`${RESTART_DEFINITION_FILE} uses unfilled placeholders: ${unfilled.join(', ')}`);
   return substitutions;
 }
 
@@ -164,7 +161,8 @@ function flattenReference(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     if ('Ref' in value && typeof value.Ref === 'string') return `<${value.Ref}>`;
-    if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) return `<${value['Fn::GetAtt'].join('.')}>`;
+    if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt']))
+      return `<${value['Fn::GetAtt'].join('.')}>`;
   }
   throw new Error(`Cannot name ${JSON.stringify(value)} in a cdk-nag finding`);
 }

@@ -38,15 +38,17 @@ const TASK_ITEM_ACTIONS = [
 ];
 
 function key(name: string): { name: string; type: AttributeType } {
-  const types = new Set(KEY_ATTRIBUTE_TYPES.filter(([attribute]) => attribute === name).map(([, type]) => type));
+  const types = new Set(
+    KEY_ATTRIBUTE_TYPES.filter(([attribute]) => attribute === name).map(([, type]) => type),
+  );
   const [type, ...others] = [...types];
   if (!type || others.length > 0) throw new Error(`Key attribute ${name} needs exactly one type`);
   return { name, type };
 }
 
 /**
- * The product's records: the task table (tasks, subtask logs, host locks, the id counter; two GSIs
- * for listing; a stream of task changes) and the host registry (hostId to instance and agent home).
+ * The product's records: the task table (tasks, subtask logs, host locks, the id counter, expiring
+ * idempotency keys; two GSIs for listing; a stream of task changes) and the host registry (hostId to instance and agent home).
  * Both keep point-in-time recovery and are retained when the stack is deleted.
  */
 export class TaskStore extends Construct {
@@ -68,6 +70,7 @@ export class TaskStore extends Construct {
       partitionKey: key(TASK_TABLE.partitionKey),
       sortKey: key(TASK_TABLE.sortKey),
       stream: StreamViewType[TASK_TABLE.streamView],
+      timeToLiveAttribute: TASK_TABLE.timeToLiveAttribute,
     });
     for (const index of [TASK_TABLE.byCreationIndex, TASK_TABLE.byHostIndex]) {
       this.taskTable.addGlobalSecondaryIndex({

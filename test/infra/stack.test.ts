@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { commandFinishedPattern, executionEndedPattern } from '#core/event-patterns';
+import { commandFinishedPattern, executionEndedPattern, restartRequestedPattern } from '#core/event-patterns';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { API_ROUTES, routeKey } from '#http/routes';
+import { SWEEP_INTERVAL } from '#infra/constructs/execution-reconciler';
 import { LOG_RETENTION, type ProjectFunction } from '#infra/constructs/lambda-defaults';
 import { DEFAULT_SETTINGS } from '#infra/settings';
 import { tableDefinitions } from '#local/tables';
@@ -44,20 +45,31 @@ const propertiesOf = (id: string) => {
   return resource.Properties ?? {};
 };
 const functions = () => {
-  const { workflow, commandCallback, executionReconciler, api } = synth.stack;
+  const { workflow, commandCallback, executionReconciler, restartTriggers, taskEvents, api } = synth.stack;
   return {
     api: api.handler,
     runSubtask: workflow.runSubtask,
     finishTask: workflow.finishTask,
     commandCallback: commandCallback.handler,
     reconcileExecution: executionReconciler.handler,
+    sweepTasks: executionReconciler.sweeper,
+    restartTrigger: restartTriggers.handler,
+    publishTaskEvents: taskEvents.publisher,
   } satisfies Record<keyof typeof LAMBDA_FUNCTIONS, ProjectFunction>;
 };
 
 const arn = (service: string, ...resource: unknown[]) => ({
   'Fn::Join': [
     '',
-    ['arn:', ref('AWS::Partition'), `:${service}:`, ref('AWS::Region'), ':', ref('AWS::AccountId'), ...resource],
+    [
+      'arn:',
+      ref('AWS::Partition'),
+      `:${service}:`,
+      ref('AWS::Region'),
+      ':',
+      ref('AWS::AccountId'),
+      ...resource,
+    ],
   ],
 });
 const allow = (actions: string[], resources: unknown[], condition?: unknown): Statement => ({
@@ -97,23 +109,34 @@ describe('cdk-nag (AWS Solutions)', () => {
       `${fn}: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:managed-instance/*]`,
     ];
     const stateMachineId = idOf(synth.stack.workflow.stateMachine);
+    const executions = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`;
     expect(acknowledged.map(({ at, id }) => `${at}: ${id}`).sort()).toEqual(
       [
         `Api/Handler: ${wildcard}`,
         `Api/Handler: ${wildcard}`,
         `Api/Handler: ${wildcard}`,
         ...instances('Api/Handler'),
-        `Api/Handler: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`,
+        `Api/Handler: ${executions}`,
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
         `ExecutionReconciler/Handler: ${wildcard}`,
         `ExecutionReconciler/Handler: ${wildcard}`,
         'ExecutionReconciler/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `ExecutionReconciler/Sweeper: ${wildcard}`,
+        `ExecutionReconciler/Sweeper: ${wildcard}`,
+        `ExecutionReconciler/Sweeper: ${executions}`,
+        'ExecutionReconciler/SweepSchedule/DeadLetterQueue: AwsSolutions-SQS3',
         `RestartWorkflow/FinishTask: ${wildcard}`,
         `RestartWorkflow/RunSubtask: ${wildcard}`,
         ...instances('RestartWorkflow/RunSubtask'),
         `RestartWorkflow/StateMachine: ${wildcard}`,
+        `RestartTriggers/Handler: ${wildcard}`,
+        'RestartTriggers/RejectedRequests: AwsSolutions-SQS3',
+        'RestartTriggers/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `TaskEvents/Publisher: ${wildcard}`,
+        `TaskEvents/Publisher: ${wildcard}`,
+        'TaskEvents/FailedBatches: AwsSolutions-SQS3',
       ].sort(),
     );
   });
@@ -149,11 +172,16 @@ describe('restart state machine', () => {
 
   it('runs the five subtasks in order, each with its own timeout, on the run-subtask function', () => {
     const { StartAt, States } = definition();
-    const chain: string[] = [];
-    for (let name: unknown = StartAt; typeof name === 'string' && chain.length < 5; name = States[name]?.Next) {
-      chain.push(name);
+    // The restart path: each state's Next, a Choice's Default (the other branch is the rollback).
+    const path: string[] = [];
+    for (let name: unknown = StartAt; typeof name === 'string' && !path.includes(name); ) {
+      path.push(name);
+      name = States[name]?.Type === 'Choice' ? States[name]?.Default : States[name]?.Next;
     }
-    expect(chain).toEqual(RESTART_SUBTASKS.map((subtask) => subtask.name));
+    const subtaskNames = new Set(RESTART_SUBTASKS.map((subtask) => subtask.name));
+    expect(path.filter((name) => subtaskNames.has(name))).toEqual(
+      RESTART_SUBTASKS.map((subtask) => subtask.name),
+    );
     const runSubtask = `GetAtt(${idOf(synth.stack.workflow.runSubtask.function)}.Arn)`;
     RESTART_SUBTASKS.forEach((subtask, index) => {
       expect(States[subtask.name]).toMatchObject({
@@ -219,7 +247,10 @@ describe('IAM', () => {
       StringEquals: { [`ssm:resourceTag/${tag.key}`]: tag.value },
     });
   const taskResponse = () =>
-    allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], [ref(idOf(synth.stack.workflow.stateMachine))]);
+    allow(
+      ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      [ref(idOf(synth.stack.workflow.stateMachine))],
+    );
   const deadLetters = (queue: Parameters<typeof idOf>[0]) =>
     allow(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [getAtt(idOf(queue), 'Arn')]);
 
@@ -269,6 +300,60 @@ describe('IAM', () => {
     );
   });
 
+  it('lets sweep-tasks list running tasks, read how their executions ended and cancel their commands', () => {
+    const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
+    const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
+    expect(canonical(statementsOf(sweeper))).toEqual(
+      canonical([
+        ...basics(sweeper),
+        taskItems(),
+        allow(
+          ['dynamodb:Query'],
+          [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name].map((index) => ({
+            'Fn::Join': ['', [taskTableArn, `/index/${index}`]],
+          })),
+        ),
+        allow(
+          ['states:DescribeExecution'],
+          [arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*')],
+        ),
+        allow(['ssm:CancelCommand'], ['*']),
+        deadLetters(sweepSchedule.deadLetterQueue),
+      ]),
+    );
+  });
+
+  it('lets restart-trigger start restarts like the API and report refused requests on the bus and queue', () => {
+    const { handler, trigger, rejectedRequests } = synth.stack.restartTriggers;
+    expect(canonical(statementsOf(handler))).toEqual(
+      canonical([
+        ...basics(handler),
+        taskItems(),
+        allow(['dynamodb:GetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
+        allow(['states:StartExecution'], [ref(idOf(synth.stack.workflow.stateMachine))]),
+        allow(['events:PutEvents'], [getAtt(idOf(synth.stack.taskEvents.bus), 'Arn')]),
+        allow(['sqs:SendMessage'], [getAtt(idOf(rejectedRequests), 'Arn')]),
+        deadLetters(trigger.deadLetterQueue),
+      ]),
+    );
+  });
+
+  it('lets publish-task-events read the task stream and put events on the product’s bus', () => {
+    const { publisher, bus, failedBatches } = synth.stack.taskEvents;
+    expect(canonical(statementsOf(publisher))).toEqual(
+      canonical([
+        ...basics(publisher),
+        allow(['dynamodb:ListStreams'], ['*']),
+        allow(
+          ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+          [getAtt(idOf(synth.stack.store.taskTable), 'StreamArn')],
+        ),
+        allow(['events:PutEvents'], [getAtt(idOf(bus), 'Arn')]),
+        deadLetters(failedBatches),
+      ]),
+    );
+  });
+
   it('lets the api function use both tables, drive executions and query agent status on tagged instances', () => {
     const fn = synth.stack.api.handler;
     const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
@@ -299,7 +384,8 @@ describe('IAM', () => {
 
   it('allows no wildcard action anywhere', () => {
     const wildcards = allStatements(synth.json).filter(
-      ({ statement }) => statement.Effect === 'Allow' && statement.Action.some((action) => action.includes('*')),
+      ({ statement }) =>
+        statement.Effect === 'Allow' && statement.Action.some((action) => action.includes('*')),
     );
     expect(wildcards).toEqual([]);
   });
@@ -320,6 +406,7 @@ describe('IAM', () => {
       'logs:DescribeLogGroups',
       'ssm:GetCommandInvocation',
       'ssm:CancelCommand',
+      'dynamodb:ListStreams',
     ]);
     const offending = allStatements(synth.json)
       .filter(({ statement }) => statement.Effect === 'Allow' && statement.Resource.includes('*'))
@@ -344,7 +431,10 @@ describe('event rules', () => {
     const pattern = commandFinishedPattern([]);
     expect(ruleOf(trigger).EventPattern).toEqual({
       ...pattern,
-      detail: { ...pattern.detail, 'document-name': RESTART_SUBTASKS.map((subtask) => ref(documentId(subtask.key))) },
+      detail: {
+        ...pattern.detail,
+        'document-name': RESTART_SUBTASKS.map((subtask) => ref(documentId(subtask.key))),
+      },
     });
     expect(ruleOf(trigger).EventBusName).toBeUndefined();
     expect(ruleOf(trigger).Targets).toEqual([
@@ -352,7 +442,10 @@ describe('event rules', () => {
         Id: expect.any(String),
         Arn: getAtt(idOf(handler.function), 'Arn'),
         DeadLetterConfig: { Arn: getAtt(idOf(trigger.deadLetterQueue), 'Arn') },
-        RetryPolicy: { MaximumRetryAttempts: expect.any(Number), MaximumEventAgeInSeconds: expect.any(Number) },
+        RetryPolicy: {
+          MaximumRetryAttempts: expect.any(Number),
+          MaximumEventAgeInSeconds: expect.any(Number),
+        },
       },
     ]);
   });
@@ -372,8 +465,53 @@ describe('event rules', () => {
     ]);
   });
 
+  it('send restart requests on the product’s bus to restart-trigger', () => {
+    const { handler, trigger } = synth.stack.restartTriggers;
+    expect(ruleOf(trigger)).toMatchObject({
+      EventBusName: ref(idOf(synth.stack.taskEvents.bus)),
+      EventPattern: restartRequestedPattern(),
+      Targets: [
+        {
+          Arn: getAtt(idOf(handler.function), 'Arn'),
+          DeadLetterConfig: { Arn: getAtt(idOf(trigger.deadLetterQueue), 'Arn') },
+        },
+      ],
+    });
+  });
+
+  it('publish every change on the task table’s stream, in order, keeping batches that keep failing', () => {
+    const { publisher, failedBatches } = synth.stack.taskEvents;
+    synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(idOf(publisher.function)),
+      EventSourceArn: getAtt(idOf(synth.stack.store.taskTable), 'StreamArn'),
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: getAtt(idOf(failedBatches), 'Arn') } },
+    });
+    expect(propertiesOf(idOf(failedBatches))).toMatchObject({ SqsManagedSseEnabled: true });
+  });
+
+  it('run sweep-tasks on a schedule', () => {
+    const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
+    expect(ruleOf(sweepSchedule)).toMatchObject({
+      ScheduleExpression: `rate(${SWEEP_INTERVAL.toMinutes()} minutes)`,
+      Targets: [
+        {
+          Arn: getAtt(idOf(sweeper.function), 'Arn'),
+          DeadLetterConfig: { Arn: getAtt(idOf(sweepSchedule.deadLetterQueue), 'Arn') },
+        },
+      ],
+    });
+  });
+
   it('keep undeliverable events and failed invocations in an encrypted, TLS-only queue', () => {
-    for (const { handler, trigger } of [synth.stack.commandCallback, synth.stack.executionReconciler]) {
+    const { commandCallback, executionReconciler, restartTriggers } = synth.stack;
+    for (const { handler, trigger } of [
+      commandCallback,
+      executionReconciler,
+      restartTriggers,
+      { handler: executionReconciler.sweeper, trigger: executionReconciler.sweepSchedule },
+    ]) {
       const queueId = idOf(trigger.deadLetterQueue);
       expect(propertiesOf(queueId)).toMatchObject({ SqsManagedSseEnabled: true });
       synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -401,8 +539,12 @@ describe('HTTP API', () => {
   };
 
   it('has one route per API_ROUTES entry, each behind the JWT authorizer and served by the api function', () => {
-    const routes = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties ?? {});
-    expect(routes.map((route) => route.RouteKey).sort()).toEqual(Object.values(API_ROUTES).map(routeKey).sort());
+    const routes = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route').map(
+      ([, route]) => route.Properties ?? {},
+    );
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+      Object.values(API_ROUTES).map(routeKey).sort(),
+    );
     const [[integrationId, integration] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
     expect(integration?.Properties).toMatchObject({
       IntegrationType: 'AWS_PROXY',
@@ -427,7 +569,10 @@ describe('HTTP API', () => {
       JwtConfiguration: {
         Audience: [ref(idOf(userPoolClient))],
         Issuer: {
-          'Fn::Join': ['', ['https://cognito-idp.', ref('AWS::Region'), '.amazonaws.com/', ref(idOf(userPool))]],
+          'Fn::Join': [
+            '',
+            ['https://cognito-idp.', ref('AWS::Region'), '.amazonaws.com/', ref(idOf(userPool))],
+          ],
         },
       },
     });
@@ -464,7 +609,10 @@ describe('HTTP API', () => {
       },
       AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } },
     });
-    const settings = stage.AccessLogSettings as { DestinationArn: { 'Fn::GetAtt': [string, string] }; Format: string };
+    const settings = stage.AccessLogSettings as {
+      DestinationArn: { 'Fn::GetAtt': [string, string] };
+      Format: string;
+    };
     expect(synth.json.Resources[settings.DestinationArn['Fn::GetAtt'][0]]?.Type).toBe('AWS::Logs::LogGroup');
     expect(JSON.parse(settings.Format)).toMatchObject({
       requestId: '$context.requestId',
@@ -481,7 +629,9 @@ describe('tables', () => {
     return { taskTable, hostTable };
   };
   const sortedAttributes = (attributes: unknown) =>
-    [...(attributes as { AttributeName: string }[])].sort((a, b) => a.AttributeName.localeCompare(b.AttributeName));
+    [...(attributes as { AttributeName: string }[])].sort((a, b) =>
+      a.AttributeName.localeCompare(b.AttributeName),
+    );
 
   it('create the task table with the keys, indexes and stream of TASK_TABLE, as local mode does', () => {
     const table = propertiesOf(idOf(synth.stack.store.taskTable));
@@ -490,7 +640,9 @@ describe('tables', () => {
       { AttributeName: TASK_TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TASK_TABLE.sortKey, KeyType: 'RANGE' },
     ]);
-    expect(sortedAttributes(table.AttributeDefinitions)).toEqual(sortedAttributes(taskTable.AttributeDefinitions));
+    expect(sortedAttributes(table.AttributeDefinitions)).toEqual(
+      sortedAttributes(taskTable.AttributeDefinitions),
+    );
     expect(table.GlobalSecondaryIndexes).toEqual(
       taskTable.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
         IndexName,
@@ -498,11 +650,14 @@ describe('tables', () => {
         Projection,
       })),
     );
-    expect((table.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName)).toEqual([
-      TASK_TABLE.byCreationIndex.name,
-      TASK_TABLE.byHostIndex.name,
-    ]);
+    expect((table.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName)).toEqual(
+      [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name],
+    );
     expect(table.StreamSpecification).toEqual({ StreamViewType: TASK_TABLE.streamView });
+    expect(table.TimeToLiveSpecification).toEqual({
+      AttributeName: TASK_TABLE.timeToLiveAttribute,
+      Enabled: true,
+    });
   });
 
   it('create the host table keyed by a numeric hostId', () => {
@@ -520,7 +675,10 @@ describe('tables', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: true,
       });
-      expect(synth.json.Resources[id]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      expect(synth.json.Resources[id]).toMatchObject({
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
     }
   });
 });
@@ -533,16 +691,17 @@ describe('Lambda functions', () => {
         .map((entry) => entry.description)
         .sort(),
     );
-    for (const [, fn] of deployed) {
-      expect(fn.Properties).toMatchObject({
+    for (const [id] of deployed) {
+      const properties = propertiesOf(id);
+      expect(properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
         Handler: 'index.handler',
         Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
       });
-      const logGroup = (fn.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
-      expect(synth.json.Resources[logGroup]?.Type).toBe('AWS::Logs::LogGroup');
+      const logGroup = properties.LoggingConfig as { LogGroup: { Ref: string } };
+      expect(synth.json.Resources[logGroup.LogGroup.Ref]?.Type).toBe('AWS::Logs::LogGroup');
     }
   });
 
@@ -560,6 +719,11 @@ describe('Lambda functions', () => {
     expect(variables(all.finishTask)).toEqual(base.sort());
     expect(variables(all.commandCallback)).toEqual(base.sort());
     expect(variables(all.reconcileExecution)).toEqual(base.sort());
+    expect(variables(all.sweepTasks)).toEqual(base.sort());
+    expect(variables(all.restartTrigger)).toEqual(
+      [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
+    );
+    expect(variables(all.publishTaskEvents)).toEqual(['NODE_OPTIONS', ENV.eventBusName].sort());
     const documents = (fn: ProjectFunction) =>
       JSON.parse(
         joinedText(
@@ -579,10 +743,12 @@ describe('Lambda functions', () => {
 
   it('bundle each handler into an ES module that loads and exports handler', () => {
     const assembly = synth.app.synth();
-    const stackArtifact = assembly.getStackByName(synth.stack.stackName);
-    const bundles = stackArtifact.assets
-      .filter((asset) => 'packaging' in asset && asset.packaging === 'zip')
-      .map((asset) => join(assembly.directory, (asset as { path: string }).path, 'index.mjs'));
+    const manifest = JSON.parse(
+      readFileSync(join(assembly.directory, `${synth.stack.artifactId}.assets.json`), 'utf8'),
+    ) as { files: Record<string, { source: { path: string; packaging?: string } }> };
+    const bundles = Object.values(manifest.files)
+      .filter((file) => file.source.packaging === 'zip')
+      .map((file) => join(assembly.directory, file.source.path, 'index.mjs'));
     expect(bundles).toHaveLength(Object.keys(LAMBDA_FUNCTIONS).length);
     for (const bundle of bundles) {
       expect(existsSync(`${bundle}.map`)).toBe(true);
@@ -602,6 +768,8 @@ describe('Lambda functions', () => {
             [ENV.hostTable]: 'hosts',
             [ENV.stateMachineArn]: 'arn:aws:states:us-east-1:123456789012:stateMachine:restart',
             [ENV.commandDocuments]: '{}',
+            [ENV.eventBusName]: 'bus',
+            [ENV.rejectedQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/123456789012/rejected',
           },
           encoding: 'utf8',
         },
@@ -650,7 +818,9 @@ describe('logs and outputs', () => {
     expect(Object.keys(outputs).sort()).toEqual(
       [
         'ApiUrl',
+        'EventBusName',
         'HostTableName',
+        'RejectedRequestsQueueUrl',
         'ManagedInstanceTag',
         'StateMachineArn',
         'TaskTableName',

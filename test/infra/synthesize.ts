@@ -32,7 +32,9 @@ export interface CfnResourceJson {
  * Builds the app as `cdk synth` does (cdk-nag included) and synthesizes it. Without `bundle`, the
  * functions' code is not bundled (faster; the template is the same apart from asset hashes).
  */
-export function synthesize(options: { context?: Record<string, unknown>; bundle?: boolean } = {}): Synthesized {
+export function synthesize(
+  options: { context?: Record<string, unknown>; bundle?: boolean } = {},
+): Synthesized {
   const context = { ...options.context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) };
   const { app, stack } = createApp({ context });
   const template = Template.fromStack(stack);

@@ -1,0 +1,106 @@
+/**
+ * `npm run bench [-- part...]`: measures the product's speed, scale and cost, prints a table with
+ * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost.
+ */
+import type { BenchContext } from './context.ts';
+import { type BenchSystem, startBenchSystem } from './local-bench.ts';
+import { consoleTable, PART_IDS, type PartId, type PartResult, saveResults, writeBenchmarks } from './report.ts';
+
+// The SDK warns that its 2027 releases need Node 22; the benchmark output has no use for it.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'NodeVersionSupportWarning') console.warn(warning);
+});
+
+const PARTS: Record<PartId, () => Promise<{ run(context: BenchContext): Promise<PartResult> }>> = {
+  'cold-start': () => import('./cold-start.ts'),
+  api: () => import('./api-latency.ts'),
+  orchestration: () => import('./orchestration.ts'),
+  cost: () => import('./cost.ts'),
+  fleet: () => import('./fleet.ts'),
+};
+/** Run order: cold start first, before local mode loads the machine; the fleet last. */
+const ORDER: readonly PartId[] = ['cold-start', 'api', 'orchestration', 'cost', 'fleet'];
+const ALIASES: Record<string, PartId> = { cold: 'cold-start', orchestrate: 'orchestration' };
+
+function selectedParts(args: readonly string[]): PartId[] {
+  if (args.length === 0) return [...ORDER];
+  const chosen = args.map((arg) => {
+    const id = ALIASES[arg] ?? arg;
+    if (!(PART_IDS as readonly string[]).includes(id)) {
+      throw new Error(`Unknown benchmark part "${arg}"; choose from ${PART_IDS.join(', ')}`);
+    }
+    return id as PartId;
+  });
+  return ORDER.filter((id) => chosen.includes(id));
+}
+
+const PREAMBLE = `
+# Benchmarks
+
+Speed, scale and cost of ocp-agent-restart, measured by \`npm run bench\` (all parts, a few minutes) or
+\`npm run bench -- <part>\` (one or more of ${PART_IDS.map((id) => `\`${id}\``).join(', ')}). The command
+prints the table below and rewrites this file; each part records the command that produced it, the
+machine and the date. The benchmarks only measure: no test asserts on time.
+
+Local mode runs every component on one machine: DynamoDB Local (Java), the local Step Functions, SSM
+and EventBridge endpoints, the API and the demo hosts' agents and scripts share its cores. Figures from
+a machine that other work is loading are slower; each part records the load average when it started.
+`;
+
+const APPENDIX = `
+## Reading the figures
+
+- A budget marked FAIL is explained in its part's section: what dominates it, what was changed, and,
+  where the budget cannot be met on this machine, the measurement that shows it and the figure proposed.
+- Local mode's figures are an upper bound for AWS's on everything but the network: on AWS the scripts
+  run on the hosts, DynamoDB is a managed service and each Lambda invocation has its own CPU.
+`;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const parts = selectedParts(args);
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  let shared: Promise<BenchSystem> | undefined;
+  const context: BenchContext = {
+    command,
+    localSystem: () => {
+      if (!shared) {
+        console.log(`Starting local mode with ${200} demo hosts…`);
+        shared = startBenchSystem();
+      }
+      return shared;
+    },
+    log: (line) => console.log(line),
+  };
+  const stopShared = async () => {
+    const system = shared;
+    shared = undefined;
+    if (system) await (await system).stop();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log('\nStopping local mode…');
+      void stopShared().finally(() => process.exit(130));
+    });
+  }
+
+  const results: PartResult[] = [];
+  try {
+    for (const id of parts) {
+      console.log(`\n== ${id}`);
+      const part = await PARTS[id]();
+      results.push(await part.run(context));
+    }
+  } finally {
+    await stopShared();
+  }
+  const latest = saveResults(results);
+  writeBenchmarks(latest, PREAMBLE, APPENDIX);
+  console.log(`\n${consoleTable(results)}\n\nBENCHMARKS.md updated (${results.map((r) => r.id).join(', ')}).`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

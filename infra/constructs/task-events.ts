@@ -1,0 +1,67 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../functions/catalog.ts';
+import { ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
+import type { TaskStore } from './task-store.ts';
+
+export interface TaskEventsProps {
+  readonly store: TaskStore;
+}
+
+/**
+ * The product's own event bus (restart requests in; task status changes and rejections out) and
+ * publish-task-events, which turns every task change on the task table's stream into events on it.
+ */
+export class TaskEvents extends Construct {
+  readonly bus: EventBus;
+  readonly publisher: ProjectFunction;
+  /** Where the stream's batches land when publishing them kept failing. */
+  readonly failedBatches: Queue;
+
+  constructor(scope: Construct, id: string, props: TaskEventsProps) {
+    super(scope, id);
+    this.bus = new EventBus(this, 'Bus', {
+      description: 'ocp-agent-restart: restart requests in, task status changes and rejections out',
+    });
+
+    this.publisher = new ProjectFunction(this, 'Publisher', { functionId: 'publishTaskEvents' });
+    this.grantPublish(this.publisher);
+    this.failedBatches = new Queue(this, 'FailedBatches', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failedBatches).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the on-failure destination of the task stream’s event source mapping.',
+    });
+    this.publisher.function.addEventSource(
+      new DynamoEventSource(props.store.taskTable, {
+        // From the oldest record: a change made before the mapping existed is still published.
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        reportBatchItemFailures: true,
+        retryAttempts: 20,
+        onFailure: new SqsDlq(this.failedBatches),
+      }),
+    );
+    Validations.of(this.publisher).acknowledge({
+      id: WILDCARD_RESOURCE_FINDING,
+      reason:
+        'dynamodb:ListStreams, added by the stream event source, lists the account’s streams and takes no stream ARN.',
+    });
+  }
+
+  /** Lets the function put events on the product's bus and tells it the bus's name. */
+  grantPublish(fn: ProjectFunction): void {
+    fn.addEnvironment(ENV.eventBusName, this.bus.eventBusName);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }),
+    );
+  }
+}
