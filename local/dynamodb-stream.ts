@@ -23,8 +23,7 @@ const POLL_MS = 50;
 const SHARD_REFRESH_MS = 1_000;
 
 interface ShardCursor {
-  iterator?: string;
-  /** Last record delivered, to resume right after it when an iterator expires. */
+  /** Last record delivered (or skipped as history): reading resumes right after it. */
   lastSequence?: string;
 }
 
@@ -47,17 +46,24 @@ export async function pollTableStream(
   let firstRefresh = true;
   let idleWaiters: (() => void)[] = [];
 
-  async function iteratorFor(shardId: string, after: string | undefined, fromStart: boolean) {
-    const result = await streams.send(
+  // Every read starts from a fresh iterator after the last record seen: DynamoDB Local's
+  // NextShardIterator and LATEST iterators have been seen to skip records written between polls.
+  async function readAfter(shardId: string, cursor: ShardCursor): Promise<StreamRecord[]> {
+    const iterator = await streams.send(
       new GetShardIteratorCommand({
         StreamArn: streamArn,
         ShardId: shardId,
-        ...(after
-          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
-          : { ShardIteratorType: fromStart ? 'TRIM_HORIZON' : 'LATEST' }),
+        ...(cursor.lastSequence
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: cursor.lastSequence }
+          : { ShardIteratorType: 'TRIM_HORIZON' }),
       }),
     );
-    return result.ShardIterator;
+    const page = await streams.send(
+      new GetRecordsCommand({ ShardIterator: iterator.ShardIterator, Limit: 1000 }),
+    );
+    const records = page.Records ?? [];
+    cursor.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber ?? cursor.lastSequence;
+    return records;
   }
 
   async function refreshShards(): Promise<void> {
@@ -65,12 +71,10 @@ export async function pollTableStream(
     for (const shard of description.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId;
       if (!shardId || shards.has(shardId)) continue;
-      if (firstRefresh && shard.SequenceNumberRange?.EndingSequenceNumber) {
-        shards.set(shardId, {});
-        continue;
-      }
-      // Records written before the poller started are history, not news: open shards start at their end.
-      shards.set(shardId, { iterator: await iteratorFor(shardId, undefined, !firstRefresh) });
+      const cursor: ShardCursor = {};
+      shards.set(shardId, cursor);
+      // Records written before the poller started are history, not news: skip past them.
+      if (firstRefresh) while ((await readAfter(shardId, cursor)).length > 0);
     }
     firstRefresh = false;
     lastShardRefresh = Date.now();
@@ -79,23 +83,15 @@ export async function pollTableStream(
   async function pollOnce(): Promise<void> {
     if (Date.now() - lastShardRefresh > SHARD_REFRESH_MS) await refreshShards();
     for (const [shardId, cursor] of shards) {
-      if (!cursor.iterator) continue;
       let records: StreamRecord[];
       try {
-        const page = await streams.send(
-          new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: 1000 }),
-        );
-        records = page.Records ?? [];
-        cursor.iterator = page.NextShardIterator;
+        records = await readAfter(shardId, cursor);
       } catch (error) {
-        if (!(error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException))
-          throw error;
-        // Resume right after the last delivered record (or from now): never replay, never skip.
-        cursor.iterator = await iteratorFor(shardId, cursor.lastSequence, false);
-        continue;
+        if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)
+          continue;
+        throw error;
       }
       if (records.length === 0) continue;
-      cursor.lastSequence = records.at(-1)?.dynamodb?.SequenceNumber ?? cursor.lastSequence;
       const event = { Records: records.map((record) => ({ ...record, eventSourceARN: streamArn })) };
       for (const consumer of consumers) {
         try {
@@ -108,8 +104,6 @@ export async function pollTableStream(
   }
 
   await refreshShards();
-  // DynamoDB Local places a LATEST iterator at its first read, not at its creation: read once now.
-  await pollOnce();
   const loop = (async () => {
     while (!stopped) {
       try {

@@ -93,7 +93,7 @@ describe('restarts requested by events', () => {
       if (index + 1 < RESTART_SUBTASKS.length) expected.push(`${index + 1}:READY`);
     });
     expected.push('task:SUCCESSFUL');
-    expect(sequence).toEqual(expected);
+    expect(sequence, JSON.stringify(sequence)).toEqual(expected);
     expect(statusEvents(task.id)[0]!.detail).toMatchObject({
       taskId: task.id,
       hostId: 2,
