@@ -10,6 +10,7 @@ export const CONTEXT_KEYS = {
   apiRateLimit: 'apiThrottleRateLimit',
   apiBurstLimit: 'apiThrottleBurstLimit',
   restartSchedules: 'restartSchedules',
+  eventPublisherAccounts: 'eventPublisherAccounts',
 } as const;
 
 export const DEFAULT_SETTINGS = {
@@ -48,6 +49,8 @@ export interface DeploymentSettings {
   readonly apiThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default none */
   readonly restartSchedules: readonly RestartSchedule[];
+  /** Accounts, besides the deploying one, allowed to send restart requests to the bus. @default none */
+  readonly eventPublisherAccounts: readonly string[];
 }
 
 /** Reads the deployment settings from CDK context, failing loudly on a value it cannot use. */
@@ -93,6 +96,7 @@ export function readSettings(node: Node): DeploymentSettings {
       rateLimit: positiveNumber(CONTEXT_KEYS.apiRateLimit, DEFAULT_SETTINGS.apiThrottle.rateLimit),
       burstLimit: positiveNumber(CONTEXT_KEYS.apiBurstLimit, DEFAULT_SETTINGS.apiThrottle.burstLimit),
     },
+    eventPublisherAccounts: readAccounts(text(CONTEXT_KEYS.eventPublisherAccounts)),
     restartSchedules: readRestartSchedules(typeof schedules === 'string' ? JSON.parse(schedules) : schedules),
   };
 }
@@ -136,4 +140,18 @@ function readRestartSchedules(value: unknown): RestartSchedule[] {
       ...(reason ? { reason } : {}),
     };
   });
+}
+
+/** A comma-separated list of 12-digit AWS account ids. */
+function readAccounts(value: string | undefined): string[] {
+  const accounts = (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  const invalid = accounts.find((account) => !/^\d{12}$/.test(account));
+  if (invalid)
+    throw new Error(
+      `CDK context ${CONTEXT_KEYS.eventPublisherAccounts}: ${invalid} is not an AWS account id`,
+    );
+  return accounts;
 }

@@ -43,7 +43,10 @@ export class OcpAgentRestartStack extends Stack {
       managedInstanceTag: settings.managedInstanceTag,
     });
     const workflow = new RestartWorkflow(this, 'RestartWorkflow', { store, commands });
-    const taskEvents = new TaskEvents(this, 'TaskEvents', { store });
+    const taskEvents = new TaskEvents(this, 'TaskEvents', {
+      store,
+      publisherAccounts: settings.eventPublisherAccounts,
+    });
     const identity = new OperatorIdentity(this, 'OperatorIdentity', {
       ...(settings.oidc ? { oidc: settings.oidc } : {}),
     });

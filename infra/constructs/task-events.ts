@@ -1,6 +1,6 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { EventBus } from 'aws-cdk-lib/aws-events';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AccountPrincipal, AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -11,6 +11,8 @@ import type { TaskStore } from './task-store.ts';
 
 export interface TaskEventsProps {
   readonly store: TaskStore;
+  /** AWS accounts allowed to put events on the bus, besides the deploying account (which the product needs). */
+  readonly publisherAccounts: readonly string[];
 }
 
 /**
@@ -28,6 +30,26 @@ export class TaskEvents extends Construct {
     this.bus = new EventBus(this, 'Bus', {
       description: 'ocp-agent-restart: restart requests in, task status changes and rejections out',
     });
+    // A restart request starts work on production hosts: only the listed accounts may send one.
+    const accounts = [...new Set([Stack.of(this).account, ...props.publisherAccounts])];
+    this.bus.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowListedAccountsToPutEvents',
+        principals: accounts.map((account) => new AccountPrincipal(account)),
+        actions: ['events:PutEvents'],
+        resources: [this.bus.eventBusArn],
+      }),
+    );
+    this.bus.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyOtherAccounts',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [this.bus.eventBusArn],
+        conditions: { StringNotEquals: { 'aws:PrincipalAccount': accounts } },
+      }),
+    );
 
     this.publisher = new ProjectFunction(this, 'Publisher', { functionId: 'publishTaskEvents' });
     this.grantPublish(this.publisher);

@@ -479,6 +479,34 @@ describe('event rules', () => {
     });
   });
 
+  it('admit restart requests on the product’s bus only from the deploying account', () => {
+    const policies = resourcesOfType(synth.json, 'AWS::Events::EventBusPolicy').map(
+      ([, resource]) => resource.Properties,
+    );
+    const account = { Ref: 'AWS::AccountId' };
+    expect(policies).toContainEqual(
+      expect.objectContaining({
+        EventBusName: ref(idOf(synth.stack.taskEvents.bus)),
+        Statement: expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Principal: {
+            AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', account, ':root']] },
+          },
+        }),
+      }),
+    );
+    expect(policies).toContainEqual(
+      expect.objectContaining({
+        Statement: expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'events:PutEvents',
+          Condition: { StringNotEquals: { 'aws:PrincipalAccount': [account] } },
+        }),
+      }),
+    );
+  });
+
   it('publish every change on the task table’s stream, in order, keeping batches that keep failing', () => {
     const { publisher, failedBatches } = synth.stack.taskEvents;
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

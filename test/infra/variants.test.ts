@@ -165,6 +165,20 @@ describe('deployment settings', () => {
     );
   });
 
+  it('read the accounts allowed to send restart requests', () => {
+    expect(
+      settingsWith({ [CONTEXT_KEYS.eventPublisherAccounts]: '111111111111, 222222222222' })
+        .eventPublisherAccounts,
+    ).toEqual(['111111111111', '222222222222']);
+    expect(settingsWith({}).eventPublisherAccounts).toEqual([]);
+  });
+
+  it('refuse a publisher that is not an account id', () => {
+    expect(() => settingsWith({ [CONTEXT_KEYS.eventPublisherAccounts]: '*' })).toThrow(
+      'not an AWS account id',
+    );
+  });
+
   it('create no schedule unless asked', () => {
     expect(settingsWith({}).restartSchedules).toEqual([]);
   });
