@@ -2,6 +2,13 @@ import { killAllDemoHostsSync } from './demo-hosts.ts';
 import { localStateDir } from './jwt.ts';
 import { startLocalSystem } from './local-system.ts';
 
+/** Ctrl-C, a kill, or the terminal closing (a closing tmux pane or SSH session sends SIGHUP). */
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let stopping = false;
+let stopRequested = false;
+// A signal during start-up is honoured once everything that was started can be stopped.
+for (const signal of SIGNALS) process.once(signal, () => (stopRequested = true));
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const port = Number(process.env.PORT ?? 3000);
@@ -17,6 +24,7 @@ async function main(): Promise<void> {
     onTransition: (line) => console.log(line),
   });
   process.on('exit', () => killAllDemoHostsSync(system.hostRoot));
+  for (const signal of SIGNALS) process.removeAllListeners(signal);
 
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   console.log(`
@@ -36,25 +44,27 @@ async function main(): Promise<void> {
     curl -s -X POST -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/compute/hosts/2/agent/restart
     curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/api/v2/tasks/instances/<id>
     curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/compute/hosts/2/agent
+    npm run event -- restart --host 3 --requested-by monitoring     # a restart from an event
 
   Task and subtask transitions are printed below. Ctrl-C stops everything.
   `);
 
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      console.log('\nStopping local mode…');
-      system.stop().then(
-        () => process.exit(0),
-        (error) => {
-          console.error(error);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  // Demo agents run in sessions of their own: kill them at once, then stop the rest in order.
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    killAllDemoHostsSync(system.hostRoot);
+    console.log('\nStopping local mode…');
+    system.stop().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of SIGNALS) process.on(signal, stop);
+  if (stopRequested) stop();
 }
 
 main().catch((error) => {
