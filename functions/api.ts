@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
 import { errorEnvelope, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
+import * as z from '#core/schema';
 import { formatSubtaskLog } from '#core/subtask-log';
 import { toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
@@ -29,7 +29,7 @@ type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());
 
-const RestartBody = z.object({ prohibitRollback: z.boolean().optional() }).strict();
+const RestartBody = z.strictObject({ prohibitRollback: z.optional(z.boolean()) });
 
 /** One action per route: validate, call the domain, return the envelope's data. */
 const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unknown>> = {

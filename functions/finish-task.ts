@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
 import { logger } from './logger.ts';
 import { taskTableName } from './runtime-config.ts';
 
-const FinishTaskInput = z.object({ taskId: z.number().int().positive() });
+const FinishTaskInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
 
 const tasks = new TaskStore(taskTableName());
 

@@ -1,5 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
 import { logger } from './logger.ts';
@@ -10,12 +10,12 @@ const ExecutionStatusDetail = z.object({
   executionArn: z.string(),
   name: z.string(),
   status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
-  input: z.string().nullish(),
-  error: z.string().nullish(),
-  cause: z.string().nullish(),
+  input: z.nullish(z.string()),
+  error: z.nullish(z.string()),
+  cause: z.nullish(z.string()),
 });
 
-const ExecutionInput = z.object({ taskId: z.number().int().positive() });
+const ExecutionInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
 
 const tasks = new TaskStore(taskTableName());
 

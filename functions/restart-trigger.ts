@@ -1,9 +1,9 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
 import { InvalidArgument } from '#core/errors';
 import { RESTART_REQUESTED_EVENT } from '#core/event-patterns';
 import { parseLongId } from '#core/ids';
 import type { ScheduledRestartInput } from '#core/scheduled-restart';
+import * as z from '#core/schema';
 import { HostRegistry } from '#store/host-registry';
 import { TaskStore } from '#store/task-store';
 import {
@@ -24,31 +24,33 @@ import {
 const metrics = new Metrics({ namespace: 'OcpAgentRestart', serviceName: 'ocp-agent-restart' });
 
 const RestartRequestedEvent = z.object({
-  id: z.string().min(1).max(128),
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
   source: z.literal(RESTART_REQUESTED_EVENT.source),
   'detail-type': z.literal(RESTART_REQUESTED_EVENT.detailType),
-  detail: z
-    .object({
-      hostId: z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string()]),
-      reason: z.string().max(1024).optional(),
-      requestedBy: z
-        .string()
-        .regex(/^[\w.@:/+-]{1,128}$/, 'must be 1-128 letters, digits or . @ : / + - _')
-        .optional(),
-      prohibitRollback: z.boolean().optional(),
-    })
-    .strict(),
+  detail: z.strictObject({
+    hostId: z.union([
+      z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER)),
+      z.string(),
+    ]),
+    reason: z.optional(z.string().check(z.maxLength(1024))),
+    requestedBy: z.optional(
+      z.string().check(z.regex(/^[\w.@:/+-]{1,128}$/, 'must be 1-128 letters, digits or . @ : / + - _')),
+    ),
+    prohibitRollback: z.optional(z.boolean()),
+  }),
 });
 
 /** What the stack's schedule sends (ScheduledRestartInput). */
 const ScheduledRestart = z.object({
   scheduledRestart: z.object({
-    hostIds: z.array(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)).min(1).max(1000),
-    reason: z.string().max(1024).optional(),
-    runId: z.string().min(1).max(128),
-    scheduleName: z.string().max(128).optional(),
+    hostIds: z
+      .array(z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER)))
+      .check(z.minLength(1), z.maxLength(1000)),
+    reason: z.optional(z.string().check(z.maxLength(1024))),
+    runId: z.string().check(z.minLength(1), z.maxLength(128)),
+    scheduleName: z.optional(z.string().check(z.maxLength(128))),
   }),
-}) satisfies z.ZodType<ScheduledRestartInput>;
+}) satisfies z.ZodMiniType<ScheduledRestartInput>;
 
 const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());

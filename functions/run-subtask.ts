@@ -1,10 +1,10 @@
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
 import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
 import { commandComment } from '#core/command-comment';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
 import type { TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
@@ -13,11 +13,12 @@ import { logger } from './logger.ts';
 import { documentFor, taskTableName } from './runtime-config.ts';
 
 const RunSubtaskInput = z.object({
-  taskId: z.number().int().positive(),
-  subtaskIndex: z.number().int().min(0).max(4),
-  instanceId: z.string().regex(new RegExp(HOST_PARAMETER_PATTERNS.instanceId)),
-  agentHome: z.string().regex(new RegExp(HOST_PARAMETER_PATTERNS.agentHome)),
-  taskToken: z.string().min(1),
+  taskId: z.number().check(z.int(), z.positive()),
+  subtaskIndex: z.number().check(z.int(), z.minimum(0), z.maximum(4)),
+  instanceId: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.instanceId))),
+  agentHome: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.agentHome))),
+  controlScript: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.controlScript))),
+  taskToken: z.string().check(z.minLength(1)),
 });
 
 /** The host did not accept the command (not registered with SSM, offline, or not permitted). */
@@ -60,7 +61,7 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
       new SendCommandCommand({
         DocumentName: documentFor(definition.key),
         InstanceIds: [input.instanceId],
-        Parameters: { agentHome: [input.agentHome] },
+        Parameters: { agentHome: [input.agentHome], controlScript: [input.controlScript] },
         Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
         TimeoutSeconds: Math.max(30, definition.timeoutSeconds),
       }),

@@ -82,7 +82,7 @@ format_seconds() {
 }
 
 # Fails with exit 2 unless AGENT_HOME is an agent install we can operate on and the settings are
-# valid. Sets CTL, RUN_DIR, STOP_GRACE_MS, KILL_WAIT_MS and START_WAIT_MS.
+# valid (CONTROL_SCRIPT, relative to AGENT_HOME, defaults to bin/ocp_agentctl). Sets CTL, RUN_DIR, STOP_GRACE_MS, KILL_WAIT_MS and START_WAIT_MS.
 require_install() {
   if [[ -z "${AGENT_HOME:-}" ]]; then fail "$EXIT_INSTALL_BROKEN" "AGENT_HOME is not set"; fi
   if [[ "$AGENT_HOME" != /* ]]; then
@@ -91,7 +91,10 @@ require_install() {
   if [[ ! -d "$AGENT_HOME" ]]; then
     fail "$EXIT_INSTALL_BROKEN" "agent home $AGENT_HOME does not exist or is not a directory"
   fi
-  CTL="$AGENT_HOME/bin/ocp_agentctl"
+  if [[ "${CONTROL_SCRIPT:-}" == /* || "${CONTROL_SCRIPT:-}" == *..* ]]; then
+    fail "$EXIT_INSTALL_BROKEN" "CONTROL_SCRIPT must be a path inside AGENT_HOME, got '${CONTROL_SCRIPT}'"
+  fi
+  CTL="$AGENT_HOME/${CONTROL_SCRIPT:-bin/ocp_agentctl}"
   if [[ ! -f "$CTL" ]]; then fail "$EXIT_INSTALL_BROKEN" "control script $CTL is missing"; fi
   if [[ ! -x "$CTL" ]]; then fail "$EXIT_INSTALL_BROKEN" "control script $CTL is not executable"; fi
   RUN_DIR="$AGENT_HOME/run"
@@ -135,6 +138,15 @@ running_pid() {
   local pid
   pid=$(recorded_pid "$1")
   if [[ -n "$pid" ]] && process_alive "$1" "$pid"; then printf '%s' "$pid"; fi
+}
+
+# Prints a process's start time (clock ticks since boot, field 22 of /proc/<pid>/stat), or nothing.
+# Pids are reused once a process is gone: a pid and its start time name one process.
+process_start_time() {
+  local stat='' fields
+  { IFS= read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+  read -r -a fields <<<"${stat##*) }"
+  printf '%s' "${fields[19]:-}"
 }
 
 # Removes a process's pid file if it does not name a live process of that name.

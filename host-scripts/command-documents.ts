@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_AGENT_HOME, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import type { CommandDocumentKey } from '../functions/runtime-config.ts';
 
@@ -71,7 +71,12 @@ function runCommandFor(script: string): string[] {
   if (text.includes('{{')) {
     throw new Error(`host-scripts/${script} contains "{{", which SSM would read as a parameter`);
   }
-  return [shebang, "export AGENT_HOME='{{ agentHome }}'", ...lines];
+  return [
+    shebang,
+    "export AGENT_HOME='{{ agentHome }}'",
+    "export CONTROL_SCRIPT='{{ controlScript }}'",
+    ...lines,
+  ];
 }
 
 function documentContent(
@@ -89,6 +94,12 @@ function documentContent(
         description: 'Absolute path of the OCP agent install on the host',
         default: DEFAULT_AGENT_HOME,
         allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
+      },
+      controlScript: {
+        type: 'String',
+        description: 'The agent’s control script, relative to agentHome',
+        default: DEFAULT_CONTROL_SCRIPT,
+        allowedPattern: HOST_PARAMETER_PATTERNS.controlScript,
       },
     },
     mainSteps: [

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Subtask "Prepare restart OCP agent": checks the agent install in $AGENT_HOME (directory,
-# executable bin/ocp_agentctl, writable run/) and records the current pid of every agent process
-# in $AGENT_HOME/run/restart/previous-pids ("<name> <pid|->" lines), which finish-operation.sh
-# compares against. Safe to re-run: the record is simply taken again.
+# executable bin/ocp_agentctl, writable run/) and records the current pid and start time of every
+# agent process in $AGENT_HOME/run/restart/previous-pids ("<name> <pid|-> <start time|->" lines),
+# which finish-operation.sh compares against. Safe to re-run: the record is simply taken again.
 # Exit codes: 0 ok, 1 unexpected failure, 2 install broken.
 set -Eeuo pipefail
 SCRIPT_NAME=prepare-restart
@@ -19,7 +19,9 @@ tmp="$record.tmp.$$"
 : >"$tmp"
 for name in "${AGENT_PROCESSES[@]}"; do
   pid=$(running_pid "$name")
-  printf '%s %s\n' "$name" "${pid:--}" >>"$tmp"
+  start=''
+  if [[ -n "$pid" ]]; then start=$(process_start_time "$pid"); fi
+  printf '%s %s %s\n' "$name" "${pid:--}" "${start:--}" >>"$tmp"
   if [[ -n "$pid" ]]; then
     log "$name is running with pid $pid"
   else

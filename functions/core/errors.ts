@@ -95,6 +95,18 @@ export class TaskStateInvalid extends DomainError {
   }
 }
 
+/** The task's execution is gone or can no longer be redriven, so retry and skip cannot resume it. */
+export class TaskNotResumable extends DomainError {
+  readonly httpStatus = 409;
+  readonly ocpCode = 20003;
+  readonly ocpCodeName = 'TASK_STATE_INVALID';
+  constructor(taskId: number) {
+    super(
+      `Task ${taskId} can no longer be resumed: its execution no longer exists or can no longer be redriven. Start a new restart of the host instead.`,
+    );
+  }
+}
+
 export class TaskProhibitRollback extends DomainError {
   readonly httpStatus = 400;
   readonly ocpCode = 20004;

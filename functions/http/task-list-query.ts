@@ -1,22 +1,16 @@
-import { z } from 'zod';
 import { InvalidArgument } from '#core/errors';
 import { asSafeNumber, parseLongId } from '#core/ids';
+import * as z from '#core/schema';
 import type { TaskListQuery } from '#store/task-store';
 
 export const MAX_PAGE_SIZE = 2000;
 
 const QueryParameters = z.object({
-  hostId: z.string().optional(),
-  status: z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL']).optional(),
-  name: z.string().min(1).max(128).optional(),
-  page: z
-    .string()
-    .regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer')
-    .optional(),
-  size: z
-    .string()
-    .regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer')
-    .optional(),
+  hostId: z.optional(z.string()),
+  status: z.optional(z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL'])),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  page: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
+  size: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
 });
 
 /** OCP's list query: `page` counts from 1 (default 1), `size` defaults to 10. */

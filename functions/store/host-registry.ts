@@ -1,15 +1,15 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
-import { DEFAULT_AGENT_HOME } from '#core/host-parameters';
-
-export { DEFAULT_AGENT_HOME };
+import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, isValidHostParameter } from '#core/host-parameters';
 
 /** A host the product may act on: its OCP host id and its SSM managed-instance id. */
 export interface HostRecord {
   hostId: number;
   instanceId: string;
   agentHome: string;
+  /** The agent's control script, relative to agentHome. */
+  controlScript: string;
   hostname?: string;
 }
 
@@ -26,7 +26,17 @@ export class HostRegistry {
       hostId: Number(item.hostId),
       instanceId: String(item.instanceId),
       agentHome: typeof item.agentHome === 'string' ? item.agentHome : DEFAULT_AGENT_HOME,
+      controlScript: typeof item.controlScript === 'string' ? item.controlScript : DEFAULT_CONTROL_SCRIPT,
       ...(typeof item.hostname === 'string' ? { hostname: item.hostname } : {}),
     };
   }
+}
+
+/** True when every value of the host that travels to its shell matches its SSM allowedPattern. */
+export function hasValidHostParameters(host: HostRecord): boolean {
+  return (
+    isValidHostParameter('instanceId', host.instanceId) &&
+    isValidHostParameter('agentHome', host.agentHome) &&
+    isValidHostParameter('controlScript', host.controlScript)
+  );
 }

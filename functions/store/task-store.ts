@@ -298,7 +298,9 @@ export class TaskStore {
           TableName: this.tableName,
           Key: toItem(taskKey(taskId)),
           UpdateExpression: `SET ${subtask}.#status = :running, ${subtask}.startTime = :now, ${subtask}.taskToken = :token REMOVE ${subtask}.endTime, ${subtask}.#error, ${subtask}.commandId`,
-          ConditionExpression: `#taskStatus = :running AND ${subtask}.#status IN (:ready, :pending)`,
+          // Or this very attempt, begun by an earlier try of this call whose answer was lost (an SDK
+          // retry after a network error): same task token, no command sent yet.
+          ConditionExpression: `#taskStatus = :running AND (${subtask}.#status IN (:ready, :pending) OR (${subtask}.#status = :running AND ${subtask}.taskToken = :token AND attribute_not_exists(${subtask}.commandId)))`,
           ExpressionAttributeNames: { '#status': 'status', '#taskStatus': 'status', '#error': 'error' },
           ExpressionAttributeValues: toItem({
             ':running': 'RUNNING',

@@ -3,17 +3,18 @@ import {
   SendCommandCommand,
   waitUntilCommandExecuted,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
 import { ssm } from '#aws/ssm';
 import { HostNotFound } from '#core/errors';
-import { isValidHostParameter } from '#core/host-parameters';
+import * as z from '#core/schema';
 import { ocpTimestamp } from '#core/time';
-import type { HostRegistry } from '#store/host-registry';
+import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
 
 /** What agent-status.sh prints on the host. */
 const AgentStatusReport = z.object({
   status: z.enum(['STARTED', 'STOPPED']),
-  processes: z.array(z.object({ name: z.string(), pid: z.number().int().nullable(), running: z.boolean() })),
+  processes: z.array(
+    z.object({ name: z.string(), pid: z.nullable(z.number().check(z.int())), running: z.boolean() }),
+  ),
 });
 
 export interface AgentStatus {
@@ -36,18 +37,14 @@ export async function getAgentStatus(
   deps: { hosts: HostRegistry; documentName: string },
 ): Promise<AgentStatus> {
   const host = await deps.hosts.find(hostId);
-  if (
-    !host ||
-    !isValidHostParameter('instanceId', host.instanceId) ||
-    !isValidHostParameter('agentHome', host.agentHome)
-  ) {
+  if (!host || !hasValidHostParameters(host)) {
     throw new HostNotFound(hostId);
   }
   const sent = await ssm.send(
     new SendCommandCommand({
       DocumentName: deps.documentName,
       InstanceIds: [host.instanceId],
-      Parameters: { agentHome: [host.agentHome] },
+      Parameters: { agentHome: [host.agentHome], controlScript: [host.controlScript] },
       Comment: `ocp-agent-restart agent status host=${host.hostId}`,
       TimeoutSeconds: 30,
     }),

@@ -1,11 +1,10 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { sfn } from '#aws/sfn';
 import { HostBusy, HostNotFound } from '#core/errors';
-import { isValidHostParameter } from '#core/host-parameters';
 import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
-import type { HostRegistry } from '#store/host-registry';
+import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
 
 export interface RestartRequest {
@@ -29,6 +28,7 @@ export interface RestartExecutionInput {
   hostId: number;
   instanceId: string;
   agentHome: string;
+  controlScript: string;
   /** Absent for a restart; ROLLBACK routes the run to the rollback state. */
   operation?: 'ROLLBACK';
 }
@@ -51,11 +51,7 @@ export async function startRestartTask(
     idempotencyKey === undefined ? undefined : deps.tasks.taskForRequest(idempotencyKey),
   ]);
   if (earlier !== undefined) return { task: await existingTask(deps.tasks, earlier), duplicate: true };
-  if (
-    !host ||
-    !isValidHostParameter('instanceId', host.instanceId) ||
-    !isValidHostParameter('agentHome', host.agentHome)
-  ) {
+  if (!host || !hasValidHostParameters(host)) {
     throw new HostNotFound(request.hostId);
   }
   if (holder !== undefined) throw new HostBusy(host.hostId, holder);
@@ -82,6 +78,7 @@ export async function startRestartTask(
     hostId: host.hostId,
     instanceId: host.instanceId,
     agentHome: host.agentHome,
+    controlScript: host.controlScript,
   };
   try {
     await sfn.send(

@@ -2,7 +2,7 @@ import { RedriveExecutionCommand, StartExecutionCommand, StopExecutionCommand } 
 import { CancelCommandCommand } from '@aws-sdk/client-ssm';
 import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
-import { TaskNotFound } from '#core/errors';
+import { TaskNotFound, TaskNotResumable } from '#core/errors';
 import type { TaskRecord } from '#core/task';
 import {
   cancelSubtask,
@@ -24,7 +24,7 @@ export interface TaskActionDependencies {
 /** Retry: the failed execution is redriven from the failed subtask; earlier subtasks do not run again. */
 export async function retry(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, retryTask(task), deps, () => redrive(task.executor));
+  return resume(task, retryTask(task), deps, () => redrive(task));
 }
 
 /** Skip: the failed subtask counts as done and the redriven execution goes on from the next one. */
@@ -34,7 +34,7 @@ export async function skip(
   deps: TaskActionDependencies,
 ): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, skipSubtask(task, subtaskId), deps, () => redrive(task.executor));
+  return resume(task, skipSubtask(task, subtaskId), deps, () => redrive(task));
 }
 
 /** Rollback: an execution of its own runs "Start all OCP agent processes" again, so the agent runs. */
@@ -50,6 +50,7 @@ export async function rollback(taskId: number, deps: TaskActionDependencies): Pr
     hostId: task.hostId,
     instanceId: host.instanceId,
     agentHome: host.agentHome,
+    controlScript: host.controlScript,
     operation: 'ROLLBACK',
   };
   return resume(task, withExecutor, deps, async () => {
@@ -113,6 +114,14 @@ async function resume(
   return reopened;
 }
 
-async function redrive(executionArn: string): Promise<void> {
-  await sfn.send(new RedriveExecutionCommand({ executionArn }));
+/** Redrives the task's failed execution; one that is gone or past redrive makes the task not resumable. */
+async function redrive(task: TaskRecord): Promise<void> {
+  try {
+    await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    if (name === 'ExecutionDoesNotExist' || name === 'ExecutionNotRedrivable')
+      throw new TaskNotResumable(task.id);
+    throw error;
+  }
 }

@@ -1,12 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants } from 'node:os';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { COMMAND_STATUS_EVENT, type CommandStatusDetail } from '#core/event-patterns';
 import { AwsError, type LocalService } from '#local/local-service';
+import { ScriptRunner } from '#local/services/script-runner';
 
 /** SSM's "EC2 Command Invocation Status-change Notification" event, as EventBridge delivers it. */
 export type CommandStatusEvent = EventBridgeEvent<
@@ -144,7 +142,8 @@ interface Invocation {
   stderr: string;
   startedAt?: number;
   endedAt?: number;
-  process?: ChildProcess;
+  /** The script's process group, once its process has started. */
+  pid?: number;
   stopReason?: 'timeout' | 'cancel' | 'close';
   timers: NodeJS.Timeout[];
   exited?: Promise<void>;
@@ -163,6 +162,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
   private readonly deliveryTimeoutMs: (timeoutSeconds: number) => number;
   private dropEvents: ((event: CommandStatusEvent) => boolean) | undefined;
   private closed = false;
+  private readonly scripts = new ScriptRunner();
 
   constructor(private readonly options: LocalSsmOptions<Document>) {
     for (const [name, content] of Object.entries(options.documents)) {
@@ -221,9 +221,10 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         if (TERMINAL.has(invocation.status)) continue;
         for (const timer of invocation.timers) clearTimeout(timer);
         invocation.timers = [];
-        if (invocation.process?.pid !== undefined && invocation.exited) {
+        if (invocation.exited) {
+          // A script whose pid is not known yet is killed as soon as it is (see run).
           invocation.stopReason = 'close';
-          signalGroup(invocation.process.pid, 'SIGKILL');
+          if (invocation.pid !== undefined) signalGroup(invocation.pid, 'SIGKILL');
           exits.push(invocation.exited);
         } else {
           invocation.status = 'Cancelled';
@@ -232,6 +233,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       }
     }
     await Promise.all(exits);
+    await this.scripts.close();
   }
 
   private sendCommand(input: z.infer<typeof SendCommandInput>) {
@@ -358,11 +360,11 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     for (const instanceId of targets) {
       const invocation = command.invocations.get(instanceId);
       if (!invocation || TERMINAL.has(invocation.status) || invocation.status === 'Cancelling') continue;
-      if (invocation.process?.pid !== undefined) {
+      if (invocation.exited) {
         invocation.stopReason = 'cancel';
         invocation.status = 'Cancelling';
         invocation.statusDetails = 'Cancelling';
-        this.stopGroup(invocation.process.pid);
+        if (invocation.pid !== undefined) this.stopGroup(invocation.pid);
       } else {
         this.finish(invocation, 'Cancelled', 'Cancelled', -1);
       }
@@ -408,48 +410,27 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     invocation.startedAt = Date.now();
     this.emitStatus(invocation);
 
-    // Output goes to files, as the SSM agent's does: a background process keeping the descriptor
-    // open cannot hold the command open.
-    const dir = mkdtempSync(join(tmpdir(), 'local-ssm-'));
-    const scriptPath = join(dir, '_script.sh');
-    writeFileSync(scriptPath, command.script, { mode: 0o700 });
-    const stdoutPath = join(dir, 'stdout');
-    const stderrPath = join(dir, 'stderr');
-    const stdoutFd = openSync(stdoutPath, 'w');
-    const stderrFd = openSync(stderrPath, 'w');
-    let child: ChildProcess;
-    try {
-      child = spawn('bash', [scriptPath], {
-        cwd: instance.workDir,
-        detached: true,
-        stdio: ['ignore', stdoutFd, stderrFd],
-        env: {
-          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-          HOME: instance.workDir,
-          LANG: process.env.LANG ?? 'C.UTF-8',
-        },
-      });
-    } finally {
-      closeSync(stdoutFd);
-      closeSync(stderrFd);
-    }
-    invocation.process = child;
-    invocation.exited = new Promise<void>((resolve) => {
-      let settled = false;
-      const settle = (code: number | null, signal: NodeJS.Signals | null, failure?: Error) => {
-        if (settled) return;
-        settled = true;
-        invocation.stdout = readText(stdoutPath);
-        invocation.stderr = readText(stderrPath) + (failure ? `${failure.message}\n` : '');
-        rmSync(dir, { recursive: true, force: true });
-        this.completeRun(invocation, code, signal);
-        resolve();
-      };
-      child.once('exit', (code, signal) => settle(code, signal));
-      child.once('error', (error) => settle(1, null, error));
+    // The script runs from a worker thread (spawning blocks the spawning thread until the child execs).
+    const running = this.scripts.run({
+      script: command.script,
+      cwd: instance.workDir,
+      env: {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: instance.workDir,
+        LANG: process.env.LANG ?? 'C.UTF-8',
+      },
     });
-    if (child.pid !== undefined) {
-      const pid = child.pid;
+    invocation.exited = running.exited.then((exit) => {
+      invocation.stdout = exit.stdout;
+      invocation.stderr = exit.stderr + (exit.error ? `${exit.error}\n` : '');
+      this.completeRun(invocation, exit.code, exit.signal);
+    });
+    void running.pid.then((pid) => {
+      if (pid === undefined || TERMINAL.has(invocation.status)) return;
+      invocation.pid = pid;
+      // Stopped before its pid was known: a close kills it, a cancel stops it.
+      if (invocation.stopReason === 'close') signalGroup(pid, 'SIGKILL');
+      else if (invocation.stopReason === 'cancel') this.stopGroup(pid);
       invocation.timers.push(
         setTimeout(() => {
           if (TERMINAL.has(invocation.status)) return;
@@ -457,11 +438,11 @@ export class LocalSsm<Document extends object = object> implements LocalService 
           this.stopGroup(pid);
         }, command.executionTimeoutSeconds * 1000),
       );
-    }
+    });
   }
 
   private completeRun(invocation: Invocation, code: number | null, signal: NodeJS.Signals | null): void {
-    invocation.process = undefined;
+    invocation.pid = undefined;
     if (invocation.stopReason === 'close') {
       invocation.status = 'Cancelled';
       invocation.statusDetails = 'Cancelled';
@@ -705,14 +686,6 @@ function truncate(text: string, limit: number): string {
   const cut = text.slice(0, limit);
   // Do not leave half of a surrogate pair at the end.
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** The JSON protocol's timestamp: epoch seconds. */

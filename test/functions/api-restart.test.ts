@@ -73,6 +73,7 @@ describe('POST /compute/hosts/{hostId}/agent/restart', () => {
       hostId: 2,
       instanceId: 'mi-00000000000000002',
       agentHome: '/home/admin/ocp_agent',
+      controlScript: 'bin/ocp_agentctl',
     });
   });
 

@@ -74,6 +74,7 @@ const start = async (
     subtaskIndex,
     instanceId: INSTANCE,
     agentHome: '/home/admin/ocp_agent',
+    controlScript: 'bin/ocp_agentctl',
     taskToken,
   })) as { commandId: string };
 
@@ -123,7 +124,7 @@ describe('run-subtask', () => {
     expect(sent).toMatchObject({
       DocumentName: 'doc-prepare',
       InstanceIds: [INSTANCE],
-      Parameters: { agentHome: ['/home/admin/ocp_agent'] },
+      Parameters: { agentHome: ['/home/admin/ocp_agent'], controlScript: ['bin/ocp_agentctl'] },
       Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
     });
   });
@@ -144,6 +145,7 @@ describe('run-subtask', () => {
         subtaskIndex: 0,
         instanceId: INSTANCE,
         agentHome: '/x; rm -rf /',
+        controlScript: 'bin/ocp_agentctl',
         taskToken: 't',
       }),
     ).rejects.toThrow();

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_AGENT_HOME, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { type DemoHost, demoAgentProcesses } from '#local/demo-hosts';
 import {
@@ -54,7 +54,7 @@ describe('commandDocuments', () => {
     expect(documentFor('agentStatus').content.mainSteps[0]?.inputs.timeoutSeconds).toBe(30);
   });
 
-  it('declares agentHome with its default and allowed pattern in a schema 2.2 shell document', () => {
+  it('declares agentHome and controlScript with their defaults and allowed patterns in a schema 2.2 shell document', () => {
     for (const { content } of commandDocuments()) {
       expect(content.schemaVersion).toBe('2.2');
       expect(content.parameters).toEqual({
@@ -64,16 +64,26 @@ describe('commandDocuments', () => {
           default: DEFAULT_AGENT_HOME,
           allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
         },
+        controlScript: {
+          type: 'String',
+          description: expect.any(String),
+          default: DEFAULT_CONTROL_SCRIPT,
+          allowedPattern: HOST_PARAMETER_PATTERNS.controlScript,
+        },
       });
       expect(content.mainSteps).toHaveLength(1);
       expect(content.mainSteps[0]?.action).toBe('aws:runShellScript');
     }
   });
 
-  it('runs each script under bash with AGENT_HOME exported and the shared library inlined', () => {
+  it('runs each script under bash with AGENT_HOME and CONTROL_SCRIPT exported and the shared library inlined', () => {
     for (const { content } of commandDocuments()) {
       const runCommand = content.mainSteps[0]?.inputs.runCommand ?? [];
-      expect(runCommand.slice(0, 2)).toEqual(['#!/usr/bin/env bash', "export AGENT_HOME='{{ agentHome }}'"]);
+      expect(runCommand.slice(0, 3)).toEqual([
+        '#!/usr/bin/env bash',
+        "export AGENT_HOME='{{ agentHome }}'",
+        "export CONTROL_SCRIPT='{{ controlScript }}'",
+      ]);
       expect(runCommand.join('\n')).not.toContain('source ');
       expect(runCommand).toContain('readonly EXIT_INSTALL_BROKEN=2');
     }
@@ -88,6 +98,26 @@ describe('commandDocuments', () => {
 
   it.each(HOSTILE_AGENT_HOMES)('has an allowedPattern that refuses %j', (value) => {
     expect(new RegExp(HOST_PARAMETER_PATTERNS.agentHome).test(value)).toBe(false);
+  });
+
+  it.each(['bin/ocp_agentctl', 'sbin/ocp-agent.sh', 'ctl'])('accepts the control script %j', (value) => {
+    expect(new RegExp(HOST_PARAMETER_PATTERNS.controlScript).test(value)).toBe(true);
+  });
+
+  it.each([
+    '/bin/ocp_agentctl',
+    '../../bin/sh',
+    'bin/../../x',
+    'bin/ctl; reboot',
+    '$(id)',
+    '`id`',
+    "bin/ctl'",
+    'bin/ctl\n',
+    'bin/ctl x',
+    'a'.repeat(200),
+    '',
+  ])('refuses the control script %j', (value) => {
+    expect(new RegExp(HOST_PARAMETER_PATTERNS.controlScript).test(value)).toBe(false);
   });
 });
 

@@ -35,6 +35,7 @@ interface RunSubtaskPayload {
   taskId: number;
   instanceId: string;
   agentHome: string;
+  controlScript: string;
   taskToken: string;
 }
 
@@ -101,6 +102,7 @@ describe('the restart-agent state machine, run locally', () => {
           hostId: 1,
           instanceId: 'i-0123456789abcdef0',
           agentHome: '/home/admin/ocp_agent',
+          controlScript: 'bin/ocp_agentctl',
           ...extra,
         }),
       }),
