@@ -78,7 +78,11 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const task = await findTask(id);
     const subtask = task.subtasks.find((candidate) => BigInt(candidate.id) === subtaskId);
     if (!subtask) throw new SubtaskNotFound(id, subtaskId);
-    return { log: formatSubtaskLog(await tasks.subtaskLogs(task.id, subtask.id)) };
+    const attempts = await tasks.subtaskLogs(task.id, subtask.id);
+    if (!attempts.some((attempt) => attempt.fullOutput)) return { log: formatSubtaskLog(attempts) };
+    // Loaded on demand: reading SSM's CloudWatch output is rare and its client weighs on cold start.
+    const { withFullOutput } = await import('#store/command-output');
+    return { log: formatSubtaskLog(await Promise.all(attempts.map(withFullOutput))) };
   },
 
   retryTask: (event, caller) => actOnTask(event, caller, (id) => retry(id, taskActionDependencies())),

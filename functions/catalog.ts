@@ -50,6 +50,8 @@ export const ENV = {
   eventBusName: 'EVENT_BUS_NAME',
   /** SQS queue receiving rejected restart requests with their reason. */
   rejectedQueueUrl: 'REJECTED_QUEUE_URL',
+  /** CloudWatch log group SSM writes the commands' full output to. */
+  commandOutputLogGroup: 'COMMAND_OUTPUT_LOG_GROUP',
   /** JWT claim holding the caller's OCP permissions (default cognito:groups). */
   permissionsClaim: 'PERMISSIONS_CLAIM',
 } as const;

@@ -6,10 +6,12 @@ import { ssm } from '#aws/ssm';
 import { parseCommandComment } from '#core/command-comment';
 import { describeCommandFailure } from '#core/command-outcome';
 import type { CommandStatusDetail } from '#core/event-patterns';
+import { fullOutputLocation, isTruncatedBySsm } from '#core/subtask-log';
+import { subtaskAt } from '#core/subtasks';
 import { ocpTimestamp } from '#core/time';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { logger } from './logger.ts';
-import { taskTableName } from './runtime-config.ts';
+import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 const tasks = new TaskStore(taskTableName());
 
@@ -46,7 +48,24 @@ export const handler = async (event: EventBridgeEvent<string, CommandStatusDetai
       status: succeeded ? 'SUCCESSFUL' : 'FAILED',
       endTime: now,
       ...(error ? { error } : {}),
-      log: { attempt: origin.attempt, commandId, exitCode, stdout, stderr, recordedAt: now },
+      log: {
+        attempt: origin.attempt,
+        commandId,
+        exitCode,
+        stdout,
+        stderr,
+        recordedAt: now,
+        ...(isTruncatedBySsm(stdout, stderr)
+          ? {
+              fullOutput: fullOutputLocation(
+                commandOutputLogGroup(),
+                commandId,
+                instanceId,
+                subtaskAt(origin.subtaskIndex).key,
+              ),
+            }
+          : {}),
+      },
     });
     taskToken = task.subtasks[origin.subtaskIndex]?.taskToken;
   } catch (failure) {

@@ -10,7 +10,7 @@ import type { TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { logger } from './logger.ts';
-import { documentFor, taskTableName } from './runtime-config.ts';
+import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
 
 const RunSubtaskInput = z.object({
   taskId: z.number().check(z.int(), z.positive()),
@@ -62,6 +62,11 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
         DocumentName: documentFor(definition.key),
         InstanceIds: [input.instanceId],
         Parameters: { agentHome: [input.agentHome], controlScript: [input.controlScript] },
+        // The full output, beyond what SSM returns inline, for the subtask's log.
+        CloudWatchOutputConfig: {
+          CloudWatchOutputEnabled: true,
+          CloudWatchLogGroupName: commandOutputLogGroup(),
+        },
         Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
         TimeoutSeconds: Math.max(30, definition.timeoutSeconds),
       }),

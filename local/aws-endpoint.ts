@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 
 /** The X-Amz-Target prefixes the endpoint answers: Step Functions, SSM, EventBridge and SQS. */
-export type AwsTargetPrefix = 'AWSStepFunctions' | 'AmazonSSM' | 'AWSEvents' | 'AmazonSQS';
+export type AwsTargetPrefix = 'AWSStepFunctions' | 'AmazonSSM' | 'AWSEvents' | 'AmazonSQS' | 'Logs_20140328';
 
 /** Step Functions and SQS speak awsJson1_0; SSM and EventBridge awsJson1_1 (checked on SDK v3 clients). */
 const CONTENT_TYPES: Record<AwsTargetPrefix, string> = {
   AWSStepFunctions: 'application/x-amz-json-1.0',
   AmazonSQS: 'application/x-amz-json-1.0',
+  Logs_20140328: 'application/x-amz-json-1.1',
   AmazonSSM: 'application/x-amz-json-1.1',
   AWSEvents: 'application/x-amz-json-1.1',
 };

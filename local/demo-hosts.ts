@@ -23,7 +23,7 @@ export const AGENT_PROCESS_NAMES = ['ocp_agentd', 'ocp_mgragent', 'ocp_monagent'
 export type AgentProcessName = (typeof AGENT_PROCESS_NAMES)[number];
 
 /** How a demo host's agent behaves; see the header of local/demo-agent/ocp_agentctl. */
-export const DEMO_MODES = ['normal', 'fast', 'broken', 'hang-stop', 'stubborn'] as const;
+export const DEMO_MODES = ['normal', 'fast', 'broken', 'hang-stop', 'stubborn', 'verbose'] as const;
 export type DemoMode = (typeof DEMO_MODES)[number];
 
 /** A demo host: `agentHome` is what the host registry records for it. */

@@ -30,6 +30,7 @@ import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { pollTableStream, type StreamConsumer, type StreamPoller } from './dynamodb-stream.ts';
 import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
+import { LocalCloudWatchLogs } from './services/cloudwatch-logs.ts';
 import { LocalEventBridge } from './services/eventbridge.ts';
 import { LocalSqs } from './services/sqs.ts';
 import { LocalSsm } from './services/ssm.ts';
@@ -42,6 +43,7 @@ const REPO = resolve(__dirname, '..');
 const TABLES = { taskTable: 'ocp-agent-restart-tasks', hostTable: 'ocp-agent-restart-hosts' };
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart`;
 const EVENT_BUS_NAME = 'ocp-agent-restart-events';
+const COMMAND_OUTPUT_LOG_GROUP = '/ocp-agent-restart/command-output';
 const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
@@ -229,7 +231,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const endpoint = await startAwsEndpoint({
       port: awsPort,
-      services: { AWSStepFunctions: stepFunctions, AmazonSSM: ssm, AWSEvents: eventBridge, AmazonSQS: sqs },
+      services: {
+        AWSStepFunctions: stepFunctions,
+        AmazonSSM: ssm,
+        AWSEvents: eventBridge,
+        AmazonSQS: sqs,
+        Logs_20140328: new LocalCloudWatchLogs(COMMAND_OUTPUT_LOG_GROUP, (commandId, instanceId) =>
+          ssm.fullOutput(commandId, instanceId),
+        ),
+      },
       lambdaFunctions: Object.fromEntries(
         (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
           functionName(id),
@@ -333,6 +343,8 @@ function configureSdkEnvironment(
     [ENV.rejectedQueueUrl]: rejectedQueueUrl,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
     AWS_ENDPOINT_URL_LAMBDA: awsEndpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: awsEndpoint,
+    [ENV.commandOutputLogGroup]: COMMAND_OUTPUT_LOG_GROUP,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
   });
 }

@@ -1,10 +1,11 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type CfnLogGroup, LogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/catalog.ts';
 import type { CommandDocument, CommandDocumentKey } from '../../host-scripts/command-documents.ts';
-import type { ProjectFunction } from './lambda-defaults.ts';
+import { LOG_RETENTION, type ProjectFunction } from './lambda-defaults.ts';
 
 export interface AgentCommandsProps {
   /** The documents to create, as host-scripts/command-documents.ts builds them. */
@@ -19,11 +20,17 @@ export interface AgentCommandsProps {
  */
 export class AgentCommands extends Construct {
   readonly managedInstanceTag: { readonly key: string; readonly value: string };
+  /**
+   * Where SSM writes the commands' full output (SendCommand's CloudWatch output): a subtask's log is
+   * read from here when SSM returns its output truncated. Instances write to it with their own role.
+   */
+  readonly outputLogGroup: LogGroup;
   private readonly documents = new Map<CommandDocumentKey, CfnDocument>();
 
   constructor(scope: Construct, id: string, props: AgentCommandsProps) {
     super(scope, id);
     this.managedInstanceTag = props.managedInstanceTag;
+    this.outputLogGroup = new LogGroup(this, 'CommandOutput', { retention: LOG_RETENTION });
     for (const document of props.documents) {
       if (this.documents.has(document.key)) throw new Error(`Two command documents for ${document.key}`);
       this.documents.set(
@@ -89,6 +96,38 @@ export class AgentCommands extends Construct {
         reason: `Instance ids are only known per request; the statement allows only ${target.resource}s tagged ${this.managedInstanceTag.key}=${this.managedInstanceTag.value}.`,
       });
     }
+  }
+
+  /** Tells the function where its commands' full output goes (it sends or records commands). */
+  useOutputLogGroup(fn: ProjectFunction): void {
+    fn.addEnvironment(ENV.commandOutputLogGroup, this.outputLogGroup.logGroupName);
+  }
+
+  /** Lets the function read the commands' full output. */
+  grantReadOutput(fn: ProjectFunction): void {
+    this.useOutputLogGroup(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['logs:GetLogEvents'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: `${this.outputLogGroup.logGroupName}:log-stream:*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    const stack = Stack.of(this);
+    const logGroupId = stack.resolve(
+      stack.getLogicalId(this.outputLogGroup.node.defaultChild as CfnLogGroup),
+    );
+    Validations.of(fn).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${logGroupId}>:log-stream:*]`,
+      reason:
+        'SSM names a command output stream after the command, known only once it was sent; the grant covers only the product’s output log group.',
+    });
   }
 
   /** Lets the function read a command's status and output. */

@@ -71,6 +71,7 @@ export class OcpApi extends Construct {
     workflow.grantStartAndControl(this.handler);
     commands.grantSendCommand(this.handler, ['agentStatus']);
     commands.grantReadInvocations(this.handler);
+    commands.grantReadOutput(this.handler);
     commands.grantCancelCommands(this.handler);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {

@@ -26,6 +26,7 @@ export class CommandCallback extends Construct {
     this.handler = new ProjectFunction(this, 'Handler', { functionId: 'commandCallback' });
     props.store.grantTaskTable(this.handler);
     props.commands.grantReadInvocations(this.handler);
+    props.commands.useOutputLogGroup(this.handler);
     props.workflow.grantTaskResponse(this.handler);
 
     this.trigger = new EventTrigger(this, 'Trigger', {

@@ -40,6 +40,7 @@ export class RestartWorkflow extends Construct {
       this.runSubtask,
       RESTART_SUBTASKS.map((subtask) => subtask.key),
     );
+    commands.useOutputLogGroup(this.runSubtask);
 
     this.finishTask = new ProjectFunction(this, 'FinishTask', { functionId: 'finishTask' });
     store.grantTaskTable(this.finishTask);

@@ -138,3 +138,25 @@ describe('refusals over real HTTP, in the OCP envelope', () => {
     expect(envelope.error?.code).toBe(10002);
   });
 });
+
+describe('subtask output beyond what SSM returns inline', () => {
+  it('is kept whole in the subtask log, read from SSM’s CloudWatch output', async () => {
+    setDemoMode(system.hosts[3]!, 'verbose');
+
+    const { envelope } = await call(system, 'POST', '/compute/hosts/4/agent/restart', operator);
+    const task = await waitForTask(system, operator, envelope.data.id);
+    const start = task.subtasks[3];
+    const { envelope: log } = await call(
+      system,
+      'GET',
+      `/api/v2/tasks/instances/${task.id}/subtasks/${start.id}/log`,
+      operator,
+    );
+
+    expect(task.status).toBe('SUCCESSFUL');
+    expect(log.data.log.length).toBeGreaterThan(48_000);
+    expect(log.data.log).toContain('startup check 0001');
+    expect(log.data.log).toContain('startup report complete');
+    setDemoMode(system.hosts[3]!, 'normal');
+  });
+});

@@ -29,6 +29,7 @@ let nextId = 1000;
 
 beforeAll(async () => {
   tables = await createTestTables();
+  process.env[ENV.commandOutputLogGroup] = '/ocp/command-output';
   process.env[ENV.commandDocuments] = JSON.stringify({
     prepare: 'doc-prepare',
     restartPosProxy: 'doc-pos',
@@ -208,6 +209,29 @@ describe('command-callback', () => {
     expect(sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({
       taskToken: `token-${task.id}-0`,
       error: 'SubtaskFailed',
+    });
+  });
+
+  it('records where SSM wrote the full output when it returned the output truncated', async () => {
+    const task = await runningTask(18);
+    const { commandId } = await start(task, 0);
+
+    await commandEnded(commandId, {
+      Status: 'Success',
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      StandardOutputContent: 'x'.repeat(24_000),
+    })();
+
+    const [log] = await store.subtaskLogs(task.id, task.subtasks[0]!.id);
+    expect(log?.fullOutput).toEqual({
+      logGroup: '/ocp/command-output',
+      stdoutStream: `${commandId}/${INSTANCE}/prepare/stdout`,
+      stderrStream: `${commandId}/${INSTANCE}/prepare/stderr`,
+    });
+    const sent = ssmMock.commandCalls(SendCommandCommand).at(-1)!.args[0].input;
+    expect(sent.CloudWatchOutputConfig).toEqual({
+      CloudWatchOutputEnabled: true,
+      CloudWatchLogGroupName: '/ocp/command-output',
     });
   });
 

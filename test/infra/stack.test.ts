@@ -110,6 +110,8 @@ describe('cdk-nag (AWS Solutions)', () => {
     ];
     const stateMachineId = idOf(synth.stack.workflow.stateMachine);
     const executions = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`;
+    const outputLogGroupId = idOf(synth.stack.commands.outputLogGroup);
+    const outputStreams = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${outputLogGroupId}>:log-stream:*]`;
     expect(acknowledged.map(({ at, id }) => `${at}: ${id}`).sort()).toEqual(
       [
         `Api/Handler: ${wildcard}`,
@@ -117,6 +119,7 @@ describe('cdk-nag (AWS Solutions)', () => {
         `Api/Handler: ${wildcard}`,
         ...instances('Api/Handler'),
         `Api/Handler: ${executions}`,
+        `Api/Handler: ${outputStreams}`,
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
@@ -377,6 +380,10 @@ describe('IAM', () => {
         allow(['ssm:SendCommand'], [arn('ssm', ':document/', ref(documentId('agentStatus')))]),
         sendToTaggedInstances(),
         allow(['ssm:GetCommandInvocation'], ['*']),
+        allow(
+          ['logs:GetLogEvents'],
+          [arn('logs', ':log-group:', ref(idOf(synth.stack.commands.outputLogGroup)), ':log-stream:*')],
+        ),
         allow(['ssm:CancelCommand'], ['*']),
       ]),
     );
@@ -741,11 +748,20 @@ describe('Lambda functions', () => {
     const base = ['NODE_OPTIONS', ENV.taskTable];
     const all = functions();
     expect(variables(all.api)).toEqual(
-      [...base, ENV.hostTable, ENV.stateMachineArn, ENV.commandDocuments, ENV.permissionsClaim].sort(),
+      [
+        ...base,
+        ENV.hostTable,
+        ENV.stateMachineArn,
+        ENV.commandDocuments,
+        ENV.permissionsClaim,
+        ENV.commandOutputLogGroup,
+      ].sort(),
     );
-    expect(variables(all.runSubtask)).toEqual([...base, ENV.commandDocuments].sort());
+    expect(variables(all.runSubtask)).toEqual(
+      [...base, ENV.commandDocuments, ENV.commandOutputLogGroup].sort(),
+    );
     expect(variables(all.finishTask)).toEqual(base.sort());
-    expect(variables(all.commandCallback)).toEqual(base.sort());
+    expect(variables(all.commandCallback)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.reconcileExecution)).toEqual(base.sort());
     expect(variables(all.sweepTasks)).toEqual(base.sort());
     expect(variables(all.restartTrigger)).toEqual(
