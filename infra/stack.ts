@@ -102,6 +102,10 @@ export class OcpAgentRestartStack extends Stack {
       value: this.restartTriggers.rejectedRequests.queueUrl,
       description: 'Restart requests the product refused, with the reason',
     });
+    new CfnOutput(this, 'CommandOutputLogGroup', {
+      value: commands.outputLogGroup.logGroupName,
+      description: 'SSM writes the commands’ full output here: instance roles need logs:CreateLogStream and logs:PutLogEvents on it',
+    });
     new CfnOutput(this, 'ManagedInstanceTag', {
       value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,
       description: 'Tag an instance with this (key=value) before registering it',
