@@ -37,6 +37,8 @@ export default defineConfig({
         test: {
           name: 'resilience',
           include: ['test/resilience/**/*.test.ts'],
+          // Two files at a time: the 200-host rounds are bound by one DynamoDB Local, the rest by waits.
+          maxWorkers: 2,
           globalSetup: ['test/resilience/support/figures-global.ts'],
           testTimeout: 300_000,
           hookTimeout: 180_000,

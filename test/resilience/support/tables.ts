@@ -17,23 +17,32 @@ export async function scanAll(client: DynamoDBClient, tableName: string): Promis
   const items: Item[] = [];
   let startKey: Record<string, AttributeValue> | undefined;
   do {
-    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }),
+    );
     items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return items;
 }
 
+/** JSON with object keys sorted at every level: equal items give equal text whatever their attribute order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
 /** Every item of both tables, in a stable order: equal snapshots mean nothing was created or changed. */
 export async function snapshotTables(client: DynamoDBClient, system: LocalSystem): Promise<string> {
-  const key = (item: Item) =>
-    `${String(item.pk ?? '')}|${String(item.sk ?? '')}|${String(item.hostId ?? '')}`;
   const tables = await Promise.all(
     [system.tables.taskTable, system.tables.hostTable].map(async (table) =>
-      (await scanAll(client, table)).sort((a, b) => key(a).localeCompare(key(b))),
+      (await scanAll(client, table)).map(canonicalJson).sort(),
     ),
   );
-  return JSON.stringify(tables);
+  return JSON.stringify(tables, null, 1);
 }
 
 /** The task items (one per task) of the task table. */
