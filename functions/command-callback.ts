@@ -38,7 +38,13 @@ export const handler = async (event: EventBridgeEvent<string, CommandStatusDetai
   const stderr = invocation.StandardErrorContent ?? '';
   const error = succeeded
     ? undefined
-    : describeCommandFailure(invocation.Status ?? event.detail.status, exitCode, stderr, stdout);
+    : describeCommandFailure(
+        invocation.Status ?? event.detail.status,
+        exitCode,
+        stderr,
+        stdout,
+        invocation.StatusDetails,
+      );
   const now = ocpTimestamp(new Date());
 
   let taskToken: string | undefined;

@@ -68,7 +68,8 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
           CloudWatchLogGroupName: commandOutputLogGroup(),
         },
         Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
-        TimeoutSeconds: Math.max(30, definition.timeoutSeconds),
+        // Delivery timeout: an unreachable host fails the subtask with that reason, well within its timeout.
+        TimeoutSeconds: Math.max(30, Math.floor(definition.timeoutSeconds / 2)),
       }),
     );
     commandId = sent.Command?.CommandId;

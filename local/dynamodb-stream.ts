@@ -45,6 +45,7 @@ export async function pollTableStream(
   let lastShardRefresh = 0;
   let firstRefresh = true;
   let idleWaiters: (() => void)[] = [];
+  let failing = false;
 
   // Every read starts from a fresh iterator after the last record seen: DynamoDB Local's
   // NextShardIterator and LATEST iterators have been seen to skip records written between polls.
@@ -108,8 +109,13 @@ export async function pollTableStream(
     while (!stopped) {
       try {
         await pollOnce();
+        if (failing) console.error('Stream polling resumed.');
+        failing = false;
       } catch (error) {
-        if (!stopped) console.error('Stream poll failed:', error instanceof Error ? error.message : error);
+        // Once per outage (DynamoDB Local restarting), not every poll.
+        if (!stopped && !failing)
+          console.error('Stream poll failed:', error instanceof Error ? error.message : error);
+        failing = true;
       }
       const waiters = idleWaiters;
       idleWaiters = [];

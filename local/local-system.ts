@@ -44,6 +44,7 @@ const TABLES = { taskTable: 'ocp-agent-restart-tasks', hostTable: 'ocp-agent-res
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart`;
 const EVENT_BUS_NAME = 'ocp-agent-restart-events';
 const COMMAND_OUTPUT_LOG_GROUP = '/ocp-agent-restart/command-output';
+const SWEEP_INTERVAL_MS = 60_000;
 const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
@@ -265,6 +266,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts.
     await handlers.sweepTasks(undefined as never);
+    // And periodically, as the stack's schedule does (there every 15 minutes).
+    const sweep = setInterval(() => {
+      handlers.sweepTasks(undefined as never).catch((error) => console.error('Sweep failed:', error));
+    }, SWEEP_INTERVAL_MS);
+    sweep.unref();
+    stops.push(() => clearInterval(sweep));
 
     const signingKeyDir = options.stateDir;
     const signingKey = await loadOrCreateSigningKey(signingKeyDir);

@@ -6,15 +6,18 @@ export function describeCommandFailure(
   exitCode: number,
   stderr: string,
   stdout: string,
+  statusDetails?: string,
 ): string {
   const reason =
-    status === 'TimedOut'
-      ? 'the command timed out on the host'
-      : status === 'Cancelled'
-        ? 'the command was cancelled'
-        : status === 'Failed'
-          ? `the command exited with code ${exitCode}`
-          : `the command ended with status ${status}`;
+    statusDetails === 'DeliveryTimedOut' || statusDetails === 'Undeliverable' || status === 'Undeliverable'
+      ? 'the host did not receive the command (its SSM agent is offline or unreachable)'
+      : status === 'TimedOut'
+        ? 'the command timed out on the host'
+        : status === 'Cancelled'
+          ? 'the command was cancelled'
+          : status === 'Failed'
+            ? `the command exited with code ${exitCode}`
+            : `the command ended with status ${status}`;
   const tail = lastLines(stderr.trim() || stdout.trim(), TAIL_LINES);
   return tail ? `Subtask failed: ${reason}: ${tail}` : `Subtask failed: ${reason}.`;
 }

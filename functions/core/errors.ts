@@ -115,3 +115,13 @@ export class TaskProhibitRollback extends DomainError {
     super(`Task ${taskId} prohibits rollback (prohibit_rollback is true).`);
   }
 }
+
+/** The host did not answer the agent status command in time, or answered something unreadable. */
+export class AgentStatusUnavailable extends DomainError {
+  readonly httpStatus = 503;
+  readonly ocpCode = 40000;
+  readonly ocpCodeName = 'COMPUTE_HOST_AGENT_STATUS_NOT_VALID';
+  constructor(reason: string) {
+    super(`The agent status could not be read: ${reason}.`, 'hostId');
+  }
+}

@@ -4,7 +4,7 @@ import {
   waitUntilCommandExecuted,
 } from '@aws-sdk/client-ssm';
 import { ssm } from '#aws/ssm';
-import { HostNotFound } from '#core/errors';
+import { AgentStatusUnavailable, HostNotFound } from '#core/errors';
 import * as z from '#core/schema';
 import { ocpTimestamp } from '#core/time';
 import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
@@ -22,11 +22,6 @@ export interface AgentStatus {
   status: 'STARTED' | 'STOPPED';
   processes: { name: string; pid: number | null; running: boolean }[];
   checkedAt: string;
-}
-
-/** The host did not answer the status command in time, or answered something unreadable. */
-export class AgentStatusUnavailable extends Error {
-  override readonly name = 'AgentStatusUnavailable';
 }
 
 const STATUS_WAIT_SECONDS = 20;
@@ -62,13 +57,13 @@ export async function getAgentStatus(
   }
   const invocation = await ssm.send(new GetCommandInvocationCommand(query));
   if (invocation.Status !== 'Success') {
-    throw new AgentStatusUnavailable(`The status command ended ${invocation.Status} on ${host.instanceId}`);
+    throw new AgentStatusUnavailable(`the status command ended ${invocation.Status} on ${host.instanceId}`);
   }
   let report: z.infer<typeof AgentStatusReport>;
   try {
     report = AgentStatusReport.parse(JSON.parse(invocation.StandardOutputContent ?? ''));
   } catch {
-    throw new AgentStatusUnavailable('The status command printed an unreadable report');
+    throw new AgentStatusUnavailable('the status command printed an unreadable report');
   }
   return { hostId: host.hostId, ...report, checkedAt: ocpTimestamp(new Date()) };
 }
