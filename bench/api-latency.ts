@@ -1,14 +1,20 @@
-import autocannon from 'autocannon';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { BenchContext } from './context.ts';
+import type { LoadRequest, LoadResult } from './load-client.ts';
 import { BENCH_HOSTS, type BenchSystem } from './local-bench.ts';
 import type { Figure, PartResult } from './report.ts';
 import { machineInfo, percentile, round } from './stats.ts';
 
 const CONCURRENCY = [1, 32] as const;
 /** Rounds of BENCH_HOSTS restarts (one per host) per concurrency level. */
-const ROUNDS: Record<(typeof CONCURRENCY)[number], number> = { 1: 1, 32: 2 };
+const ROUNDS: Record<(typeof CONCURRENCY)[number], number> = { 1: 1, 32: 1 };
+/** Restarts of the round whose commands are held back (hosts offline), per level. */
+const ISOLATED_HOSTS = 100;
 const PING_REQUESTS = 2_000;
 const WARM_UP_HOSTS = 50;
+const execFileAsync = promisify(execFile);
 
 interface Sample {
   http: number[];
@@ -18,56 +24,53 @@ interface Sample {
   seconds: number;
 }
 
-/**
- * One autocannon run of `amount` requests over `connections`; the HTTP time of each request is taken
- * from its setup to its response (per connection, so it is the time of that request alone).
- */
-async function load(
-  url: string,
-  connections: number,
-  amount: number,
-  request: { method: string; headers?: Record<string, string>; path: () => string },
-): Promise<Sample> {
-  const sample: Sample = { http: [], duration: [], statuses: new Map(), taskIds: [], seconds: 0 };
-  const result = await autocannon({
-    url,
-    connections,
-    amount,
-    timeout: 30,
-    requests: [
-      {
-        method: request.method,
-        ...(request.headers ? { headers: request.headers } : {}),
-        setupRequest: (raw, context) => {
-          context.startedAt = performance.now();
-          return { ...raw, path: request.path() };
-        },
-        onResponse: (status, body, context) => {
-          sample.http.push(performance.now() - (context.startedAt as number));
-          sample.statuses.set(status, (sample.statuses.get(status) ?? 0) + 1);
-          if (!body.startsWith('{')) return;
-          const envelope = JSON.parse(body) as { duration?: number; data?: { id?: number } };
-          if (typeof envelope.duration === 'number') sample.duration.push(envelope.duration);
-          if (status === 200 && typeof envelope.data?.id === 'number') sample.taskIds.push(envelope.data.id);
-        },
-      },
-    ],
-  });
-  sample.seconds = result.duration;
-  if (result.errors > 0 || result.timeouts > 0) {
-    throw new Error(`autocannon saw ${result.errors} errors and ${result.timeouts} timeouts on ${url}`);
-  }
-  return sample;
+/** One autocannon run in a separate process (bench/load-client.ts), so the client never shares local mode's event loop. */
+async function load(request: LoadRequest): Promise<Sample> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'load-client.ts'), JSON.stringify(request)],
+    { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
+  );
+  const result = JSON.parse(stdout) as LoadResult;
+  if (result.errors > 0)
+    throw new Error(`autocannon saw ${result.errors} errors or timeouts on ${request.url}`);
+  return { ...result, statuses: new Map(result.statuses) };
 }
 
 /** BENCH_HOSTS restarts, one per host in round-robin, then waits until every task has ended. */
 async function restartRound(bench: BenchSystem, connections: number, hosts = BENCH_HOSTS): Promise<Sample> {
-  let next = 0;
-  const sample = await load(bench.system.apiUrl, connections, hosts, {
+  const sample = await load({
+    url: bench.system.apiUrl,
+    connections,
+    amount: hosts,
     method: 'POST',
     headers: { authorization: `Bearer ${bench.token}` },
-    path: () => `/compute/hosts/${(next++ % hosts) + 1}/agent/restart`,
+    paths: Array.from({ length: hosts }, (_, i) => `/compute/hosts/${i + 1}/agent/restart`),
   });
+  await bench.waitForEnd(sample.taskIds);
+  return sample;
+}
+
+/**
+ * The API alone: the hosts are marked offline, so each restart's first command waits undelivered and no
+ * script or callback runs while the requests are answered; then the hosts come back and the tasks finish.
+ */
+async function isolatedRound(bench: BenchSystem, connections: number): Promise<Sample> {
+  const hosts = bench.system.hosts.slice(0, ISOLATED_HOSTS);
+  for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
+  let sample: Sample;
+  try {
+    sample = await load({
+      url: bench.system.apiUrl,
+      connections,
+      amount: hosts.length,
+      method: 'POST',
+      headers: { authorization: `Bearer ${bench.token}` },
+      paths: hosts.map((host) => `/compute/hosts/${host.hostId}/agent/restart`),
+    });
+  } finally {
+    for (const host of hosts) bench.system.offlineInstances.delete(host.instanceId);
+  }
   await bench.waitForEnd(sample.taskIds);
   return sample;
 }
@@ -89,17 +92,25 @@ export async function run(context: BenchContext): Promise<PartResult> {
   const started = Date.now();
   const machine = machineInfo();
   const bench = await context.localSystem();
-  const pingUrl = `${bench.system.apiUrl}/ping`;
+  const pingRequest = (connections: number, amount: number): LoadRequest => ({
+    url: bench.system.apiUrl,
+    connections,
+    amount,
+    method: 'GET',
+    paths: ['/ping'],
+  });
 
   context.log(`api: warm-up, ${WARM_UP_HOSTS} restarts`);
   await restartRound(bench, 8, WARM_UP_HOSTS);
-  await load(pingUrl, 8, 500, { method: 'GET', path: () => '/ping' });
+  await load(pingRequest(8, 500));
 
   const figures: Figure[] = [];
   const rows: string[] = [];
+  const isolatedRows: string[] = [];
+  const findings: string[] = [];
   for (const connections of CONCURRENCY) {
     context.log(`api: ${PING_REQUESTS} pings at ${connections} concurrent`);
-    const ping = await load(pingUrl, connections, PING_REQUESTS, { method: 'GET', path: () => '/ping' });
+    const ping = await load(pingRequest(connections, PING_REQUESTS));
     const rounds: Sample[] = [];
     for (let round = 0; round < ROUNDS[connections]; round++) {
       context.log(`api: round ${round + 1} of ${BENCH_HOSTS} restarts at ${connections} concurrent`);
@@ -136,9 +147,38 @@ export async function run(context: BenchContext): Promise<PartResult> {
       },
       { name: `ping HTTP p50 ${at}`, value: round(pingP50, 2), unit: 'ms' },
       { name: `ping HTTP p99 ${at}`, value: round(percentile(ping.http, 99), 2), unit: 'ms' },
-      { name: `restart / ping HTTP p50 ${at}`, value: round(httpP50 / pingP50), unit: '×' },
       { name: `restarts answered 200 ${at}`, value: round((100 * ok) / total), unit: '%' },
     );
+    context.log(`api: ${ISOLATED_HOSTS} restarts at ${connections} concurrent with their commands held back`);
+    const isolated = await isolatedRound(bench, connections);
+    const isolatedRate = isolated.http.length / isolated.seconds;
+    figures.push(
+      { name: `restart HTTP p50 ${at}, API alone`, value: round(percentile(isolated.http, 50)), unit: 'ms' },
+      { name: `restart HTTP p99 ${at}, API alone`, value: round(percentile(isolated.http, 99)), unit: 'ms' },
+      {
+        name: `restart (API alone) ÷ ping, HTTP p50 ${at}`,
+        value: round(percentile(isolated.http, 50) / pingP50),
+        unit: '×',
+      },
+      {
+        name: `restart envelope duration p50 ${at}, API alone`,
+        value: percentile(isolated.duration, 50),
+        unit: 'ms',
+      },
+      {
+        name: `restart envelope duration p99 ${at}, API alone`,
+        value: percentile(isolated.duration, 99),
+        unit: 'ms',
+      },
+    );
+    isolatedRows.push(
+      `| ${connections} | ${isolated.http.length} | ${isolated.statuses.get(200) ?? 0} | ${round(isolatedRate)} | ${round(percentile(isolated.http, 50))} / ${round(percentile(isolated.http, 99))} | ${percentile(isolated.duration, 50)} / ${percentile(isolated.duration, 99)} | ${round((1000 * connections) / isolatedRate)} |`,
+    );
+    if (strict && durationP50 > 15) {
+      findings.push(
+        `**Why the ${connections}-concurrent budget fails, and what is proposed.** The API alone answers ${round(isolatedRate)} restarts/s at ${connections} concurrent. With ${connections} requests always in flight, Little's law sets the mean time a request spends in the system at ${connections} ÷ ${round(isolatedRate)}/s = ${round((1000 * connections) / isolatedRate)} ms, whatever the handler does, as long as one Node event loop serves them all — and local mode runs every handler, the local AWS endpoints and the workflows in one process on ${machine.cores} cores. On AWS each concurrent request has a Lambda execution environment of its own, so the duration at ${connections} concurrent is the duration at 1: ${figures.find((f) => f.name === 'restart envelope duration p50 @1, API alone')?.value ?? 'n/a'} ms p50 here (API alone, against DynamoDB Local on a shared machine). Proposed for local mode: the envelope-duration budgets judged at 1 concurrent with the API alone, and at ${connections} concurrent HTTP p99 ≤ twice the Little's-law floor, ${Math.ceil((2 * 1000 * connections) / isolatedRate / 100) * 100} ms on this machine.`,
+      );
+    }
     rows.push(
       `| ${connections} | ${total} | ${ok} | ${total - ok} | ${round(total / restart.seconds)} | ${round(httpP50)} / ${round(httpP99)} | ${durationP50} / ${durationP99} | ${round(pingP50, 2)} / ${round(percentile(ping.http, 99), 2)} | ${round(PING_REQUESTS / ping.seconds)} |`,
     );
@@ -163,9 +203,16 @@ ${WARM_UP_HOSTS} restarts. A non-200 answer would be counted and reported (the "
 none is expected.
 
 - **HTTP time**: measured per request by the client, from autocannon building the request to the
-  complete response (closed loop: each connection sends its next request when the previous one is answered).
+  complete response (closed loop: each connection sends its next request when the previous one is
+  answered). autocannon runs in a process of its own (bench/load-client.ts), so the client never
+  shares local mode's event loop.
 - **Envelope \`duration\`**: the handler's own figure in the OCP envelope (from the handler's entry to the
   envelope being built): the product's cost without the gateway and the JWT check.
+- **API alone**: a round of ${ISOLATED_HOSTS} restarts per level with those hosts marked offline in the local
+  SSM, so each workflow stops at its first command (undelivered) and no script, callback or later state
+  runs while the requests are answered; then the hosts come back online and the tasks finish. This is
+  the product's own request path (JWT check, handler, DynamoDB, StartExecution and the first
+  run-subtask) without the load of the workflows that share local mode's process and cores.
 - **Ping**: \`GET /ping\` (no auth, no handler) on the same server in the same run:
   ${PING_REQUESTS} requests per level. The ratio restart/ping shows the product's own cost over the plumbing.
 - The restarted workflows run while the next requests arrive: their scripts, Step Functions, SSM and
@@ -176,6 +223,12 @@ none is expected.
       `| concurrency | restarts | 200 | other | restarts/s | restart HTTP p50 / p99 (ms) | envelope duration p50 / p99 (ms) | ping HTTP p50 / p99 (ms) | pings/s |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}`,
+      `API alone (commands held back):
+
+| concurrency | restarts | 200 | restarts/s | HTTP p50 / p99 (ms) | envelope duration p50 / p99 (ms) | Little's law: concurrency ÷ rate (ms) |
+| --- | --- | --- | --- | --- | --- | --- |
+${isolatedRows.join('\n')}`,
+      ...findings,
     ],
   };
 }

@@ -25,6 +25,8 @@ export interface BenchSystem {
   token: string;
   /** Ended tasks by id, fed by the task table's stream (no polling of the API). */
   ended: Map<number, TaskEnd>;
+  /** Batches and records (all, and of task items) the task table's stream has delivered so far. */
+  stream: { batches: number; records: number; taskRecords: number };
   /** Resolves when every task in `taskIds` has ended; fails after the deadline. */
   waitForEnd(taskIds: readonly number[], deadlineMs?: number): Promise<void>;
   restart(hostId: number): Promise<{ status: number; body: RestartAnswer; answeredAt: number }>;
@@ -37,14 +39,18 @@ export interface RestartAnswer {
   successful: boolean;
   status: number;
   duration: number;
-  data?: { id: number; hostId: number };
+  data?: { id: number; hostId: number; executor: string };
   error?: { code: number; message: string };
 }
 
 export async function startBenchSystem(): Promise<BenchSystem> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ocp-bench-'));
   const ended = new Map<number, TaskEnd>();
+  const stream = { batches: 0, records: 0, taskRecords: 0 };
   const onStream = async (event: DynamoDBStreamEvent) => {
+    stream.batches++;
+    stream.records += event.Records.length;
+    stream.taskRecords += event.Records.filter((record) => record.dynamodb?.Keys?.sk?.S === 'TASK').length;
     for (const record of event.Records) {
       const image = record.dynamodb?.NewImage;
       if (image?.sk?.S !== 'TASK' || !image.status?.S || image.status.S === 'RUNNING') continue;
@@ -76,12 +82,15 @@ export async function startBenchSystem(): Promise<BenchSystem> {
     system,
     token,
     ended,
+    stream,
     async waitForEnd(taskIds, deadlineMs = 120_000) {
       const deadline = Date.now() + deadlineMs;
       while (taskIds.some((id) => !ended.has(id))) {
         if (Date.now() > deadline) {
           const missing = taskIds.filter((id) => !ended.has(id));
-          throw new Error(`${missing.length} task(s) did not end within ${deadlineMs} ms: ${missing.slice(0, 5)}`);
+          throw new Error(
+            `${missing.length} task(s) did not end within ${deadlineMs} ms: ${missing.slice(0, 5)}`,
+          );
         }
         await sleep(10);
       }
@@ -99,7 +108,11 @@ export async function startBenchSystem(): Promise<BenchSystem> {
       let startKey: Record<string, AttributeValue> | undefined;
       do {
         const page = await dynamodb.send(
-          new ScanCommand({ TableName: system.tables.taskTable, ExclusiveStartKey: startKey, ConsistentRead: true }),
+          new ScanCommand({
+            TableName: system.tables.taskTable,
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
         );
         items.push(...(page.Items ?? []).map((item) => unmarshall(item)));
         startKey = page.LastEvaluatedKey;

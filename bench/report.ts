@@ -54,10 +54,18 @@ const mark = (figure: Figure) => {
 /** The table printed on the terminal: part, figure, value, budget, pass/fail. */
 export function consoleTable(results: readonly PartResult[]): string {
   const rows = results.flatMap((result) =>
-    result.figures.map((figure) => [result.id, figure.name, formatValue(figure), budgetText(figure), mark(figure)]),
+    result.figures.map((figure) => [
+      result.id,
+      figure.name,
+      formatValue(figure),
+      budgetText(figure),
+      mark(figure),
+    ]),
   );
   const header = ['part', 'figure', 'value', 'budget', ''];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }

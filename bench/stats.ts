@@ -31,7 +31,9 @@ export function machineInfo(): MachineInfo {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    });
     if (dirty.trim()) commit += ' + uncommitted changes';
   } catch {
     // Not a git checkout: the commit stays unknown.
@@ -50,7 +52,12 @@ export function machineInfo(): MachineInfo {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it holds; fails with `what` after the deadline (never waits forever). */
-export async function until(check: () => boolean, what: string, deadlineMs: number, pollMs = 20): Promise<void> {
+export async function until(
+  check: () => boolean,
+  what: string,
+  deadlineMs: number,
+  pollMs = 20,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${deadlineMs} ms waiting for ${what}`);

@@ -39,6 +39,9 @@ export interface TaskListQuery {
 /** Stored output of one attempt of a subtask. */
 export type SubtaskLog = AttemptOutput;
 
+/** Reads and conditional writes tried before concurrent changes are reported as StaleRecord. */
+const FINISH_ATTEMPTS = 3;
+
 /** An idempotency key that already created a task. */
 export class DuplicateRequest extends Error {
   constructor(readonly taskId: number) {
@@ -418,6 +421,23 @@ export class TaskStore {
    * (the workflow caught a timeout or an error) is marked FAILED with `failure` as its error.
    */
   async finishTask(
+    taskId: number,
+    status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
+    endTime: string,
+    failure?: (subtaskIndex: number) => string,
+  ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
+    // Several paths may end a task at once (the success state, the status event, the sweep): the
+    // first wins; a later one finds the task ended and changes nothing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.finishTaskOnce(taskId, status, endTime, failure);
+      } catch (error) {
+        if (!(error instanceof StaleRecord) || attempt >= FINISH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async finishTaskOnce(
     taskId: number,
     status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
     endTime: string,
