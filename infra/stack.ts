@@ -104,7 +104,8 @@ export class OcpAgentRestartStack extends Stack {
     });
     new CfnOutput(this, 'CommandOutputLogGroup', {
       value: commands.outputLogGroup.logGroupName,
-      description: 'SSM writes the commands’ full output here: instance roles need logs:CreateLogStream and logs:PutLogEvents on it',
+      description:
+        'SSM writes the commands’ full output here: instance roles need logs:CreateLogStream and logs:PutLogEvents on it',
     });
     new CfnOutput(this, 'ManagedInstanceTag', {
       value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,
