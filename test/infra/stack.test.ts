@@ -862,6 +862,7 @@ describe('logs and outputs', () => {
     expect(Object.keys(outputs).sort()).toEqual(
       [
         'ApiUrl',
+        'CommandOutputLogGroup',
         'EventBusName',
         'HostTableName',
         'RejectedRequestsQueueUrl',
@@ -877,6 +878,7 @@ describe('logs and outputs', () => {
     expect(outputs.TaskTableName?.Value).toEqual(ref(idOf(synth.stack.store.taskTable)));
     expect(outputs.HostTableName?.Value).toEqual(ref(idOf(synth.stack.store.hostTable)));
     expect(outputs.StateMachineArn?.Value).toEqual(ref(idOf(synth.stack.workflow.stateMachine)));
+    expect(outputs.CommandOutputLogGroup?.Value).toEqual(ref(idOf(synth.stack.commands.outputLogGroup)));
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(idOf(synth.stack.api.httpApi));
     expect(outputs.ManagedInstanceTag?.Value).toBe(
       `${DEFAULT_SETTINGS.managedInstanceTag.key}=${DEFAULT_SETTINGS.managedInstanceTag.value}`,
