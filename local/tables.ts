@@ -5,7 +5,12 @@ import {
   type DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { HOST_TABLE, TASK_TABLE } from '#store/table-schema';
+import { HOST_TABLE, KEY_ATTRIBUTE_TYPES, TASK_TABLE } from '#store/table-schema';
+
+const attribute = (name: keyof typeof KEY_ATTRIBUTE_TYPES) => ({
+  AttributeName: name,
+  AttributeType: KEY_ATTRIBUTE_TYPES[name],
+});
 
 /** The product's tables, created in DynamoDB Local from the same key shapes the stack uses. */
 export function tableDefinitions(names: { taskTable: string; hostTable: string }): CreateTableCommandInput[] {
@@ -19,12 +24,12 @@ export function tableDefinitions(names: { taskTable: string; hostTable: string }
         { AttributeName: TASK_TABLE.sortKey, KeyType: 'RANGE' },
       ],
       AttributeDefinitions: [
-        { AttributeName: TASK_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: TASK_TABLE.sortKey, AttributeType: 'S' },
-        { AttributeName: byCreationIndex.partitionKey, AttributeType: 'S' },
-        { AttributeName: byCreationIndex.sortKey, AttributeType: 'N' },
-        { AttributeName: byHostIndex.partitionKey, AttributeType: 'N' },
-      ],
+        TASK_TABLE.partitionKey,
+        TASK_TABLE.sortKey,
+        byCreationIndex.partitionKey,
+        byCreationIndex.sortKey,
+        byHostIndex.partitionKey,
+      ].map(attribute),
       GlobalSecondaryIndexes: [
         {
           IndexName: byCreationIndex.name,
@@ -49,7 +54,7 @@ export function tableDefinitions(names: { taskTable: string; hostTable: string }
       TableName: names.hostTable,
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [{ AttributeName: HOST_TABLE.partitionKey, KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: HOST_TABLE.partitionKey, AttributeType: 'N' }],
+      AttributeDefinitions: [attribute(HOST_TABLE.partitionKey)],
     },
   ];
 }

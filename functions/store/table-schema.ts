@@ -19,6 +19,9 @@ export const HOST_TABLE = {
   partitionKey: 'hostId',
 } as const;
 
+/** DynamoDB type of every key attribute above (tables and indexes): S for string, N for number. */
+export const KEY_ATTRIBUTE_TYPES = { pk: 'S', sk: 'S', listPk: 'S', id: 'N', hostId: 'N' } as const;
+
 /** The constant partition of byCreationIndex. */
 export const TASK_LIST_PARTITION = 'TASK';
 

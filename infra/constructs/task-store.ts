@@ -9,24 +9,9 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { HOST_TABLE, TASK_TABLE } from '#store/table-schema';
+import { HOST_TABLE, KEY_ATTRIBUTE_TYPES, TASK_TABLE } from '#store/table-schema';
 import { ENV } from '../../functions/catalog.ts';
 import type { ProjectFunction } from './lambda-defaults.ts';
-
-/**
- * Attribute types of the keys named in TASK_TABLE and HOST_TABLE (the schema names the attributes;
- * the item shapes in functions/store fix their types). local/tables.ts declares the same types; a
- * stack test compares the two.
- */
-const KEY_ATTRIBUTE_TYPES: ReadonlyArray<readonly [name: string, type: AttributeType]> = [
-  [TASK_TABLE.partitionKey, AttributeType.STRING],
-  [TASK_TABLE.sortKey, AttributeType.STRING],
-  [TASK_TABLE.byCreationIndex.partitionKey, AttributeType.STRING],
-  [TASK_TABLE.byCreationIndex.sortKey, AttributeType.NUMBER],
-  [TASK_TABLE.byHostIndex.partitionKey, AttributeType.NUMBER],
-  [TASK_TABLE.byHostIndex.sortKey, AttributeType.NUMBER],
-  [HOST_TABLE.partitionKey, AttributeType.NUMBER],
-];
 
 /** Item-level actions the task store performs (TransactWriteItems is authorized per Put/Update/Delete). */
 const TASK_ITEM_ACTIONS = [
@@ -37,13 +22,8 @@ const TASK_ITEM_ACTIONS = [
   'dynamodb:DeleteItem',
 ];
 
-function key(name: string): { name: string; type: AttributeType } {
-  const types = new Set(
-    KEY_ATTRIBUTE_TYPES.filter(([attribute]) => attribute === name).map(([, type]) => type),
-  );
-  const [type, ...others] = [...types];
-  if (!type || others.length > 0) throw new Error(`Key attribute ${name} needs exactly one type`);
-  return { name, type };
+function key(name: keyof typeof KEY_ATTRIBUTE_TYPES): { name: string; type: AttributeType } {
+  return { name, type: KEY_ATTRIBUTE_TYPES[name] === 'N' ? AttributeType.NUMBER : AttributeType.STRING };
 }
 
 /**
