@@ -1,5 +1,5 @@
 // aws-local-stepfunctions calls Promise.withResolvers (Node >= 22); Node 20 lacks it.
-interface Resolvers<T> {
+export interface Resolvers<T> {
   promise: Promise<T>;
   resolve: (value: T | PromiseLike<T>) => void;
   reject: (reason?: unknown) => void;
@@ -11,14 +11,17 @@ if (typeof promiseConstructor.withResolvers !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,
-    value: function withResolvers<T>(): Resolvers<T> {
-      let resolve!: Resolvers<T>['resolve'];
-      let reject!: Resolvers<T>['reject'];
-      const promise = new Promise<T>((onResolve, onReject) => {
-        resolve = onResolve;
-        reject = onReject;
-      });
-      return { promise, resolve, reject };
-    },
+    value: deferred,
   });
+}
+
+/** A promise with its resolve and reject functions (what Promise.withResolvers returns). */
+export function deferred<T>(): Resolvers<T> {
+  let resolve!: Resolvers<T>['resolve'];
+  let reject!: Resolvers<T>['reject'];
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  return { promise, resolve, reject };
 }

@@ -136,14 +136,7 @@ export class TaskStore {
 
   /** The task an idempotency key created, if it is remembered. */
   async taskForRequest(idempotencyKey: string): Promise<number | undefined> {
-    const result = await dynamodb.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: toItem(requestKey(idempotencyKey)),
-        ConsistentRead: true,
-      }),
-    );
-    return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
+    return this.taskIdAt(requestKey(idempotencyKey));
   }
 
   /** Undoes createTask for a task whose execution could not be started. */
@@ -274,12 +267,13 @@ export class TaskStore {
 
   /** Holder of a host's lock, if any. */
   async lockHolder(hostId: number): Promise<number | undefined> {
+    return this.taskIdAt(hostLockKey(hostId));
+  }
+
+  /** The task an item that points at one (a host lock, an idempotency key) names, if the item exists. */
+  private async taskIdAt(key: { pk: string; sk: string }): Promise<number | undefined> {
     const result = await dynamodb.send(
-      new GetItemCommand({
-        TableName: this.tableName,
-        Key: toItem(hostLockKey(hostId)),
-        ConsistentRead: true,
-      }),
+      new GetItemCommand({ TableName: this.tableName, Key: toItem(key), ConsistentRead: true }),
     );
     return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
   }

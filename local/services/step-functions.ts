@@ -1,4 +1,3 @@
-import '#local/promise-with-resolvers';
 import { randomUUID } from 'node:crypto';
 import type {
   DescribeExecutionOutput,
@@ -10,6 +9,7 @@ import type {
 import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
+import { deferred, type Resolvers } from '#local/promise-with-resolvers';
 import {
   type JsonValue,
   type LambdaFunction,
@@ -115,11 +115,7 @@ interface Attempt {
   heartbeat?: { seconds: number; timer?: NodeJS.Timeout };
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (reason: unknown) => void;
-}
+type Deferred<T> = Resolvers<T>;
 
 const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
 const MAX_INPUT_BYTES = 256 * 1024;
@@ -777,17 +773,7 @@ export class LocalStepFunctions implements LocalService {
     return typeof cause === 'string' ? cause : JSON.stringify(cause);
   }
 
-  private record(
-    attempt: Attempt,
-    phase: 'scheduled' | 'started' | 'submitted' | 'succeeded' | 'failed' | 'timedOut',
-    data: {
-      parameters?: JsonValue;
-      state?: TaskStateDefinition;
-      output?: JsonValue;
-      error?: string;
-      cause?: string;
-    } = {},
-  ): void {
+  private record(attempt: Attempt, phase: TaskEventPhase, data: TaskEventData = {}): void {
     if (attempt.pairing === 'detached') return;
     const body = taskEvent(attempt.resource, this.region, phase, data);
     if (!body) return;
@@ -897,18 +883,22 @@ function collectTaskStates(
   return found;
 }
 
+type TaskEventPhase = 'scheduled' | 'started' | 'submitted' | 'succeeded' | 'failed' | 'timedOut';
+
+interface TaskEventData {
+  parameters?: JsonValue;
+  state?: TaskStateDefinition;
+  output?: JsonValue;
+  error?: string;
+  cause?: string;
+}
+
 /** The history event of one phase of a Task attempt, shaped by the kind of resource. */
 function taskEvent(
   resource: TaskResource,
   region: string,
-  phase: 'scheduled' | 'started' | 'submitted' | 'succeeded' | 'failed' | 'timedOut',
-  data: {
-    parameters?: JsonValue;
-    state?: TaskStateDefinition;
-    output?: JsonValue;
-    error?: string;
-    cause?: string;
-  },
+  phase: TaskEventPhase,
+  data: TaskEventData,
 ): EventBody | undefined {
   const output = data.output === undefined ? undefined : json(data.output);
   if (resource.kind === 'lambda-function') {
@@ -1073,16 +1063,6 @@ function isValidName(name: string): boolean {
     const code = character.charCodeAt(0);
     return code >= 0x20 && !(code >= 0x7f && code <= 0x9f);
   });
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: Deferred<T>['resolve'];
-  let reject!: Deferred<T>['reject'];
-  const promise = new Promise<T>((onResolve, onReject) => {
-    resolve = onResolve;
-    reject = onReject;
-  });
-  return { promise, resolve, reject };
 }
 
 function queueFor(queues: Map<string, Attempt[]>, stateName: string): Attempt[] {
