@@ -1,16 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** The sample response of OCP's restart-agent API, as published in shared/reference. */
+/**
+ * The sample response of OCP's restart-agent API, as OCP's documentation publishes it (copied into
+ * test/fixtures so the suite runs from the repository alone).
+ */
 export function referenceRestartResponse(): {
   data: Record<string, unknown> & { subtasks: Record<string, unknown>[] };
   [field: string]: unknown;
 } {
-  const text = readFileSync(
-    resolve(__dirname, '../../../shared/reference/ocp-restart-agent-api.txt'),
-    'utf8',
+  return JSON.parse(
+    readFileSync(resolve(__dirname, '../fixtures/ocp-restart-agent-sample-response.json'), 'utf8'),
   );
-  const start = text.indexOf('{', text.indexOf('Sample response'));
-  const end = text.lastIndexOf('}');
-  return JSON.parse(text.slice(start, end + 1));
 }
