@@ -32,6 +32,7 @@ import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
 import { LocalCloudWatchLogs } from './services/cloudwatch-logs.ts';
 import { LocalEventBridge } from './services/eventbridge.ts';
+import { ExecutionStore } from './services/execution-store.ts';
 import { LocalSqs } from './services/sqs.ts';
 import { LocalSsm } from './services/ssm.ts';
 import { LocalStepFunctions, substituteDefinition } from './services/step-functions.ts';
@@ -59,9 +60,9 @@ const functionArn = (id: LambdaFunctionId) =>
 export const ENDPOINTS_FILE = 'endpoints.json';
 
 export interface LocalSystemOptions {
-  /** Where DynamoDB's data, the signing key and the demo hosts live. */
+  /** Where DynamoDB's data, Step Functions' executions, the signing key and the demo hosts live. */
   stateDir: string;
-  /** Keep DynamoDB's data on disk (npm start) or in memory (tests). */
+  /** Keep DynamoDB's data and Step Functions' executions on disk (npm start) or in memory (tests). */
   persist: boolean;
   /** HTTP API port; 0 picks a free one. */
   apiPort: number;
@@ -209,6 +210,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: STATE_MACHINE_ARN,
       definition: withStateTimeouts(definition, options.stateTimeoutOverrides ?? {}),
+      ...(options.persist ? { store: new ExecutionStore(join(options.stateDir, 'step-functions')) } : {}),
       lambdaFunctions: Object.fromEntries(
         (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
           functionArn(id),
@@ -228,7 +230,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           detail,
         } as EventBridgeEvent<string, unknown>),
     });
-    stops.push(() => stepFunctions.stopAll());
+    stops.push(() => stepFunctions.shutdown());
 
     const endpoint = await startAwsEndpoint({
       port: awsPort,
@@ -264,7 +266,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const poller: StreamPoller = await pollTableStream(dynamodb, TABLES.taskTable, consumers);
     stops.push(() => poller.stop());
 
-    // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts.
+    // Tasks left RUNNING by an earlier run end as their executions did (the store failed those that
+    // were open when it stopped), freeing their hosts.
     await handlers.sweepTasks(undefined as never);
     // And periodically, as the stack's schedule does (there every 15 minutes).
     const sweep = setInterval(() => {

@@ -10,6 +10,7 @@ import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-
 import { z } from 'zod';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 import { deferred, type Resolvers } from '#local/promise-with-resolvers';
+import type { ExecutionStore } from '#local/services/execution-store';
 import {
   type JsonValue,
   type LambdaFunction,
@@ -59,6 +60,8 @@ export interface LocalStepFunctionsOptions {
   roleArn?: string;
   /** Closed executions kept for Describe/History/List; the oldest are forgotten first (default 10 000). */
   maxClosedExecutions?: number;
+  /** Keeps executions across restarts: loaded when the service is built, written on every change. */
+  store?: ExecutionStore;
   /** Test speed-ups, passed to aws-local-stepfunctions (milliseconds, by state name). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   waitTimeOverrides?: Record<string, number>;
@@ -192,6 +195,9 @@ export class LocalStepFunctions implements LocalService {
     this.taskStates = collectTaskStates(this.definition);
     this.integrations = new TaskIntegrations(options.lambdaFunctions);
     this.maxClosedExecutions = options.maxClosedExecutions ?? 10_000;
+    const saved = options.store?.load() ?? [];
+    for (const execution of saved) this.executions.set(execution.executionArn, execution);
+    this.forgetOldExecutions(saved.length);
   }
 
   async handle(operation: string, input: unknown): Promise<unknown> {
@@ -232,7 +238,20 @@ export class LocalStepFunctions implements LocalService {
     }
   }
 
-  /** Stops every running execution (for shutdown and test clean-up). */
+  /**
+   * Local mode is stopping: every execution is saved as it is, and the runs end without recording
+   * anything more, as when the process dies (the store fails the open ones when it next loads them).
+   */
+  shutdown(): void {
+    this.options.store?.close();
+    for (const execution of this.executions.values()) {
+      if (!execution.run || execution.run.ended) continue;
+      execution.run.handle?.abort();
+      this.endRun(execution.run);
+    }
+  }
+
+  /** Stops every running execution (test clean-up). */
   async stopAll(): Promise<void> {
     const running = [...this.executions.values()].filter((execution) => execution.status === 'RUNNING');
     await Promise.all(
@@ -784,11 +803,13 @@ export class LocalStepFunctions implements LocalService {
   private addEvent(execution: Execution, body: EventBody): void {
     const id = execution.history.length + 1;
     execution.history.push({ ...body, timestamp: new Date(), id, previousEventId: id - 1 });
+    this.options.store?.changed(execution);
   }
 
   // --- Bookkeeping ----------------------------------------------------------------------------------
 
   private notify(execution: Execution): void {
+    this.options.store?.changed(execution);
     const listener = this.options.onExecutionStatusChange;
     if (!listener) return;
     const redrive = redriveStatusOf(execution);
@@ -817,13 +838,14 @@ export class LocalStepFunctions implements LocalService {
   }
 
   /** Keeps memory bounded: forgets the oldest closed executions beyond the limit. */
-  private forgetOldExecutions(): void {
-    this.closedExecutions += 1;
+  private forgetOldExecutions(newlyClosed = 1): void {
+    this.closedExecutions += newlyClosed;
     if (this.closedExecutions <= this.maxClosedExecutions) return;
     for (const [arn, execution] of this.executions) {
       if (this.closedExecutions <= this.maxClosedExecutions) break;
       if (execution.status === 'RUNNING') continue;
       this.executions.delete(arn);
+      this.options.store?.forget(arn);
       this.closedExecutions -= 1;
     }
   }
