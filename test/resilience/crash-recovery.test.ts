@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
+import { setDemoMode } from '../../local/demo-hosts.ts';
 import { type LocalSystem, startLocalSystem } from '../../local/local-system.ts';
 import { tokenFor } from '../support/local-client.ts';
 import { recordFigure } from './support/figures.ts';
@@ -14,7 +15,8 @@ import { type Item, lockItems, scanAll, tableClient } from './support/tables.ts'
  * Crashes in local mode, with DynamoDB kept on disk (persist: true): DynamoDB Local is SIGKILLed and
  * restarted while restarts are in flight, then local mode itself is stopped with tasks mid-way (their
  * end never recorded) and started again on the same state folder. Afterwards every task is in a true
- * state, none is lost or duplicated, and no host lock is left behind.
+ * state, none is lost or duplicated, no host lock is left behind, and a task failed or interrupted
+ * before the restart is retried after it (its execution kept by local Step Functions).
  */
 
 const HOSTS = 10;
@@ -187,8 +189,14 @@ describe('DynamoDB Local is killed and restarted while restarts are in flight', 
 });
 
 describe('local mode is stopped with tasks mid-way and started again on the same state folder', () => {
-  it('finds every task, ends the orphaned ones FAILED with a reason, frees their hosts, and restarts them', async () => {
+  it('keeps every task and execution: interrupted and failed tasks are retried to SUCCESSFUL after the restart', async () => {
     await untilNoExecutionRuns(90_000);
+    // Host 5's agent refuses to restart: its task fails before the stop, as an operator would find it.
+    setDemoMode(system.hosts[4]!, 'broken');
+    const failedAnswer = await restart(5);
+    expect(failedAnswer.status).toBe(200);
+    const failedBefore = (JSON.parse(failedAnswer.body) as { data: { id: number } }).data.id;
+    await untilTask(failedBefore, (task) => task.status === 'FAILED');
     // Hosts 1-4 are offline: their tasks wait in "Prepare" when local mode goes down, and nothing
     // records their end (the stop's execution events are lost, as in a crash).
     for (const host of system.hosts.slice(0, 4)) system.offlineInstances.add(host.instanceId);
@@ -205,6 +213,10 @@ describe('local mode is stopped with tasks mid-way and started again on the same
     system.eventBridge.drop(() => true);
     client.destroy();
     await system.stop();
+    // The last orphan's execution is gone from the store (as if .local/step-functions were cleared).
+    const lost = orphans[3]!;
+    deleteExecutionLog(before.find((task) => task.id === lost)!.executor as string);
+    const interrupted = orphans.slice(0, 3);
 
     // A new process would load the handlers afresh: so does this one.
     vi.resetModules();
@@ -214,41 +226,83 @@ describe('local mode is stopped with tasks mid-way and started again on the same
 
     const found = (await scanAll(client, system.tables.taskTable)).filter((item) => item.sk === 'TASK');
     expect(found.map((task) => task.id).sort()).toEqual(before.map((task) => task.id).sort());
-    for (const id of orphans) {
-      const task = found.find((item) => item.id === id)!;
-      expect(task.status).toBe('FAILED');
-      expect((task.subtasks as Subtask[])[0]!.error).toMatch(/execution running it was lost/);
+    const prepareError = (id: number) =>
+      (found.find((item) => item.id === id)!.subtasks as Subtask[])[0]!.error;
+    for (const id of interrupted) {
+      expect(found.find((item) => item.id === id)!.status).toBe('FAILED');
+      expect(prepareError(id)).toMatch(
+        /States\.Runtime: Local mode stopped while the execution ran \(in state "Prepare restart OCP agent"\)/,
+      );
     }
+    expect(prepareError(lost)).toMatch(/execution running it was lost/);
+    expect(found.find((item) => item.id === failedBefore)!.status).toBe('FAILED');
     await expectConsistent();
 
     // A task whose execution is gone cannot be redriven: retrying it is refused as a 409, not a 500.
-    const retry = await rawRequest(system.apiUrl, {
-      method: 'POST',
-      path: `/api/v2/tasks/instances/${orphans[0]}/retry`,
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect([retry.status, (JSON.parse(retry.body) as { error?: { code: number } }).error?.code]).toEqual([
+    const refused = await retry(lost);
+    expect([refused.status, (JSON.parse(refused.body) as { error?: { code: number } }).error?.code]).toEqual([
       409, 20003,
     ]);
     await expectConsistent();
 
-    const again = await Promise.all([1, 2, 3, 4].map((hostId) => restart(hostId)));
-    expect(again.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    // Every other one is retried over HTTP: its execution, kept across the restart, is redriven from
+    // the state it failed in, and the task ends SUCCESSFUL.
+    const retried = [...interrupted, failedBefore];
+    expect((await Promise.all(retried.map(retry))).map((answer) => answer.status)).toEqual(
+      retried.map(() => 200),
+    );
+    await untilNoExecutionRuns(60_000);
+    const afterRetry = (await expectConsistent()).tasks;
+    const runTimes = (id: number) => {
+      const task = afterRetry.find((item) => item.id === id)!;
+      return [task.status, ...(task.subtasks as { runTime: number }[]).map((s) => s.runTime)];
+    };
+    for (const id of interrupted) expect(runTimes(id)).toEqual(['SUCCESSFUL', 2, 1, 1, 1, 1]);
+    expect(runTimes(failedBefore)).toEqual(['SUCCESSFUL', 1, 2, 1, 1, 1]);
+
+    const again = await restart(4);
+    expect(again.status).toBe(200);
     await untilNoExecutionRuns(60_000);
     const { tasks } = await expectConsistent();
-    const fresh = again.map((answer) => (JSON.parse(answer.body) as { data: { id: number } }).data.id);
-    expect(tasks.filter((task) => fresh.includes(task.id as number)).map((task) => task.status)).toEqual([
-      'SUCCESSFUL',
-      'SUCCESSFUL',
-      'SUCCESSFUL',
-      'SUCCESSFUL',
-    ]);
+    const fresh = (JSON.parse(again.body) as { data: { id: number } }).data.id;
+    expect(tasks.find((task) => task.id === fresh)!.status).toBe('SUCCESSFUL');
     recordFigure({
       family: 'faults (crash)',
       case: 'local mode stopped mid-task and started again',
-      tried: orphans.length,
-      passed: orphans.length,
-      detail: `${found.length} tasks found after the restart (none lost); the ${orphans.length} orphaned RUNNING tasks ended FAILED by the start-up sweep ("the execution running it was lost"), their locks released, their hosts restarted SUCCESSFUL`,
+      tried: retried.length + 1,
+      passed: retried.length + 1,
+      detail: `${found.length} tasks found after the restart (none lost); the ${interrupted.length} RUNNING tasks whose executions local mode kept ended FAILED by the start-up sweep (States.Runtime, "local mode stopped while the execution ran"), as did 1 whose execution was deleted ("the execution running it was lost"); those ${interrupted.length} and 1 task that had FAILED before the stop were retried over HTTP and redriven to SUCCESSFUL from the failed state; the one without an execution was refused (409) and its host restarted SUCCESSFUL`,
     });
   });
 });
+
+async function retry(taskId: number): Promise<RawResponse> {
+  return rawRequest(system.apiUrl, {
+    method: 'POST',
+    path: `/api/v2/tasks/instances/${taskId}/retry`,
+    headers: { authorization: `Bearer ${token}` },
+  });
+}
+
+async function untilTask(taskId: number, done: (task: Item) => boolean, deadlineMs = 60_000): Promise<Item> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const task = (await scanAll(client, system.tables.taskTable)).find(
+      (item) => item.sk === 'TASK' && item.id === taskId,
+    );
+    if (task && done(task)) return task;
+    if (Date.now() > deadline)
+      throw new Error(`task ${taskId} not as expected after ${deadlineMs} ms: ${JSON.stringify(task)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Deletes one execution's log from local mode's Step Functions store. */
+function deleteExecutionLog(executionArn: string): void {
+  const dir = join(stateDir, 'step-functions');
+  const file = readdirSync(dir).find((name) =>
+    readFileSync(join(dir, name), 'utf8').split('\n', 1)[0]!.includes(JSON.stringify(executionArn)),
+  );
+  expect(file, `the log of ${executionArn}`).toBeDefined();
+  rmSync(join(dir, file!));
+}
