@@ -5,7 +5,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/core/**/*.test.ts', 'test/host-scripts/**/*.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['test/core/**/*.test.ts', 'test/host-scripts/**/*.test.ts', 'test/tools/**/*.test.ts'],
+        },
       },
       {
         extends: true,
