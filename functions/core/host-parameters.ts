@@ -23,7 +23,10 @@ export const HOST_PARAMETER_PATTERNS = {
 
 export type HostParameter = keyof typeof HOST_PARAMETER_PATTERNS;
 
-/** Longest accepted value of each parameter (the documents declare it as maxChars). */
+/**
+ * Longest accepted value of each parameter (the documents declare it as maxChars). It also keeps
+ * java.util.regex, which recurses once per segment and dot, far from its stack limit (~1,000).
+ */
 export const HOST_PARAMETER_MAX_LENGTH: Record<HostParameter, number> = {
   agentHome: 201,
   controlScript: 128,
