@@ -17,8 +17,8 @@ export const HOST_PARAMETER_PATTERNS = {
   /** The agent's control script, relative to agentHome: plain segments, the first starting with a letter, digit or `_`. */
   controlScript:
     '^[A-Za-z0-9_][A-Za-z0-9_-]*(?:\\.[A-Za-z0-9_-]+)*\\.?(?:/\\.?[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*\\.?)*\\z',
-  /** SSM instance (i-) or managed-instance (mi-) id. */
-  instanceId: '^(?:i|mi)-[0-9a-f]{8,17}\\z',
+  /** EC2 instance (i-, 8 or 17 hex digits) or managed-instance (mi-, 17) id, the shapes SSM's API accepts. */
+  instanceId: '^(?:i-[0-9a-f]{8}(?:[0-9a-f]{9})?|mi-[0-9a-f]{17})\\z',
 } as const;
 
 export type HostParameter = keyof typeof HOST_PARAMETER_PATTERNS;
