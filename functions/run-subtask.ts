@@ -3,7 +3,7 @@ import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
 import { commandComment } from '#core/command-comment';
-import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { type HostParameter, isValidHostParameter } from '#core/host-parameters';
 import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
 import type { TaskRecord } from '#core/task';
@@ -12,12 +12,23 @@ import { StaleRecord, TaskStore } from '#store/task-store';
 import { logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
 
+/** A value the SSM Agent will accept for the document parameter (or instance id) `name`. */
+const hostParameter = (name: HostParameter) =>
+  z
+    .string()
+    .check(
+      z.refine(
+        (value) => isValidHostParameter(name, value),
+        `Invalid ${name}: not accepted by its allowedPattern`,
+      ),
+    );
+
 const RunSubtaskInput = z.object({
   taskId: z.number().check(z.int(), z.positive()),
   subtaskIndex: z.number().check(z.int(), z.minimum(0), z.maximum(4)),
-  instanceId: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.instanceId))),
-  agentHome: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.agentHome))),
-  controlScript: z.string().check(z.regex(new RegExp(HOST_PARAMETER_PATTERNS.controlScript))),
+  instanceId: hostParameter('instanceId'),
+  agentHome: hostParameter('agentHome'),
+  controlScript: hostParameter('controlScript'),
   taskToken: z.string().check(z.minLength(1)),
 });
 

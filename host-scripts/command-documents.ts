@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import { AllowedPatternSyntaxError, matchesAllowedPattern } from '#core/allowed-pattern';
+import {
+  DEFAULT_AGENT_HOME,
+  DEFAULT_CONTROL_SCRIPT,
+  HOST_PARAMETER_MAX_LENGTH,
+  HOST_PARAMETER_PATTERNS,
+} from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import type { CommandDocumentKey } from '../functions/runtime-config.ts';
 
@@ -11,6 +17,8 @@ export interface SsmDocumentParameter {
   description: string;
   default?: string;
   allowedPattern?: string;
+  /** Checked by SSM at SendCommand (the agent checks only allowedPattern). */
+  maxChars?: number;
 }
 
 /** The `aws:runShellScript` step of a Command document. */
@@ -38,9 +46,18 @@ export interface CommandDocument {
   content: SsmCommandDocumentContent;
 }
 
-/** A parameter value is missing, undeclared or refused by its allowedPattern (SSM's error name). */
+/** A parameter value is missing or undeclared (SSM's error name). */
 export class InvalidParameters extends Error {
   override readonly name = 'InvalidParameters';
+}
+
+/**
+ * The SSM Agent refused the document's parameters on the host (an allowedPattern it cannot compile
+ * or a value it does not match): the command fails before anything runs, with this message as the
+ * document's trace output.
+ */
+export class AgentParameterValidationFailed extends Error {
+  override readonly name = 'AgentParameterValidationFailed';
 }
 
 const AGENT_STATUS_TIMEOUT_SECONDS = 30;
@@ -94,12 +111,14 @@ function documentContent(
         description: 'Absolute path of the OCP agent install on the host',
         default: DEFAULT_AGENT_HOME,
         allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
+        maxChars: HOST_PARAMETER_MAX_LENGTH.agentHome,
       },
       controlScript: {
         type: 'String',
         description: 'The agent’s control script, relative to agentHome',
         default: DEFAULT_CONTROL_SCRIPT,
         allowedPattern: HOST_PARAMETER_PATTERNS.controlScript,
+        maxChars: HOST_PARAMETER_MAX_LENGTH.controlScript,
       },
     },
     mainSteps: [
@@ -143,9 +162,11 @@ export function commandDocuments(): CommandDocument[] {
 }
 
 /**
- * The shell text SSM would run for `content` with these parameters: each value (or its default)
- * checked against its allowedPattern, `{{ name }}` substituted, runCommand lines joined by "\n".
- * Throws InvalidParameters as SendCommand would.
+ * The shell text the SSM Agent would run for `content` with these parameters: each value (or its
+ * default) checked against its allowedPattern as the agent checks it (RE2), `{{ name }}`
+ * substituted, runCommand lines joined by "\n". Throws InvalidParameters for an undeclared or
+ * missing parameter, as SendCommand would, and AgentParameterValidationFailed, with the agent's
+ * message, for what the agent refuses.
  */
 export function renderRunCommand(
   content: SsmCommandDocumentContent,
@@ -157,18 +178,36 @@ export function renderRunCommand(
     }
   }
   const values = new Map<string, string>();
+  const refusals: string[] = [];
   for (const [name, declared] of Object.entries(content.parameters)) {
     const value = Object.hasOwn(parameters, name) ? parameters[name] : declared.default;
     if (value === undefined) throw new InvalidParameters(`Parameter ${name} is required`);
-    if (declared.allowedPattern !== undefined && !new RegExp(declared.allowedPattern).test(value)) {
-      throw new InvalidParameters(
-        `Parameter ${name} does not match its allowed pattern ${declared.allowedPattern}`,
+    const refusal = declared.allowedPattern && agentRefusal(declared.allowedPattern, value);
+    if (refusal) {
+      refusals.push(
+        `error thrown in 'AllowedRegexParamValidator' while validating parameter /${name}/: ${refusal}`,
       );
     }
     values.set(name, value);
+  }
+  if (refusals.length > 0) {
+    throw new AgentParameterValidationFailed(
+      `all errors during param validation errors: ${refusals.join('\n')}`,
+    );
   }
   return content.mainSteps
     .flatMap((step) => step.inputs.runCommand)
     .map((line) => line.replace(PLACEHOLDER, (placeholder, name: string) => values.get(name) ?? placeholder))
     .join('\n');
+}
+
+/** Why the agent refuses `value` for `pattern` (its wording), or undefined when it accepts it. */
+function agentRefusal(pattern: string, value: string): string | undefined {
+  try {
+    if (matchesAllowedPattern(pattern, value)) return undefined;
+  } catch (error) {
+    if (!(error instanceof AllowedPatternSyntaxError)) throw error;
+    return `encountered error while compiling allowed pattern - internal error: ${error.message}`;
+  }
+  return `parameter value /${value}/ does not match the allowed pattern /${pattern}/`;
 }

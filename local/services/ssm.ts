@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
+import { AllowedPatternSyntaxError, matchesAllowedPattern } from '#core/allowed-pattern';
 import { COMMAND_STATUS_EVENT, type CommandStatusDetail } from '#core/event-patterns';
 import { AwsError, type LocalService } from '#local/local-service';
 import { ScriptRunner } from '#local/services/script-runner';
@@ -21,7 +22,10 @@ export interface LocalInstance {
 export interface LocalSsmOptions<Document extends object = object> {
   /** SSM Command documents (schema 2.2, one aws:runShellScript step) by document name. */
   documents: Record<string, Document>;
-  /** The document's shell text for validated parameter values (defaults applied). */
+  /**
+   * The document's shell text for the parameter values SendCommand accepted (defaults applied), as
+   * the agent renders it on the host; what it throws is the agent refusing the document.
+   */
   renderRunCommand: (content: Document, parameters: Record<string, string>) => string;
   /** The registered managed instance, read again at every delivery attempt. */
   instances: (instanceId: string) => LocalInstance | undefined;
@@ -61,6 +65,8 @@ const ParameterDefinition = z
     default: z.union([z.string(), z.number(), z.boolean()]).optional(),
     allowedPattern: z.string().optional(),
     allowedValues: z.array(z.string()).optional(),
+    minChars: z.coerce.number().int().min(0).optional(),
+    maxChars: z.coerce.number().int().min(0).optional(),
   })
   .loose();
 
@@ -128,7 +134,8 @@ interface CommandRecord {
   requestedAt: number;
   deliveryTimeoutSeconds: number;
   executionTimeoutSeconds: number;
-  script: string;
+  /** The shell text, or why the agent refuses the document (every invocation then fails unrun). */
+  rendered: { script: string } | { agentRefusal: string };
   invocations: Map<string, Invocation>;
 }
 
@@ -140,6 +147,8 @@ interface Invocation {
   responseCode: number;
   stdout: string;
   stderr: string;
+  /** The agent's document-level message (ListCommandInvocations' TraceOutput). */
+  traceOutput: string;
   startedAt?: number;
   endedAt?: number;
   /** The script's process group, once its process has started. */
@@ -258,12 +267,11 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       throw new AwsError('InvalidInstanceId', `Instances [${unknown.join(', ')}] not in a valid state.`);
     }
     const values = resolveParameters(document.parsed, input.Parameters ?? {});
-    let script: string;
+    let rendered: CommandRecord['rendered'];
     try {
-      script = this.options.renderRunCommand(document.content, values);
+      rendered = { script: this.options.renderRunCommand(document.content, values) };
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new AwsError('InvalidParameters', `The parameters are not valid for the document: ${reason}`);
+      rendered = { agentRefusal: error instanceof Error ? error.message : String(error) };
     }
     const step = document.parsed.mainSteps[0]!;
     const command: CommandRecord = {
@@ -276,7 +284,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       requestedAt: Date.now(),
       deliveryTimeoutSeconds,
       executionTimeoutSeconds: executionTimeout(step.inputs.timeoutSeconds, values),
-      script,
+      rendered,
       invocations: new Map(),
     };
     for (const instanceId of command.instanceIds) {
@@ -288,6 +296,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         responseCode: -1,
         stdout: '',
         stderr: '',
+        traceOutput: '',
         timers: [],
       };
       command.invocations.set(instanceId, invocation);
@@ -404,6 +413,13 @@ export class LocalSsm<Document extends object = object> implements LocalService 
 
   private run(invocation: Invocation): void {
     const { command } = invocation;
+    if ('agentRefusal' in command.rendered) {
+      // The agent parses the document before running anything and reports only the failure.
+      invocation.traceOutput = command.rendered.agentRefusal;
+      this.finish(invocation, 'Failed', 'Failed', -1);
+      return;
+    }
+    const { script } = command.rendered;
     const instance = this.options.instances(invocation.instanceId)!;
     invocation.status = 'InProgress';
     invocation.statusDetails = 'InProgress';
@@ -412,7 +428,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
 
     // The script runs from a worker thread (spawning blocks the spawning thread until the child execs).
     const running = this.scripts.run({
-      script: command.script,
+      script,
       cwd: instance.workDir,
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -567,7 +583,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       RequestedDateTime: epochSeconds(command.requestedAt),
       Status: invocation.status,
       StatusDetails: invocation.statusDetails,
-      TraceOutput: '',
+      TraceOutput: invocation.traceOutput,
       StandardOutputUrl: '',
       StandardErrorUrl: '',
       CommandPlugins: details
@@ -636,8 +652,14 @@ function resolveParameters(
     if (value === undefined) {
       throw new AwsError('InvalidParameters', `Parameter ${name} is required by the document.`);
     }
-    if (definition.allowedPattern !== undefined && !new RegExp(definition.allowedPattern).test(value)) {
+    if (definition.allowedPattern !== undefined && !serviceAccepts(definition.allowedPattern, value)) {
       throw new AwsError('InvalidParameters', `Parameter ${name} does not match its allowed pattern.`);
+    }
+    if (
+      (definition.minChars !== undefined && value.length < definition.minChars) ||
+      (definition.maxChars !== undefined && value.length > definition.maxChars)
+    ) {
+      throw new AwsError('InvalidParameters', `Parameter ${name} has a length out of its allowed range.`);
     }
     if (definition.allowedValues && !definition.allowedValues.includes(value)) {
       throw new AwsError('InvalidParameters', `Parameter ${name} is not one of its allowed values.`);
@@ -645,6 +667,20 @@ function resolveParameters(
     values[name] = value;
   }
   return values;
+}
+
+/**
+ * SendCommand's own allowedPattern check (SSM's engine is Java's). RE2 stands in for it, which is
+ * exact for patterns that mean the same in both (the product's are tested to). A pattern RE2 cannot
+ * compile is left to the agent, which fails the command on the host.
+ */
+function serviceAccepts(pattern: string, value: string): boolean {
+  try {
+    return matchesAllowedPattern(pattern, value);
+  } catch (error) {
+    if (error instanceof AllowedPatternSyntaxError) return true;
+    throw error;
+  }
 }
 
 /** The step's execution timeout: a number, a numeric string, or a `{{ parameter }}` reference. */

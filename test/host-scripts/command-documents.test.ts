@@ -1,13 +1,21 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
+import {
+  DEFAULT_AGENT_HOME,
+  DEFAULT_CONTROL_SCRIPT,
+  HOST_PARAMETER_MAX_LENGTH,
+  HOST_PARAMETER_PATTERNS,
+  isValidHostParameter,
+} from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { type DemoHost, demoAgentProcesses } from '#local/demo-hosts';
 import {
+  AgentParameterValidationFailed,
   type CommandDocument,
   commandDocuments,
   InvalidParameters,
   renderRunCommand,
+  type SsmCommandDocumentContent,
 } from '../../host-scripts/command-documents.ts';
 import { demoRoot, scriptEnv, startedDemoHost } from './host-script-harness.ts';
 
@@ -27,7 +35,6 @@ const HOSTILE_AGENT_HOMES = [
   "'quote",
   "/tmp/it's",
   '/tmp/a b',
-  `/${'a'.repeat(299)}`,
   '/tmp/x\n',
   '/tmp/x\nid',
   'relative/path',
@@ -63,12 +70,14 @@ describe('commandDocuments', () => {
           description: expect.any(String),
           default: DEFAULT_AGENT_HOME,
           allowedPattern: HOST_PARAMETER_PATTERNS.agentHome,
+          maxChars: HOST_PARAMETER_MAX_LENGTH.agentHome,
         },
         controlScript: {
           type: 'String',
           description: expect.any(String),
           default: DEFAULT_CONTROL_SCRIPT,
           allowedPattern: HOST_PARAMETER_PATTERNS.controlScript,
+          maxChars: HOST_PARAMETER_MAX_LENGTH.controlScript,
         },
       });
       expect(content.mainSteps).toHaveLength(1);
@@ -89,19 +98,18 @@ describe('commandDocuments', () => {
     }
   });
 
-  it('has an allowedPattern that accepts install paths', () => {
-    const pattern = new RegExp(HOST_PARAMETER_PATTERNS.agentHome);
+  it('accepts install paths as agentHome', () => {
     for (const path of [DEFAULT_AGENT_HOME, '/tmp/demo-hosts-Ab12_x/host-7/ocp_agent', '/opt/ocp.agent-2']) {
-      expect(pattern.test(path), path).toBe(true);
+      expect(isValidHostParameter('agentHome', path), path).toBe(true);
     }
   });
 
-  it.each(HOSTILE_AGENT_HOMES)('has an allowedPattern that refuses %j', (value) => {
-    expect(new RegExp(HOST_PARAMETER_PATTERNS.agentHome).test(value)).toBe(false);
+  it.each([...HOSTILE_AGENT_HOMES, `/${'a'.repeat(299)}`])('refuses the agentHome %j', (value) => {
+    expect(isValidHostParameter('agentHome', value)).toBe(false);
   });
 
   it.each(['bin/ocp_agentctl', 'sbin/ocp-agent.sh', 'ctl'])('accepts the control script %j', (value) => {
-    expect(new RegExp(HOST_PARAMETER_PATTERNS.controlScript).test(value)).toBe(true);
+    expect(isValidHostParameter('controlScript', value)).toBe(true);
   });
 
   it.each([
@@ -117,7 +125,7 @@ describe('commandDocuments', () => {
     'a'.repeat(200),
     '',
   ])('refuses the control script %j', (value) => {
-    expect(new RegExp(HOST_PARAMETER_PATTERNS.controlScript).test(value)).toBe(false);
+    expect(isValidHostParameter('controlScript', value)).toBe(false);
   });
 });
 
@@ -152,11 +160,31 @@ describe('renderRunCommand', () => {
     expect(renderRunCommand(content, {}).split('\n')[1]).toBe(`export AGENT_HOME='${DEFAULT_AGENT_HOME}'`);
   });
 
-  it.each(HOSTILE_AGENT_HOMES)('refuses agentHome %j with InvalidParameters', (value) => {
-    expect(() => renderRunCommand(content, { agentHome: value })).toThrow(InvalidParameters);
+  it.each(HOSTILE_AGENT_HOMES)('refuses agentHome %j as the agent does', (value) => {
+    expect(() => renderRunCommand(content, { agentHome: value })).toThrow(AgentParameterValidationFailed);
     expect(() => renderRunCommand(content, { agentHome: value })).toThrow(
-      expect.objectContaining({ name: 'InvalidParameters' }),
+      `all errors during param validation errors: error thrown in 'AllowedRegexParamValidator' while validating parameter /agentHome/: parameter value /${value}/ does not match the allowed pattern /${HOST_PARAMETER_PATTERNS.agentHome}/`,
     );
+  });
+
+  it('fails, with Go’s compile error, a document whose allowedPattern RE2 cannot compile', () => {
+    const lookahead: SsmCommandDocumentContent = {
+      ...content,
+      parameters: {
+        ...content.parameters,
+        agentHome: { ...content.parameters.agentHome!, allowedPattern: '^/(?!.*\\.\\.).+$' },
+      },
+    };
+
+    expect(() => renderRunCommand(lookahead, { agentHome: '/opt/agent' })).toThrow(
+      "error thrown in 'AllowedRegexParamValidator' while validating parameter /agentHome/: encountered error while compiling allowed pattern - internal error: error parsing regexp: invalid or unsupported Perl syntax: `(?!`",
+    );
+  });
+
+  it('leaves length to SendCommand: the agent checks only the pattern', () => {
+    const long = `/${'a'.repeat(HOST_PARAMETER_MAX_LENGTH.agentHome)}`;
+
+    expect(renderRunCommand(content, { agentHome: long }).split('\n')[1]).toBe(`export AGENT_HOME='${long}'`);
   });
 
   it('refuses a parameter the document does not declare', () => {

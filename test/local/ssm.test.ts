@@ -15,6 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsEndpoint, startAwsEndpoint } from '#local/aws-endpoint';
 import { type CommandStatusEvent, type LocalInstance, LocalSsm } from '#local/services/ssm';
+import { renderRunCommand, type SsmCommandDocumentContent } from '../../host-scripts/command-documents.ts';
 
 interface TestDocument {
   schemaVersion: '2.2';
@@ -373,5 +374,104 @@ describe('LocalSsm through the SDK', () => {
     await local.close();
 
     await waitFor(() => !isRunning(childPid));
+  });
+});
+
+describe('LocalSsm checking parameters on the host as the SSM Agent does (RE2)', () => {
+  const workDir = join(root, 'agent-check');
+  const agentEvents: CommandStatusEvent[] = [];
+  const documentWith = (allowedPattern: string): SsmCommandDocumentContent => ({
+    schemaVersion: '2.2',
+    description: 'test',
+    parameters: {
+      name: { type: 'String', description: 'a name', default: 'world', allowedPattern, maxChars: 20 },
+    },
+    mainSteps: [
+      {
+        action: 'aws:runShellScript',
+        name: 'run',
+        precondition: { StringEquals: ['platformType', 'Linux'] },
+        inputs: { timeoutSeconds: 10, runCommand: ['#!/bin/bash', 'touch ran-{{ name }}'] },
+      },
+    ],
+  });
+  let local: LocalSsm<SsmCommandDocumentContent>;
+
+  beforeAll(() => {
+    mkdirSync(workDir);
+    local = new LocalSsm({
+      documents: {
+        // Java, SSM's engine at SendCommand, compiles a lookahead; Go's regexp on the host does not.
+        'Test-Lookahead': documentWith('^(?!x)[a-z]+$'),
+        'Test-Plain': documentWith('^[a-z]+\\z'),
+      },
+      renderRunCommand,
+      instances: () => ({ workDir, online: true }),
+      emit: (event) => {
+        agentEvents.push(event);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  async function sendTo(documentName: string, name: string) {
+    const sent = (await local.handle('SendCommand', {
+      DocumentName: documentName,
+      InstanceIds: [ONLINE],
+      Parameters: { name: [name] },
+    })) as { Command: { CommandId: string } };
+    return sent.Command.CommandId;
+  }
+
+  it('fails the command unrun, with Go’s compile error as its trace, when the agent cannot compile an allowedPattern', async () => {
+    const commandId = await sendTo('Test-Lookahead', 'alice');
+
+    const result = await waitFor(async () => {
+      const current = (await local.handle('GetCommandInvocation', {
+        CommandId: commandId,
+        InstanceId: ONLINE,
+      })) as { Status: string; StatusDetails: string; ResponseCode: number; StandardOutputContent: string };
+      return TERMINAL.has(current.Status) ? current : undefined;
+    });
+
+    expect(result).toMatchObject({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: -1 });
+    const listed = (await local.handle('ListCommandInvocations', { CommandId: commandId })) as {
+      CommandInvocations: { Status: string; TraceOutput: string }[];
+    };
+    expect(listed.CommandInvocations[0]).toMatchObject({
+      Status: 'Failed',
+      TraceOutput:
+        "all errors during param validation errors: error thrown in 'AllowedRegexParamValidator' while validating parameter /name/: encountered error while compiling allowed pattern - internal error: error parsing regexp: invalid or unsupported Perl syntax: `(?!`",
+    });
+    expect(existsSync(join(workDir, 'ran-alice'))).toBe(false);
+    await waitFor(() => agentEvents.some((event) => event.detail['command-id'] === commandId));
+    expect(
+      agentEvents.filter((event) => event.detail['command-id'] === commandId).map((e) => e.detail.status),
+    ).toEqual(['Failed']);
+  });
+
+  it('runs the command when the pattern compiles and the value matches it', async () => {
+    const commandId = await sendTo('Test-Plain', 'bob');
+
+    await waitFor(() => existsSync(join(workDir, 'ran-bob')));
+    const result = await waitFor(async () => {
+      const current = (await local.handle('GetCommandInvocation', {
+        CommandId: commandId,
+        InstanceId: ONLINE,
+      })) as { Status: string };
+      return TERMINAL.has(current.Status) ? current : undefined;
+    });
+    expect(result.Status).toBe('Success');
+  });
+
+  it.each([
+    ['a final line break', 'bob\n'],
+    ['a shell metacharacter', 'bob;id'],
+    ['more characters than maxChars', 'b'.repeat(21)],
+  ])('refuses %s at SendCommand with InvalidParameters', async (_, name) => {
+    await expect(sendTo('Test-Plain', name)).rejects.toMatchObject({ name: 'InvalidParameters' });
   });
 });
