@@ -3,8 +3,11 @@ import {
   describeSchedule,
   hostRestartsOf,
   inBatches,
+  MAX_REASON_LENGTH,
   MAX_SCHEDULE_HOSTS,
   SCHEDULE_DESCRIPTION_MAX_LENGTH,
+  SCHEDULER_RUN_ID,
+  scheduledRestartInput,
   scheduledRestartKey,
 } from '#core/scheduled-restart';
 
@@ -61,6 +64,17 @@ describe('describeSchedule', () => {
 
   it('refuses a name too long to leave room for the count', () => {
     expect(() => describeSchedule('x'.repeat(40), range(1, 10), 60)).toThrow(RangeError);
+  });
+});
+
+describe('a schedule’s input', () => {
+  it('stays a few KB for the largest schedule: the host list can travel in it', () => {
+    // Neither CloudFormation's schema nor the Scheduler API model bounds Target.Input; what bounds it
+    // is the Lambda payload of an asynchronous invocation (1 MB).
+    const ids = range(Number.MAX_SAFE_INTEGER - MAX_SCHEDULE_HOSTS + 1, MAX_SCHEDULE_HOSTS);
+    const input = scheduledRestartInput(ids, SCHEDULER_RUN_ID, 'x'.repeat(64), 'r'.repeat(MAX_REASON_LENGTH));
+
+    expect(JSON.stringify(input).length).toBeLessThan(20_000);
   });
 });
 
