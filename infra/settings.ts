@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { MAX_REASON_LENGTH, MAX_SCHEDULE_HOSTS } from '#core/scheduled-restart';
 
 /** CDK context keys a deployer may set (`npx cdk deploy -c key=value`); the one place their names live. */
 export const CONTEXT_KEYS = {
@@ -103,6 +104,8 @@ export function readSettings(node: Node): DeploymentSettings {
 
 const SCHEDULE_NAME = /^[0-9A-Za-z_.-]{1,64}$/;
 const SCHEDULE_EXPRESSION = /^(cron|rate|at)\(.+\)$/;
+/** EventBridge Scheduler's limits (its API model and CloudFormation schema agree). */
+const SCHEDULER_LIMITS = { expression: 256, timeZone: 50 } as const;
 
 /** Checks the restartSchedules context value: a JSON array of RestartSchedule (or nothing). */
 function readRestartSchedules(value: unknown): RestartSchedule[] {
@@ -122,16 +125,30 @@ function readRestartSchedules(value: unknown): RestartSchedule[] {
     if (typeof expression !== 'string' || !SCHEDULE_EXPRESSION.test(expression)) {
       return fail(`${name}: expression must be cron(...), rate(...) or at(...)`);
     }
-    if (timeZone !== undefined && typeof timeZone !== 'string') return fail(`${name}: timeZone must be text`);
+    if (expression.length > SCHEDULER_LIMITS.expression) {
+      return fail(`${name}: expression must be at most ${SCHEDULER_LIMITS.expression} characters`);
+    }
+    if (
+      timeZone !== undefined &&
+      (typeof timeZone !== 'string' || timeZone.length === 0 || timeZone.length > SCHEDULER_LIMITS.timeZone)
+    ) {
+      return fail(
+        `${name}: timeZone must be an IANA time zone name of 1 to ${SCHEDULER_LIMITS.timeZone} characters`,
+      );
+    }
     if (
       !Array.isArray(hostIds) ||
       hostIds.length === 0 ||
-      hostIds.length > 1000 ||
+      hostIds.length > MAX_SCHEDULE_HOSTS ||
       !hostIds.every((id) => Number.isSafeInteger(id) && id > 0)
     ) {
-      return fail(`${name}: hostIds must be 1 to 1000 positive integers`);
+      return fail(`${name}: hostIds must be 1 to ${MAX_SCHEDULE_HOSTS} positive integers`);
     }
-    if (reason !== undefined && typeof reason !== 'string') return fail(`${name}: reason must be text`);
+    const repeated = hostIds.find((id, at) => hostIds.indexOf(id) !== at);
+    if (repeated !== undefined) return fail(`${name}: hostIds names host ${repeated} more than once`);
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH)) {
+      return fail(`${name}: reason must be text of at most ${MAX_REASON_LENGTH} characters`);
+    }
     return {
       name,
       expression,

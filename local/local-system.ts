@@ -10,6 +10,7 @@ import {
   executionEndedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
+import { SCHEDULED_RESTART_QUEUE } from '#core/scheduled-restart';
 import { API_ROUTES } from '#http/routes';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
 import {
@@ -36,6 +37,7 @@ import { ExecutionStore } from './services/execution-store.ts';
 import { LocalSqs } from './services/sqs.ts';
 import { LocalSsm } from './services/ssm.ts';
 import { LocalStepFunctions, substituteDefinition } from './services/step-functions.ts';
+import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import { ensureTables } from './tables.ts';
 
 const REGION = 'us-east-1';
@@ -49,6 +51,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
+  scheduledRestarts: 'ocp-agent-restart-scheduled-restarts',
 };
 const documentName = (key: string) => `OcpAgentRestart-${key}`;
 /** Local function names: `ocp-agent-restart-<id>`, e.g. ocp-agent-restart-restartTrigger. */
@@ -98,6 +101,8 @@ export interface LocalSystem {
   sqs: LocalSqs;
   /** Queue URLs, on the local endpoint (the SQS client sends to a queue's own URL). */
   queues: Record<keyof typeof QUEUE_NAMES, string>;
+  /** The stack's event source mapping of the scheduled-restarts queue onto restart-trigger. */
+  scheduledRestarts: SqsEventSource;
   /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
   offlineInstances: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
@@ -132,15 +137,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const awsPort = await freePort();
     const awsEndpointUrl = `http://127.0.0.1:${awsPort}`;
     const documents = commandDocuments();
-    const queues = {
-      rejected: `${awsEndpointUrl}/${ACCOUNT}/${QUEUE_NAMES.rejected}`,
-      triggerDeadLetter: `${awsEndpointUrl}/${ACCOUNT}/${QUEUE_NAMES.triggerDeadLetter}`,
-    };
+    const queues = Object.fromEntries(
+      Object.entries(QUEUE_NAMES).map(([key, name]) => [key, `${awsEndpointUrl}/${ACCOUNT}/${name}`]),
+    ) as Record<keyof typeof QUEUE_NAMES, string>;
     configureSdkEnvironment(
       dynamodbLocal.endpoint,
       awsEndpointUrl,
       documents.map((d) => d.key),
-      queues.rejected,
+      queues,
     );
 
     const dynamodb = new DynamoDBClient({});
@@ -167,7 +171,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       pattern: commandFinishedPattern(subtaskDocuments),
       target: (event) => handlers.commandCallback(event as never).then(() => undefined),
     });
-    const sqs = new LocalSqs(Object.values(queues));
+    // As the stack's queues: a schedule run's host messages are dead-lettered with the trigger's.
+    const sqs = new LocalSqs([
+      queues.rejected,
+      queues.triggerDeadLetter,
+      {
+        url: queues.scheduledRestarts,
+        visibilityTimeoutSeconds: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
+        redrive: {
+          deadLetterQueueUrl: queues.triggerDeadLetter,
+          maxReceiveCount: SCHEDULED_RESTART_QUEUE.maxReceiveCount,
+        },
+      },
+    ]);
     eventBridge.addRule({
       name: 'restart-requested',
       eventBusName: EVENT_BUS_NAME,
@@ -266,6 +282,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const poller: StreamPoller = await pollTableStream(dynamodb, TABLES.taskTable, consumers);
     stops.push(() => poller.stop());
 
+    // The stack's SQS event source mapping: a schedule run's host messages, in batches, to restart-trigger.
+    const scheduledRestarts = startSqsEventSource({
+      sqs,
+      queueUrl: queues.scheduledRestarts,
+      queueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${QUEUE_NAMES.scheduledRestarts}`,
+      region: REGION,
+      handler: (event) => handlers.restartTrigger(event as never),
+      batchSize: SCHEDULED_RESTART_QUEUE.batchSize,
+      maxConcurrency: SCHEDULED_RESTART_QUEUE.maxConcurrency,
+    });
+    stops.push(() => scheduledRestarts.stop());
+
     // Tasks left RUNNING by an earlier run end as their executions did (the store failed those that
     // were open when it stopped), freeing their hosts.
     await handlers.sweepTasks(undefined as never);
@@ -306,6 +334,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       eventBusName: EVENT_BUS_NAME,
       sqs,
       queues,
+      scheduledRestarts,
       offlineInstances,
       drainStream: () => poller.drain(),
       restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
@@ -331,7 +360,7 @@ function configureSdkEnvironment(
   dynamodbEndpoint: string,
   awsEndpoint: string,
   documentKeys: string[],
-  rejectedQueueUrl: string,
+  queues: Record<keyof typeof QUEUE_NAMES, string>,
 ): void {
   Object.assign(process.env, {
     AWS_REGION: REGION,
@@ -350,7 +379,8 @@ function configureSdkEnvironment(
     ),
     [ENV.permissionsClaim]: 'cognito:groups',
     [ENV.eventBusName]: EVENT_BUS_NAME,
-    [ENV.rejectedQueueUrl]: rejectedQueueUrl,
+    [ENV.rejectedQueueUrl]: queues.rejected,
+    [ENV.scheduledRestartQueueUrl]: queues.scheduledRestarts,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
     AWS_ENDPOINT_URL_LAMBDA: awsEndpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: awsEndpoint,

@@ -1,9 +1,16 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { eventbridge } from '#aws/eventbridge';
 import { sqs } from '#aws/sqs';
 import { DomainError, HostBusy } from '#core/errors';
 import { PRODUCT_EVENT_SOURCE, RESTART_REJECTED_DETAIL_TYPE } from '#core/event-patterns';
+import {
+  hostRestartsOf,
+  inBatches,
+  type ScheduledHostRestart,
+  type ScheduledRestartInput,
+  scheduledRestartKey,
+} from '#core/scheduled-restart';
 import type { TaskType } from '#core/task';
 import { type RestartDependencies, startRestartTask } from './start-restart-task.ts';
 
@@ -53,6 +60,77 @@ export async function triggerRestart(
       return reject(error.ocpCodeName, error.message, original, deps, request.hostId.toString());
     throw error;
   }
+}
+
+/** SQS takes at most ten messages in one SendMessageBatch call. */
+const MESSAGES_PER_SEND = 10;
+/** SendMessageBatch calls under way at once while a run is queued. */
+const SENDS_IN_FLIGHT = 10;
+
+/** A schedule run, queued as one message per host. */
+export interface ScheduledRunQueued {
+  outcome: 'QUEUED';
+  runId: string;
+  hosts: number;
+}
+
+/**
+ * Fans a schedule run out: one message per host on the scheduled-restarts queue, whose consumer starts
+ * each host's restart (restartScheduledHost), so a run of any size ends within one short invocation.
+ * Throws unless SQS accepted every message, so that the run is delivered again; hosts queued twice
+ * cost nothing, as each host's restart is idempotent on (run, host).
+ */
+export async function queueScheduledRun(
+  run: ScheduledRestartInput['scheduledRestart'],
+  deps: { scheduledRestartQueueUrl: string },
+): Promise<ScheduledRunQueued> {
+  const sends = inBatches(inBatches(hostRestartsOf(run), MESSAGES_PER_SEND), SENDS_IN_FLIGHT);
+  const refused: string[] = [];
+  for (const round of sends) {
+    const results = await Promise.all(
+      round.map((messages) =>
+        sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: deps.scheduledRestartQueueUrl,
+            Entries: messages.map((message, index) => ({
+              Id: String(index),
+              MessageBody: JSON.stringify(message),
+            })),
+          }),
+        ),
+      ),
+    );
+    for (const result of results) {
+      for (const failed of result.Failed ?? []) refused.push(`${failed.Code}: ${failed.Message ?? ''}`);
+    }
+  }
+  if (refused.length > 0) {
+    throw new Error(
+      `SQS refused ${refused.length} of ${run.hostIds.length} scheduled host restarts of run ${run.runId} (${refused[0]})`,
+    );
+  }
+  return { outcome: 'QUEUED', runId: run.runId, hosts: run.hostIds.length };
+}
+
+/** Starts one host's restart of a schedule run; a repeated delivery answers with the task it started. */
+export function restartScheduledHost(
+  restart: ScheduledHostRestart['scheduledHostRestart'],
+  deps: TriggerDependencies,
+  original: unknown,
+): Promise<TriggerOutcome> {
+  const { runId, hostId, scheduleName, reason } = restart;
+  return triggerRestart(
+    {
+      hostId: BigInt(hostId),
+      creator: scheduleName ?? 'schedule',
+      type: 'SCHEDULED',
+      prohibitRollback: false,
+      ...(reason ? { reason } : {}),
+      idempotencyKey: scheduledRestartKey(runId, hostId),
+    },
+    deps,
+    original,
+  );
 }
 
 /**

@@ -1,9 +1,16 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { restartRequestedPattern } from '#core/event-patterns';
+import {
+  describeSchedule,
+  SCHEDULED_RESTART_QUEUE,
+  SCHEDULER_RUN_ID,
+  scheduledRestartInput,
+} from '#core/scheduled-restart';
 import { ENV } from '../../functions/catalog.ts';
 import type { RestartSchedule } from '../settings.ts';
 import { EventTrigger } from './event-trigger.ts';
@@ -23,13 +30,17 @@ export interface RestartTriggersProps {
 /**
  * Restarts that no person asks for through the API: "OCP Agent Restart Requested" events on the
  * product's bus and the deployment's schedules, both handled by restart-trigger. Requests it refuses
- * are kept, with their reason, in the rejected-requests queue.
+ * are kept, with their reason, in the rejected-requests queue. A schedule run is fanned out through
+ * the scheduled-restarts queue, one message per host, which restart-trigger consumes in batches;
+ * messages that keep failing join the trigger's dead-letter queue.
  */
 export class RestartTriggers extends Construct {
   readonly handler: ProjectFunction;
   readonly trigger: EventTrigger;
   readonly rejectedRequests: Queue;
   readonly schedules: CfnSchedule[] = [];
+  /** One message per host of a schedule run (only when there are schedules). */
+  readonly scheduledRestarts?: Queue;
   /** The role EventBridge Scheduler invokes restart-trigger with (only when there are schedules). */
   readonly schedulerRole?: Role;
 
@@ -67,6 +78,7 @@ export class RestartTriggers extends Construct {
 
     const schedules = props.schedules ?? [];
     if (schedules.length === 0) return;
+    this.scheduledRestarts = this.fanOutScheduleRuns();
     const role = new Role(this, 'SchedulerRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
@@ -86,7 +98,7 @@ export class RestartTriggers extends Construct {
     for (const schedule of schedules) {
       this.schedules.push(
         new CfnSchedule(this, `${schedule.name}Schedule`, {
-          description: `Restarts the OCP agent on hosts ${schedule.hostIds.join(', ')} (${schedule.name})`,
+          description: describeSchedule(schedule.name, schedule.hostIds),
           scheduleExpression: schedule.expression,
           ...(schedule.timeZone ? { scheduleExpressionTimezone: schedule.timeZone } : {}),
           flexibleTimeWindow: { mode: 'OFF' },
@@ -94,20 +106,39 @@ export class RestartTriggers extends Construct {
           target: {
             arn: this.handler.functionArn,
             roleArn: role.roleArn,
-            input: JSON.stringify({
-              scheduledRestart: {
-                hostIds: schedule.hostIds,
-                ...(schedule.reason ? { reason: schedule.reason } : {}),
-                // Scheduler fills in each run's id: the restarts' idempotency key.
-                runId: '<aws.scheduler.execution-id>',
-                scheduleName: schedule.name,
-              },
-            }),
+            // Scheduler fills in each run's id: with the host, the restarts' idempotency key.
+            input: JSON.stringify(
+              scheduledRestartInput([...schedule.hostIds], SCHEDULER_RUN_ID, schedule.name, schedule.reason),
+            ),
             retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 },
             deadLetterConfig: { arn: this.trigger.deadLetterQueue.queueArn },
           },
         }),
       );
     }
+  }
+
+  /**
+   * The scheduled-restarts queue and its event source mapping: restart-trigger sends a run's hosts
+   * here and starts them from here, reporting the messages it could not start (batchItemFailures).
+   */
+  private fanOutScheduleRuns(): Queue {
+    const { batchSize, maxConcurrency, visibilityTimeoutSeconds, maxReceiveCount } = SCHEDULED_RESTART_QUEUE;
+    const queue = new Queue(this, 'ScheduledRestarts', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds),
+      // A restart that has not started within a day of its run is stale; the dead letters keep 14 days.
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: this.trigger.deadLetterQueue, maxReceiveCount },
+    });
+    this.handler.addEnvironment(ENV.scheduledRestartQueueUrl, queue.queueUrl);
+    this.handler.addToRolePolicy(
+      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
+    this.handler.function.addEventSource(
+      new SqsEventSource(queue, { batchSize, maxConcurrency, reportBatchItemFailures: true }),
+    );
+    return queue;
   }
 }

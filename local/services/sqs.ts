@@ -9,60 +9,222 @@ export interface QueuedMessage {
   SentTimestamp: number;
 }
 
-const SendMessageInput = z.object({ QueueUrl: z.string(), MessageBody: z.string().min(1).max(262_144) });
-const QueueInput = z.object({
+/** A message received and not yet deleted: what a consumer holds. */
+export interface ReceivedMessage extends QueuedMessage {
+  ReceiptHandle: string;
+  /** How many times it has been received, this time included. */
+  ReceiveCount: number;
+  FirstReceiveTimestamp: number;
+  MD5OfBody: string;
+}
+
+/** A queue's settings, as SQS keeps them in its attributes. */
+export interface QueueSettings {
+  url: string;
+  /** Seconds a received message stays hidden from other receivers. @default 30 (SQS's default) */
+  visibilityTimeoutSeconds?: number;
+  /** SQS's redrive policy: a message received maxReceiveCount times moves to the dead-letter queue. */
+  redrive?: { deadLetterQueueUrl: string; maxReceiveCount: number };
+}
+
+interface StoredMessage extends QueuedMessage {
+  receiveCount: number;
+  firstReceiveTimestamp?: number;
+  /** Epoch ms until which the message is in flight (received, not deleted): hidden from receivers. */
+  hiddenUntil: number;
+  /** The handle of its latest receipt; only that one deletes it. */
+  receiptHandle?: string;
+}
+
+interface LocalQueue {
+  settings: QueueSettings;
+  messages: StoredMessage[];
+}
+
+/** SQS's limits (its API reference): ten entries a batch, 256 KiB a message and a whole batch. */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_PAYLOAD_BYTES = 262_144;
+const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
+const BATCH_ENTRY_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+const MessageBody = z.string().min(1).max(MAX_PAYLOAD_BYTES);
+const SendMessageInput = z.object({ QueueUrl: z.string(), MessageBody });
+const SendMessageBatchInput = z.object({
+  QueueUrl: z.string(),
+  Entries: z.array(z.object({ Id: z.string(), MessageBody })),
+});
+const ReceiveMessageInput = z.object({
   QueueUrl: z.string(),
   MaxNumberOfMessages: z.number().int().min(1).max(10).optional(),
+  VisibilityTimeout: z.number().int().min(0).max(43_200).optional(),
 });
+const DeleteMessageInput = z.object({ QueueUrl: z.string(), ReceiptHandle: z.string().min(1) });
+const QueueInput = z.object({ QueueUrl: z.string() });
 
 /**
- * The few SQS calls the product makes (dead-letter and rejected-request queues): SendMessage, and
- * ReceiveMessage / GetQueueAttributes for operators and tests. Queues exist when declared; nothing expires.
+ * The SQS calls the product makes: SendMessage (dead-letter and rejected-request queues),
+ * SendMessageBatch (a schedule run's fan-out), and ReceiveMessage / DeleteMessage /
+ * GetQueueAttributes for the local event source mapping, operators and tests. A received message
+ * stays hidden for the queue's visibility timeout and comes back unless deleted; past the redrive
+ * policy's maxReceiveCount it moves to the dead-letter queue, as on SQS. Queues exist when declared;
+ * nothing expires.
  */
 export class LocalSqs implements LocalService {
-  private readonly queues = new Map<string, QueuedMessage[]>();
+  private readonly queues = new Map<string, LocalQueue>();
 
-  constructor(queueUrls: readonly string[]) {
-    for (const url of queueUrls) this.queues.set(url, []);
+  constructor(queues: readonly (string | QueueSettings)[]) {
+    for (const queue of queues) {
+      const settings = typeof queue === 'string' ? { url: queue } : queue;
+      this.queues.set(settings.url, { settings, messages: [] });
+    }
+    for (const { settings } of this.queues.values()) {
+      if (settings.redrive) this.queue(settings.redrive.deadLetterQueueUrl);
+    }
   }
 
-  /** Every message of a queue, oldest first (not removed). */
+  /** Every message of a queue, oldest first, in flight or not (not removed). */
   messages(queueUrl: string): QueuedMessage[] {
-    return [...this.queue(queueUrl)];
+    return this.queue(queueUrl).messages.map(({ MessageId, Body, SentTimestamp }) => ({
+      MessageId,
+      Body,
+      SentTimestamp,
+    }));
   }
 
   /** In-process send, for local dead letters. */
-  send(queueUrl: string, body: string): void {
-    this.queue(queueUrl).push({ MessageId: randomUUID(), Body: body, SentTimestamp: Date.now() });
+  send(queueUrl: string, body: string): QueuedMessage {
+    const message = { MessageId: randomUUID(), Body: body, SentTimestamp: Date.now() };
+    this.queue(queueUrl).messages.push({ ...message, receiveCount: 0, hiddenUntil: 0 });
+    return message;
+  }
+
+  /**
+   * Receives up to `max` visible messages, oldest first, hiding each for the visibility timeout.
+   * A message already received maxReceiveCount times moves to the dead-letter queue instead.
+   */
+  receive(queueUrl: string, max: number, visibilityTimeoutSeconds?: number): ReceivedMessage[] {
+    const queue = this.queue(queueUrl);
+    const now = Date.now();
+    const hideMs = 1000 * (visibilityTimeoutSeconds ?? this.visibilityTimeoutSeconds(queue));
+    const received: ReceivedMessage[] = [];
+    for (const message of [...queue.messages]) {
+      if (received.length >= max) break;
+      if (message.hiddenUntil > now) continue;
+      const { redrive } = queue.settings;
+      if (redrive && message.receiveCount >= redrive.maxReceiveCount) {
+        this.remove(queue, message);
+        this.queue(redrive.deadLetterQueueUrl).messages.push({
+          MessageId: message.MessageId,
+          Body: message.Body,
+          SentTimestamp: message.SentTimestamp,
+          receiveCount: 0,
+          hiddenUntil: 0,
+        });
+        continue;
+      }
+      message.receiveCount++;
+      message.firstReceiveTimestamp ??= now;
+      message.hiddenUntil = now + hideMs;
+      message.receiptHandle = randomUUID();
+      received.push({
+        MessageId: message.MessageId,
+        Body: message.Body,
+        SentTimestamp: message.SentTimestamp,
+        ReceiptHandle: message.receiptHandle,
+        ReceiveCount: message.receiveCount,
+        FirstReceiveTimestamp: message.firstReceiveTimestamp,
+        MD5OfBody: md5(message.Body),
+      });
+    }
+    return received;
+  }
+
+  /**
+   * Deletes the message a receipt handle names. A handle of an earlier receipt of a message that was
+   * received again deletes nothing (SQS may or may not; the product never relies on it).
+   */
+  delete(queueUrl: string, receiptHandle: string): void {
+    const queue = this.queue(queueUrl);
+    const message = queue.messages.find((candidate) => candidate.receiptHandle === receiptHandle);
+    if (message) this.remove(queue, message);
+  }
+
+  /** Counts as GetQueueAttributes reports them. */
+  counts(queueUrl: string): { visible: number; inFlight: number } {
+    const now = Date.now();
+    const { messages } = this.queue(queueUrl);
+    const inFlight = messages.filter((message) => message.hiddenUntil > now).length;
+    return { visible: messages.length - inFlight, inFlight };
   }
 
   async handle(operation: string, input: unknown): Promise<unknown> {
     switch (operation) {
       case 'SendMessage': {
         const { QueueUrl, MessageBody } = parse(SendMessageInput, input);
-        this.send(QueueUrl, MessageBody);
+        const { MessageId } = this.send(QueueUrl, MessageBody);
         // The SDK checks the body's MD5, as SQS returns it.
-        const MD5OfMessageBody = createHash('md5').update(MessageBody).digest('hex');
-        return { MessageId: this.queue(QueueUrl).at(-1)?.MessageId, MD5OfMessageBody };
+        return { MessageId, MD5OfMessageBody: md5(MessageBody) };
+      }
+      case 'SendMessageBatch': {
+        const { QueueUrl, Entries } = parse(SendMessageBatchInput, input);
+        this.queue(QueueUrl);
+        checkBatch(Entries);
+        const size = Entries.reduce((total, entry) => total + Buffer.byteLength(entry.MessageBody), 0);
+        if (size > MAX_PAYLOAD_BYTES)
+          throw new AwsError(
+            'BatchRequestTooLong',
+            `Batch requests cannot be longer than ${MAX_PAYLOAD_BYTES} bytes. You have sent ${size} bytes.`,
+          );
+        return {
+          Successful: Entries.map(({ Id, MessageBody }) => ({
+            Id,
+            MessageId: this.send(QueueUrl, MessageBody).MessageId,
+            MD5OfMessageBody: md5(MessageBody),
+          })),
+          Failed: [],
+        };
       }
       case 'ReceiveMessage': {
-        const { QueueUrl, MaxNumberOfMessages } = parse(QueueInput, input);
+        const { QueueUrl, MaxNumberOfMessages, VisibilityTimeout } = parse(ReceiveMessageInput, input);
+        const messages = this.receive(QueueUrl, MaxNumberOfMessages ?? 1, VisibilityTimeout);
         return {
-          Messages: this.queue(QueueUrl)
-            .slice(0, MaxNumberOfMessages ?? 1)
-            .map((m) => ({ ...m, ReceiptHandle: m.MessageId })),
+          Messages: messages.map(({ MessageId, ReceiptHandle, MD5OfBody, Body }) => ({
+            MessageId,
+            ReceiptHandle,
+            MD5OfBody,
+            Body,
+          })),
         };
+      }
+      case 'DeleteMessage': {
+        const { QueueUrl, ReceiptHandle } = parse(DeleteMessageInput, input);
+        this.delete(QueueUrl, ReceiptHandle);
+        return {};
       }
       case 'GetQueueAttributes': {
         const { QueueUrl } = parse(QueueInput, input);
-        return { Attributes: { ApproximateNumberOfMessages: String(this.queue(QueueUrl).length) } };
+        const { visible, inFlight } = this.counts(QueueUrl);
+        return {
+          Attributes: {
+            ApproximateNumberOfMessages: String(visible),
+            ApproximateNumberOfMessagesNotVisible: String(inFlight),
+          },
+        };
       }
       default:
         throw unknownOperation(`AmazonSQS.${operation}`);
     }
   }
 
-  private queue(url: string): QueuedMessage[] {
+  private visibilityTimeoutSeconds(queue: LocalQueue): number {
+    return queue.settings.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
+  }
+
+  private remove(queue: LocalQueue, message: StoredMessage): void {
+    queue.messages.splice(queue.messages.indexOf(message), 1);
+  }
+
+  private queue(url: string): LocalQueue {
     const queue = this.queues.get(url);
     if (!queue)
       throw new AwsError(
@@ -71,6 +233,31 @@ export class LocalSqs implements LocalService {
       );
     return queue;
   }
+}
+
+function checkBatch(entries: readonly { Id: string }[]): void {
+  if (entries.length === 0)
+    throw new AwsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry.');
+  if (entries.length > MAX_BATCH_ENTRIES)
+    throw new AwsError(
+      'TooManyEntriesInBatchRequest',
+      `Maximum number of entries per request are ${MAX_BATCH_ENTRIES}. You have sent ${entries.length}.`,
+    );
+  const invalid = entries.find((entry) => !BATCH_ENTRY_ID.test(entry.Id));
+  if (invalid)
+    throw new AwsError(
+      'InvalidBatchEntryId',
+      'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.',
+    );
+  if (new Set(entries.map((entry) => entry.Id)).size !== entries.length)
+    throw new AwsError(
+      'BatchEntryIdsNotDistinct',
+      'Two or more batch entries in the request have the same Id.',
+    );
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
 }
 
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {

@@ -175,35 +175,43 @@ describe('restarts requested by events', () => {
 });
 
 describe('scheduled restarts', () => {
-  it('restarts each host of the schedule, skipping and reporting a busy host', async () => {
+  it('restarts each host of the schedule through the queue, skipping and reporting a busy host', async () => {
     setDemoMode(system.hosts[5]!, 'hang-stop');
     const busy = await call(system, 'POST', '/compute/hosts/6/agent/restart', viewer);
     expect(busy.status).toBe(200);
     const lambda = new LambdaClient({});
+    const runId = randomUUID();
 
     const result = await lambda.send(
       new InvokeCommand({
         FunctionName: functionName('restartTrigger'),
-        Payload: JSON.stringify(scheduledRestartInput([1, 6], randomUUID(), 'nightly')),
+        Payload: JSON.stringify(scheduledRestartInput([1, 6], runId, 'nightly')),
       }),
     );
 
-    const outcomes = JSON.parse(new TextDecoder().decode(result.Payload));
-    expect(outcomes).toEqual([
-      expect.objectContaining({ outcome: 'STARTED', hostId: '1' }),
-      expect.objectContaining({
-        outcome: 'SKIPPED',
-        hostId: '6',
-        reason: expect.stringContaining(`task ${busy.envelope.data.id}`),
-      }),
-    ]);
-    const [scheduled] = await tasksOfHost(1);
+    expect(JSON.parse(new TextDecoder().decode(result.Payload))).toEqual({
+      outcome: 'QUEUED',
+      runId,
+      hosts: 2,
+    });
+    await eventually(
+      async () => (await tasksOfHost(1)).some((task) => task.type === 'SCHEDULED'),
+      'the scheduled task of host 1',
+    );
+    const scheduled = (await tasksOfHost(1)).find((task) => task.type === 'SCHEDULED');
     expect(scheduled).toMatchObject({ type: 'SCHEDULED', creator: 'nightly' });
     await waitForTask(system, viewer, scheduled!.id);
     await eventually(
-      () => rejections().some((event) => (event.detail as { code?: string }).code === 'COMMON_CONFLICT'),
+      () =>
+        rejections().some(
+          (event) =>
+            (event.detail as { code?: string; hostId?: string }).code === 'COMMON_CONFLICT' &&
+            (event.detail as { hostId?: string }).hostId === '6' &&
+            String((event.detail as { reason?: string }).reason).includes(`task ${busy.envelope.data.id}`),
+        ),
       'the skipped-host report',
     );
+    expect((await tasksOfHost(6)).filter((task) => task.type === 'SCHEDULED')).toEqual([]);
     await call(
       system,
       'POST',

@@ -1,10 +1,18 @@
 import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  describeSchedule,
+  MAX_SCHEDULE_HOSTS,
+  SCHEDULE_DESCRIPTION_MAX_LENGTH,
+  SCHEDULED_RESTART_QUEUE,
+} from '#core/scheduled-restart';
 import { createApp } from '#infra/create-app';
 import { CONTEXT_KEYS, readSettings } from '#infra/settings';
 import { ENV } from '../../functions/catalog.ts';
 import {
+  canonical,
   logicalId,
   resourcesOfType,
   roleStatements,
@@ -83,6 +91,7 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     );
     expect(schedules).toEqual([
       expect.objectContaining({
+        Description: describeSchedule(nightly.name, nightly.hostIds),
         ScheduleExpression: nightly.expression,
         ScheduleExpressionTimezone: nightly.timeZone,
         Target: expect.objectContaining({
@@ -118,8 +127,127 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     ]);
   });
 
+  it('fans each run out through an encrypted queue that feeds restart-trigger in reported batches', () => {
+    const { handler, trigger, scheduledRestarts } = synth.stack.restartTriggers;
+    if (!scheduledRestarts) throw new Error('A schedule needs the scheduled-restarts queue');
+    const queueId = logicalId(synth.stack, scheduledRestarts);
+    const fn = synth.json.Resources[logicalId(synth.stack, handler.function)]?.Properties ?? {};
+    const queue = synth.json.Resources[queueId]?.Properties ?? {};
+
+    expect(queue).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 86_400,
+      VisibilityTimeout: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(synth.stack, trigger.deadLetterQueue), 'Arn'] },
+        maxReceiveCount: SCHEDULED_RESTART_QUEUE.maxReceiveCount,
+      },
+    });
+    // AWS's advice for an SQS event source: hide a message for six times the function's timeout.
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(fn.Timeout));
+    synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    expect(
+      resourcesOfType(synth.json, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties),
+    ).toContainEqual({
+      FunctionName: { Ref: logicalId(synth.stack, handler.function) },
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      BatchSize: SCHEDULED_RESTART_QUEUE.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: SCHEDULED_RESTART_QUEUE.maxConcurrency },
+    });
+    expect(fn).toMatchObject({
+      Environment: { Variables: { [ENV.scheduledRestartQueueUrl]: { Ref: queueId } } },
+    });
+  });
+
+  it('lets restart-trigger send to and consume the scheduled-restarts queue, and nothing more of it', () => {
+    const { handler, trigger, rejectedRequests, scheduledRestarts } = synth.stack.restartTriggers;
+    if (!scheduledRestarts) throw new Error('A schedule needs the scheduled-restarts queue');
+    const arnOf = (construct: Parameters<typeof logicalId>[1]) => ({
+      'Fn::GetAtt': [logicalId(synth.stack, construct), 'Arn'],
+    });
+    const sqsStatements = roleStatements(synth.json, logicalId(synth.stack, handler.role)).filter(
+      (statement) => statement.Action.some((action) => action.startsWith('sqs:')),
+    );
+
+    expect(canonical(sqsStatements)).toEqual(
+      canonical([
+        { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [arnOf(rejectedRequests)] },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+          Resource: [arnOf(trigger.deadLetterQueue)],
+        },
+        { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [arnOf(scheduledRestarts)] },
+        {
+          Effect: 'Allow',
+          Action: [
+            'sqs:ReceiveMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueUrl',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+          ],
+          Resource: [arnOf(scheduledRestarts)],
+        },
+      ]),
+    );
+  });
+
   it('leaves no cdk-nag finding unacknowledged', () => {
     expect(unacknowledgedNagFindings(synth.app)).toEqual([]);
+  });
+});
+
+describe(`with a schedule of ${MAX_SCHEDULE_HOSTS} hosts`, () => {
+  const hostIds = Array.from({ length: MAX_SCHEDULE_HOSTS }, (_, i) => i + 1);
+  let synth: Synthesized;
+  beforeAll(() => {
+    synth = synthesize({
+      context: {
+        [CONTEXT_KEYS.restartSchedules]: JSON.stringify([
+          { name: 'all', expression: 'cron(0 3 ? * SUN *)', hostIds },
+        ]),
+      },
+    });
+  });
+
+  it('describes the schedule within Scheduler’s limit and gives its input every host', () => {
+    const [[, schedule] = []] = resourcesOfType(synth.json, 'AWS::Scheduler::Schedule');
+    const properties = schedule?.Properties as { Description: string; Target: { Input: string } };
+
+    expect(properties.Description.length).toBeLessThanOrEqual(SCHEDULE_DESCRIPTION_MAX_LENGTH);
+    expect(properties.Description).toMatch(
+      /^Restarts the OCP agent on 1000 hosts \(schedule all\): 1, 2, 3, /,
+    );
+    expect(JSON.parse(properties.Target.Input).scheduledRestart.hostIds).toEqual(hostIds);
+  });
+
+  it('leaves no cdk-nag finding unacknowledged', () => {
+    expect(unacknowledgedNagFindings(synth.app)).toEqual([]);
+  });
+});
+
+describe('without a schedule', () => {
+  it('creates no scheduled-restarts queue and tells restart-trigger of none', () => {
+    const synth = synthesize();
+    const fn = synth.stack.restartTriggers.handler.function;
+
+    expect(synth.stack.restartTriggers.scheduledRestarts).toBeUndefined();
+    expect(resourcesOfType(synth.json, 'AWS::Scheduler::Schedule')).toEqual([]);
+    const properties = synth.json.Resources[logicalId(synth.stack, fn)]?.Properties ?? {};
+    const { Variables: variables = {} } = (properties.Environment ?? {}) as {
+      Variables?: Record<string, unknown>;
+    };
+    expect(Object.keys(variables)).toContain(ENV.rejectedQueueUrl);
+    expect(Object.keys(variables)).not.toContain(ENV.scheduledRestartQueueUrl);
   });
 });
 
@@ -157,6 +285,33 @@ describe('deployment settings', () => {
     expect(() => settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, hostIds: [] }] })).toThrow(
       'hostIds',
     );
+  });
+
+  it('refuse a restart schedule that names a host twice', () => {
+    expect(() =>
+      settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, hostIds: [101, 102, 101] }] }),
+    ).toThrow('nightly: hostIds names host 101 more than once');
+  });
+
+  it(`refuse a restart schedule of more than ${MAX_SCHEDULE_HOSTS} hosts`, () => {
+    const hostIds = Array.from({ length: MAX_SCHEDULE_HOSTS + 1 }, (_, i) => i + 1);
+    expect(() => settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, hostIds }] })).toThrow(
+      `hostIds must be 1 to ${MAX_SCHEDULE_HOSTS} positive integers`,
+    );
+  });
+
+  it('refuse what EventBridge Scheduler or restart-trigger would refuse, naming the limit', () => {
+    const refused = (change: Record<string, unknown>) => () =>
+      settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, ...change }] });
+
+    expect(refused({ expression: `cron(${'0 '.repeat(130)})` })).toThrow('at most 256 characters');
+    expect(refused({ timeZone: 'x'.repeat(51) })).toThrow('1 to 50 characters');
+    expect(refused({ timeZone: '' })).toThrow('1 to 50 characters');
+    expect(refused({ reason: 'x'.repeat(1025) })).toThrow('at most 1024 characters');
+    expect(
+      settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, reason: 'x'.repeat(1024) }] })
+        .restartSchedules[0]?.reason,
+    ).toHaveLength(1024);
   });
 
   it('refuse two restart schedules of one name', () => {
