@@ -99,6 +99,11 @@ export interface LocalSystem {
   queues: Record<keyof typeof QUEUE_NAMES, string>;
   /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
   offlineInstances: Set<string>;
+  /**
+   * Instance ids whose role lacks the stack's CommandOutputPolicyArn policy: their agent streams no
+   * command output to CloudWatch Logs, so only SSM's truncated inline output is left.
+   */
+  instancesWithoutOutputStreaming: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
   drainStream(): Promise<void>;
   /**
@@ -156,6 +161,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const handlers = await importHandlers();
     const offlineInstances = new Set<string>();
+    const instancesWithoutOutputStreaming = new Set<string>();
     const hostsByInstance = new Map(hosts.map((host) => [host.instanceId, host]));
 
     const eventBridge = new LocalEventBridge({ account: ACCOUNT, region: REGION });
@@ -189,7 +195,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       renderRunCommand,
       instances: (instanceId) => {
         const host = hostsByInstance.get(instanceId);
-        return host && { workDir: host.hostDir, online: !offlineInstances.has(instanceId) };
+        return (
+          host && {
+            workDir: host.hostDir,
+            online: !offlineInstances.has(instanceId),
+            streamsOutput: !instancesWithoutOutputStreaming.has(instanceId),
+          }
+        );
       },
       emit: (event) => eventBridge.publish(event),
       region: REGION,
@@ -237,8 +249,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         AmazonSSM: ssm,
         AWSEvents: eventBridge,
         AmazonSQS: sqs,
-        Logs_20140328: new LocalCloudWatchLogs(COMMAND_OUTPUT_LOG_GROUP, (commandId, instanceId) =>
-          ssm.fullOutput(commandId, instanceId),
+        Logs_20140328: new LocalCloudWatchLogs((commandId, instanceId) =>
+          ssm.streamedOutput(commandId, instanceId),
         ),
       },
       lambdaFunctions: Object.fromEntries(
@@ -304,6 +316,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       sqs,
       queues,
       offlineInstances,
+      instancesWithoutOutputStreaming,
       drainStream: () => poller.drain(),
       restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
         if (!options.persist)
