@@ -4,7 +4,7 @@ import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
-import { formatSubtaskLog } from '#core/subtask-log';
+import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
 import { toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { newRequestScope } from '#http/request-scope';
@@ -79,10 +79,13 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const subtask = task.subtasks.find((candidate) => BigInt(candidate.id) === subtaskId);
     if (!subtask) throw new SubtaskNotFound(id, subtaskId);
     const attempts = await tasks.subtaskLogs(task.id, subtask.id);
-    if (!attempts.some((attempt) => attempt.fullOutput)) return { log: formatSubtaskLog(attempts) };
+    if (!attempts.some((attempt) => channelsCutBySsm(attempt).length > 0)) return formatSubtaskLog(attempts);
     // Loaded on demand: reading SSM's CloudWatch output is rare and its client weighs on cold start.
     const { withFullOutput } = await import('#store/command-output');
-    return { log: formatSubtaskLog(await Promise.all(attempts.map(withFullOutput))) };
+    const view = formatSubtaskLog(await Promise.all(attempts.map(withFullOutput)));
+    if (view.truncated)
+      logger.warn('Subtask log truncated by SSM, full text unavailable', { taskId: task.id });
+    return view;
   },
 
   retryTask: (event, caller) => actOnTask(event, caller, (id) => retry(id, taskActionDependencies())),

@@ -98,14 +98,23 @@ export class OcpAgentRestartStack extends Stack {
       value: taskEvents.bus.eventBusName,
       description: 'Send "OCP Agent Restart Requested" events here; task status changes are published here',
     });
+    new CfnOutput(this, 'EventBusArn', {
+      value: taskEvents.bus.eventBusArn,
+      description:
+        'The eventPublisherAccounts send "OCP Agent Restart Requested" events to the bus by this ARN (PutEvents EventBusName, or a rule target)',
+    });
     new CfnOutput(this, 'RejectedRequestsQueueUrl', {
       value: this.restartTriggers.rejectedRequests.queueUrl,
       description: 'Restart requests the product refused, with the reason',
     });
     new CfnOutput(this, 'CommandOutputLogGroup', {
       value: commands.outputLogGroup.logGroupName,
+      description: 'The SSM Agent writes the commands’ full output here (see CommandOutputPolicyArn)',
+    });
+    new CfnOutput(this, 'CommandOutputPolicyArn', {
+      value: commands.instanceOutputPolicy.managedPolicyArn,
       description:
-        'SSM writes the commands’ full output here: instance roles need logs:CreateLogStream and logs:PutLogEvents on it',
+        'Attach this policy to each host’s instance role, beside AmazonSSMManagedInstanceCore: without it the SSM Agent cannot write the commands’ full output, and a long subtask log is cut',
     });
     new CfnOutput(this, 'ManagedInstanceTag', {
       value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,

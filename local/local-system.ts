@@ -105,6 +105,11 @@ export interface LocalSystem {
   scheduledRestarts: SqsEventSource;
   /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
   offlineInstances: Set<string>;
+  /**
+   * Instance ids whose role lacks the stack's CommandOutputPolicyArn policy: their agent streams no
+   * command output to CloudWatch Logs, so only SSM's truncated inline output is left.
+   */
+  instancesWithoutOutputStreaming: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
   drainStream(): Promise<void>;
   /**
@@ -161,6 +166,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const handlers = await importHandlers();
     const offlineInstances = new Set<string>();
+    const instancesWithoutOutputStreaming = new Set<string>();
     const hostsByInstance = new Map(hosts.map((host) => [host.instanceId, host]));
 
     const eventBridge = new LocalEventBridge({ account: ACCOUNT, region: REGION });
@@ -206,7 +212,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       renderRunCommand,
       instances: (instanceId) => {
         const host = hostsByInstance.get(instanceId);
-        return host && { workDir: host.hostDir, online: !offlineInstances.has(instanceId) };
+        return (
+          host && {
+            workDir: host.hostDir,
+            online: !offlineInstances.has(instanceId),
+            streamsOutput: !instancesWithoutOutputStreaming.has(instanceId),
+          }
+        );
       },
       emit: (event) => eventBridge.publish(event),
       region: REGION,
@@ -255,8 +267,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         AmazonSSM: ssm,
         AWSEvents: eventBridge,
         AmazonSQS: sqs,
-        Logs_20140328: new LocalCloudWatchLogs(COMMAND_OUTPUT_LOG_GROUP, (commandId, instanceId) =>
-          ssm.fullOutput(commandId, instanceId),
+        Logs_20140328: new LocalCloudWatchLogs((commandId, instanceId) =>
+          ssm.streamedOutput(commandId, instanceId),
         ),
       },
       lambdaFunctions: Object.fromEntries(
@@ -336,6 +348,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       queues,
       scheduledRestarts,
       offlineInstances,
+      instancesWithoutOutputStreaming,
       drainStream: () => poller.drain(),
       restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
         if (!options.persist)

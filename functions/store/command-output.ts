@@ -1,29 +1,34 @@
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { logs } from '#aws/logs';
-import type { AttemptOutput } from '#core/subtask-log';
+import {
+  type AttemptOutput,
+  channelsCutBySsm,
+  type OutputChannel,
+  type ShownAttempt,
+  type StreamRead,
+  showAttempt,
+} from '#core/subtask-log';
 
 /**
- * An attempt's output in full: what SSM returned inline, or — when SSM cut it — the whole text from
- * the CloudWatch streams SSM wrote it to. If those cannot be read, the inline text says so at its end.
+ * An attempt's output as its log shows it: each channel SSM cut read in full from the CloudWatch
+ * stream SSM wrote it to, or marked as cut when that stream cannot give it.
  */
-export async function withFullOutput(attempt: AttemptOutput): Promise<AttemptOutput> {
+export async function withFullOutput(attempt: AttemptOutput): Promise<ShownAttempt> {
   const location = attempt.fullOutput;
-  if (!location) return attempt;
-  try {
-    const [stdout, stderr] = await Promise.all([
-      readStream(location.logGroup, location.stdoutStream),
-      readStream(location.logGroup, location.stderrStream),
-    ]);
-    return { ...attempt, stdout: stdout ?? attempt.stdout, stderr: stderr ?? attempt.stderr };
-  } catch (error) {
-    const reason = error instanceof Error ? error.name : 'unknown error';
-    const note = `\n[SSM returned this output truncated; its full text in ${location.logGroup} could not be read: ${reason}]`;
-    return { ...attempt, stdout: `${attempt.stdout}${note}` };
-  }
+  const cut = channelsCutBySsm(attempt);
+  if (!location || cut.length === 0) return showAttempt(attempt, {});
+  const streams: Record<OutputChannel, string> = {
+    stdout: location.stdoutStream,
+    stderr: location.stderrStream,
+  };
+  const reads = await Promise.all(
+    cut.map(async (channel) => [channel, await readStream(location.logGroup, streams[channel])] as const),
+  );
+  return showAttempt(attempt, Object.fromEntries(reads));
 }
 
-/** A log stream's whole text, or undefined when the stream does not exist (nothing was written to it). */
-async function readStream(logGroupName: string, logStreamName: string): Promise<string | undefined> {
+/** A log stream's whole text, read from its start. */
+async function readStream(logGroupName: string, logStreamName: string): Promise<StreamRead> {
   const lines: string[] = [];
   let nextToken: string | undefined;
   try {
@@ -37,8 +42,8 @@ async function readStream(logGroupName: string, logStreamName: string): Promise<
       nextToken = page.nextForwardToken;
     }
   } catch (error) {
-    if (error instanceof Error && error.name === 'ResourceNotFoundException') return undefined;
-    throw error;
+    const name = error instanceof Error ? error.name : 'unknown error';
+    return name === 'ResourceNotFoundException' ? { kind: 'missing' } : { kind: 'failed', reason: name };
   }
-  return lines.join('\n');
+  return { kind: 'text', text: lines.join('\n') };
 }

@@ -1,11 +1,11 @@
 import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type CfnLogGroup, LogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/catalog.ts';
 import type { CommandDocument, CommandDocumentKey } from '../../host-scripts/command-documents.ts';
-import { LOG_RETENTION, type ProjectFunction } from './lambda-defaults.ts';
+import { LOG_GROUP_DEFAULTS, type ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
 
 export interface AgentCommandsProps {
   /** The documents to create, as host-scripts/command-documents.ts builds them. */
@@ -25,12 +25,19 @@ export class AgentCommands extends Construct {
    * read from here when SSM returns its output truncated. Instances write to it with their own role.
    */
   readonly outputLogGroup: LogGroup;
+  /**
+   * For each host's instance role, beside AmazonSSMManagedInstanceCore: what the SSM Agent needs to
+   * stream a command's output to outputLogGroup. Without it the agent turns streaming off for the
+   * command, silently, and only SSM's truncated inline output is left.
+   */
+  readonly instanceOutputPolicy: ManagedPolicy;
   private readonly documents = new Map<CommandDocumentKey, CfnDocument>();
 
   constructor(scope: Construct, id: string, props: AgentCommandsProps) {
     super(scope, id);
     this.managedInstanceTag = props.managedInstanceTag;
-    this.outputLogGroup = new LogGroup(this, 'CommandOutput', { retention: LOG_RETENTION });
+    this.outputLogGroup = new LogGroup(this, 'CommandOutput', LOG_GROUP_DEFAULTS);
+    this.instanceOutputPolicy = this.createInstanceOutputPolicy();
     for (const document of props.documents) {
       if (this.documents.has(document.key)) throw new Error(`Two command documents for ${document.key}`);
       this.documents.set(
@@ -107,27 +114,78 @@ export class AgentCommands extends Construct {
   grantReadOutput(fn: ProjectFunction): void {
     this.useOutputLogGroup(fn);
     fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['logs:GetLogEvents'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'logs',
-            resource: 'log-group',
-            resourceName: `${this.outputLogGroup.logGroupName}:log-stream:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
+      new PolicyStatement({ actions: ['logs:GetLogEvents'], resources: [this.outputStreamsArn()] }),
     );
+    Validations.of(fn).acknowledge({
+      id: this.outputStreamsFinding(),
+      reason:
+        'SSM names a command output stream after the command, known only once it was sent; the grant covers only the product’s output log group.',
+    });
+  }
+
+  /**
+   * The calls the SSM Agent makes to stream a command's output (agent/framework/processor/executer/
+   * iohandler and agentlogstocloudwatch in aws/amazon-ssm-agent): CreateLogGroup, falling back to
+   * DescribeLogGroups to find an existing group; CreateLogStream on a stream's first output;
+   * DescribeLogStreams for its sequence token; PutLogEvents. The group has no customer managed KMS
+   * key; with one, CloudWatch Logs would use it through the key's policy, not the writer's.
+   */
+  private createInstanceOutputPolicy(): ManagedPolicy {
+    const stack = Stack.of(this);
+    const policy = new ManagedPolicy(this, 'InstanceOutputPolicy', {
+      description:
+        'Attach to each host’s instance role, beside AmazonSSMManagedInstanceCore: lets the SSM Agent stream the OCP agent restart commands’ full output to CloudWatch Logs',
+      statements: [
+        new PolicyStatement({
+          actions: ['logs:CreateLogGroup', 'logs:DescribeLogStreams'],
+          // IAM names a log group without a suffix; CloudWatch Logs reports its ARN with ":*".
+          resources: [
+            stack.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: this.outputLogGroup.logGroupName,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+            this.outputLogGroup.logGroupArn,
+          ],
+        }),
+        new PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [this.outputStreamsArn()],
+        }),
+        new PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }),
+      ],
+    });
+    Validations.of(policy).acknowledge({
+      id: this.outputStreamsFinding(),
+      reason:
+        'The agent names a command output stream after the command, known only once it was sent; the statement covers only the product’s output log group.',
+    });
+    Validations.of(policy).acknowledge({
+      id: WILDCARD_RESOURCE_FINDING,
+      reason:
+        'logs:DescribeLogGroups, which the agent calls to find an existing log group, supports no resource-level permissions.',
+    });
+    return policy;
+  }
+
+  /** Every stream of the output log group. */
+  private outputStreamsArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: `${this.outputLogGroup.logGroupName}:log-stream:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  /** cdk-nag's finding for a statement on outputStreamsArn. */
+  private outputStreamsFinding(): string {
     const stack = Stack.of(this);
     const logGroupId = stack.resolve(
       stack.getLogicalId(this.outputLogGroup.node.defaultChild as CfnLogGroup),
     );
-    Validations.of(fn).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${logGroupId}>:log-stream:*]`,
-      reason:
-        'SSM names a command output stream after the command, known only once it was sent; the grant covers only the product’s output log group.',
-    });
+    return `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${logGroupId}>:log-stream:*]`;
   }
 
   /** Lets the function read a command's status and output. */

@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { API_ROUTES } from '#http/routes';
 import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
-import { LOG_RETENTION, ProjectFunction } from './lambda-defaults.ts';
+import { LOG_GROUP_DEFAULTS, ProjectFunction } from './lambda-defaults.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
 
@@ -84,7 +84,7 @@ export class OcpApi extends Construct {
       this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
     }
 
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: LOG_RETENTION });
+    const accessLogs = new LogGroup(this, 'AccessLogs', LOG_GROUP_DEFAULTS);
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',

@@ -1,8 +1,8 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type LogGroupProps, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
 import { repoPath } from '../paths.ts';
@@ -12,6 +12,15 @@ export const WILDCARD_RESOURCE_FINDING = 'AwsSolutions-IAM5[Resource::*]';
 
 /** Retention of every log group the stack creates. */
 export const LOG_RETENTION = RetentionDays.THREE_MONTHS;
+
+/**
+ * Every log group the stack creates: kept for LOG_RETENTION, and kept when the stack is deleted or
+ * the group replaced, but deleted when its own creation rolls back (nothing was logged to it yet).
+ */
+export const LOG_GROUP_DEFAULTS = {
+  retention: LOG_RETENTION,
+  removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+} as const satisfies LogGroupProps;
 
 /** Lets an ESM bundle load a CommonJS dependency that calls require() for a Node built-in. */
 const ESM_REQUIRE_BANNER =
@@ -41,7 +50,7 @@ export class ProjectFunction extends Construct {
     super(scope, id);
     const definition = LAMBDA_FUNCTIONS[props.functionId];
 
-    this.logGroup = new LogGroup(this, 'Logs', { retention: LOG_RETENTION });
+    this.logGroup = new LogGroup(this, 'Logs', LOG_GROUP_DEFAULTS);
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Runs the ${props.functionId} function`,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ArnFormat, Names, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
@@ -8,7 +8,7 @@ import { RESTART_SUBTASKS } from '#core/subtasks';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
 import { repoPath } from '../paths.ts';
 import type { AgentCommands } from './agent-commands.ts';
-import { LOG_RETENTION, ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
+import { LOG_GROUP_DEFAULTS, ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
 import type { TaskStore } from './task-store.ts';
 
 /** The one workflow definition; CDK fills its ${Placeholders}, as local mode does. */
@@ -48,9 +48,14 @@ export class RestartWorkflow extends Construct {
     const invoked = { runSubtask: this.runSubtask, finishTask: this.finishTask };
     const definition = readFileSync(repoPath(RESTART_DEFINITION_FILE), 'utf8');
     this.logGroup = new LogGroup(this, 'Logs', {
-      // Step Functions' recommended prefix keeps CloudWatch Logs' resource policy from growing per log group.
-      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
-      retention: LOG_RETENTION,
+      ...LOG_GROUP_DEFAULTS,
+      // Step Functions' recommended prefix keeps CloudWatch Logs' resource policy from growing per log
+      // group. The name ends in the stack's id, new for every stack created: a group retained by an
+      // earlier stack of the same name (deleted, or rolled back) never blocks the next deploy.
+      logGroupName: Fn.join('-', [
+        `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`,
+        Fn.select(2, Fn.split('/', Stack.of(this).stackId)),
+      ]),
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,

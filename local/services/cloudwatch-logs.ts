@@ -9,16 +9,18 @@ const STREAM = /^([^/]+)\/([^/]+)\/[^/]+\/(stdout|stderr)$/;
 const END_TOKEN = 'f/end';
 
 /**
- * The CloudWatch Logs reads the product makes: GetLogEvents on the streams SSM writes a command's full
- * output to (`<command id>/<instance id>/<step>/stdout|stderr`), served from the local SSM's record.
+ * The CloudWatch Logs reads the product makes: GetLogEvents on the streams the SSM Agent writes a
+ * command's output to (`<command id>/<instance id>/<step>/stdout|stderr`), served from what the local
+ * SSM's agent streamed. As on AWS, a stream exists only if the agent wrote to it: not when the command
+ * asked for no CloudWatch output or the instance's role may not write logs, nor for a channel that
+ * printed nothing; reading one that does not exist answers ResourceNotFoundException.
  */
 export class LocalCloudWatchLogs implements LocalService {
   constructor(
-    private readonly logGroupName: string,
-    private readonly fullOutput: (
+    private readonly streamedOutput: (
       commandId: string,
       instanceId: string,
-    ) => { stdout: string; stderr: string } | undefined,
+    ) => { logGroupName: string; stdout: string; stderr: string } | undefined,
   ) {}
 
   async handle(operation: string, input: unknown): Promise<unknown> {
@@ -28,9 +30,8 @@ export class LocalCloudWatchLogs implements LocalService {
       throw new AwsError('InvalidParameterException', 'logGroupName and logStreamName are required');
     const { logGroupName, logStreamName, nextToken } = parsed.data;
     const match = STREAM.exec(logStreamName);
-    const output =
-      match && logGroupName === this.logGroupName ? this.fullOutput(match[1]!, match[2]!) : undefined;
-    const text = output?.[match?.[3] as 'stdout' | 'stderr'];
+    const output = match ? this.streamedOutput(match[1]!, match[2]!) : undefined;
+    const text = output?.logGroupName === logGroupName ? output[match?.[3] as 'stdout' | 'stderr'] : '';
     if (!text) throw new AwsError('ResourceNotFoundException', 'The specified log stream does not exist.');
     // One page holds everything; the next read from its token returns nothing, as at a stream's end.
     const events =

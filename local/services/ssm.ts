@@ -17,6 +17,12 @@ export type CommandStatusEvent = EventBridgeEvent<
 export interface LocalInstance {
   workDir: string;
   online: boolean;
+  /**
+   * Whether the instance's role lets the SSM Agent write to CloudWatch Logs (the stack's
+   * CommandOutputPolicyArn policy). Without it the agent streams no command output, silently.
+   * @default true
+   */
+  streamsOutput?: boolean;
 }
 
 export interface LocalSsmOptions<Document extends object = object> {
@@ -103,6 +109,13 @@ const SendCommandInput = z
     Parameters: z.record(z.string(), z.array(z.string())).optional(),
     Comment: z.string().optional(),
     TimeoutSeconds: z.number().int().optional(),
+    CloudWatchOutputConfig: z
+      .object({
+        CloudWatchLogGroupName: z.string().min(1).max(512).optional(),
+        CloudWatchOutputEnabled: z.boolean().optional(),
+      })
+      .loose()
+      .optional(),
   })
   .loose();
 
@@ -136,6 +149,7 @@ interface CommandRecord {
   executionTimeoutSeconds: number;
   /** The shell text, or why the agent refuses the document (every invocation then fails unrun). */
   rendered: { script: string } | { agentRefusal: string };
+  cloudWatchOutput: { CloudWatchLogGroupName: string; CloudWatchOutputEnabled: boolean };
   invocations: Map<string, Invocation>;
 }
 
@@ -149,6 +163,8 @@ interface Invocation {
   stderr: string;
   /** The agent's document-level message (ListCommandInvocations' TraceOutput). */
   traceOutput: string;
+  /** The log group the agent streamed the output to, if it did. */
+  streamedTo?: string;
   startedAt?: number;
   endedAt?: number;
   /** The script's process group, once its process has started. */
@@ -215,10 +231,18 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     this.dropEvents = predicate;
   }
 
-  /** The complete output of an invocation, beyond what the API returns. */
-  fullOutput(commandId: string, instanceId: string): { stdout: string; stderr: string } | undefined {
+  /**
+   * What the agent streamed to CloudWatch Logs for an invocation: its log group and each channel's
+   * complete text (beyond what the API returns). Nothing when the command did not ask for CloudWatch
+   * output or the instance's role may not write it.
+   */
+  streamedOutput(
+    commandId: string,
+    instanceId: string,
+  ): { logGroupName: string; stdout: string; stderr: string } | undefined {
     const invocation = this.commands.get(commandId)?.invocations.get(instanceId);
-    return invocation && { stdout: invocation.stdout, stderr: invocation.stderr };
+    if (!invocation?.streamedTo) return undefined;
+    return { logGroupName: invocation.streamedTo, stdout: invocation.stdout, stderr: invocation.stderr };
   }
 
   /** Stops every running command (SIGKILL to its process group) and waits for them to exit. */
@@ -285,6 +309,10 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       deliveryTimeoutSeconds,
       executionTimeoutSeconds: executionTimeout(step.inputs.timeoutSeconds, values),
       rendered,
+      cloudWatchOutput: {
+        CloudWatchLogGroupName: input.CloudWatchOutputConfig?.CloudWatchLogGroupName ?? '',
+        CloudWatchOutputEnabled: input.CloudWatchOutputConfig?.CloudWatchOutputEnabled ?? false,
+      },
       invocations: new Map(),
     };
     for (const instanceId of command.instanceIds) {
@@ -334,7 +362,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       StandardOutputUrl: '',
       StandardErrorContent: truncate(invocation.stderr, SSM_OUTPUT_LIMITS.stderr),
       StandardErrorUrl: '',
-      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      CloudWatchOutputConfig: command.cloudWatchOutput,
     };
   }
 
@@ -424,6 +452,11 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     invocation.status = 'InProgress';
     invocation.statusDetails = 'InProgress';
     invocation.startedAt = Date.now();
+    const { CloudWatchLogGroupName, CloudWatchOutputEnabled } = command.cloudWatchOutput;
+    if (CloudWatchOutputEnabled && instance.streamsOutput !== false) {
+      // SSM's own default when the command names no group.
+      invocation.streamedTo = CloudWatchLogGroupName || `/aws/ssm/${command.documentName}`;
+    }
     this.emitStatus(invocation);
 
     // The script runs from a worker thread (spawning blocks the spawning thread until the child execs).
@@ -564,7 +597,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       DeliveryTimedOutCount: deliveryTimedOut.length,
       ServiceRole: '',
       NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
-      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      CloudWatchOutputConfig: command.cloudWatchOutput,
       TimeoutSeconds: command.deliveryTimeoutSeconds,
     };
   }
@@ -606,7 +639,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         : [],
       ServiceRole: '',
       NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
-      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      CloudWatchOutputConfig: command.cloudWatchOutput,
     };
   }
 }

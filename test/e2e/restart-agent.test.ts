@@ -157,6 +157,36 @@ describe('subtask output beyond what SSM returns inline', () => {
     expect(log.data.log.length).toBeGreaterThan(48_000);
     expect(log.data.log).toContain('startup check 0001');
     expect(log.data.log).toContain('startup report complete');
+    expect(log.data.truncated).toBe(false);
     setDemoMode(system.hosts[3]!, 'normal');
+  });
+
+  it('is marked truncated, saying why, when the host’s instance role cannot stream it to CloudWatch Logs', async () => {
+    const host = system.hosts[3]!;
+    setDemoMode(host, 'verbose');
+    system.instancesWithoutOutputStreaming.add(host.instanceId);
+    try {
+      const { envelope } = await call(system, 'POST', '/compute/hosts/4/agent/restart', operator);
+      const task = await waitForTask(system, operator, envelope.data.id);
+      const start = task.subtasks[3];
+      const { envelope: log } = await call(
+        system,
+        'GET',
+        `/api/v2/tasks/instances/${task.id}/subtasks/${start.id}/log`,
+        operator,
+      );
+
+      expect(task.status).toBe('SUCCESSFUL');
+      expect(log.successful).toBe(true);
+      expect(log.data.truncated).toBe(true);
+      expect(log.data.log).toContain('startup check 0001');
+      expect(log.data.log).not.toContain('startup report complete');
+      expect(log.data.log).toMatch(
+        /\n\[stdout truncated: SSM cut it at 24,000 characters, and its full text is not available: .* has no stream of it: .*CommandOutputPolicyArn/,
+      );
+    } finally {
+      system.instancesWithoutOutputStreaming.delete(host.instanceId);
+      setDemoMode(host, 'normal');
+    }
   });
 });

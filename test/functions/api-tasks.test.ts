@@ -127,18 +127,17 @@ describe('GET /api/v2/tasks/instances', () => {
 describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
   const logRoute = '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log';
 
-  it('returns every attempt of the subtask, untruncated', async () => {
-    const task = created[4]!;
+  const log = (attempt: number, stdout: string) => ({
+    attempt,
+    commandId: `c${attempt}`,
+    exitCode: attempt === 1 ? 1 : 0,
+    stdout,
+    stderr: attempt === 1 ? 'boom' : '',
+    recordedAt: 't',
+  });
+  /** Records attempt 1 (a failure) through the store, and attempt 2 as given, on the task's first subtask. */
+  async function recordAttempts(task: TaskRecord, secondStdout: string) {
     const subtask = task.subtasks[0]!;
-    const big = 'x'.repeat(100_000);
-    const log = (attempt: number, stdout: string) => ({
-      attempt,
-      commandId: `c${attempt}`,
-      exitCode: attempt === 1 ? 1 : 0,
-      stdout,
-      stderr: attempt === 1 ? 'boom' : '',
-      recordedAt: 't',
-    });
     await store.beginSubtaskAttempt(task.id, 0, 'tok', 't');
     await store.recordSubtaskOutcome(task.id, 0, {
       attempt: 1,
@@ -153,19 +152,36 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
     await testDynamoDb.send(
       new PutItemCommand({
         TableName: tables.taskTable,
-        Item: marshall({ ...subtaskLogKey(task.id, subtask.id, 2), ...log(2, big) }),
+        Item: marshall({ ...subtaskLogKey(task.id, subtask.id, 2), ...log(2, secondStdout) }),
       }),
     );
-
-    const result = await get(`/api/v2/tasks/instances/${task.id}/subtasks/${subtask.id}/log`, logRoute, {
+    return get(`/api/v2/tasks/instances/${task.id}/subtasks/${subtask.id}/log`, logRoute, {
       pathParameters: { id: String(task.id), subtaskId: String(subtask.id) },
     });
+  }
 
-    const text: string = parse(result).data.log;
+  it('returns every attempt of the subtask, whole', async () => {
+    const big = 'x'.repeat(20_000);
+
+    const result = await recordAttempts(created[4]!, big);
+
+    const { log: text, truncated } = parse(result).data;
     expect(text).toContain('attempt 1');
     expect(text).toContain('boom');
     expect(text.indexOf('attempt 1')).toBeLessThan(text.indexOf('attempt 2'));
     expect(text).toContain(big);
+    expect(truncated).toBe(false);
+  });
+
+  it('says plainly when SSM cut an attempt’s output and its full text is not available', async () => {
+    const cut = 'x'.repeat(24_000);
+
+    const result = await recordAttempts(created[9]!, cut);
+
+    expect(result.statusCode).toBe(200);
+    const { log: text, truncated } = parse(result).data;
+    expect(truncated).toBe(true);
+    expect(text).toContain(`${cut}\n[stdout truncated: SSM cut it at 24,000 characters`);
   });
 
   it('refuses a subtask of another task', async () => {

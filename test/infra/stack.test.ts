@@ -20,12 +20,15 @@ import {
   allStatements,
   assemblyValidationViolations,
   canonical,
+  cfnLint,
   deployedDefinition,
+  disallowedCfnLintFindings,
   getAtt,
   joinedText,
   logicalId,
   ref,
   resourcesOfType,
+  retainedResourcesWithFixedNames,
   roleStatements,
   type Statement,
   type Synthesized,
@@ -114,6 +117,8 @@ describe('cdk-nag (AWS Solutions)', () => {
     const outputStreams = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${outputLogGroupId}>:log-stream:*]`;
     expect(acknowledged.map(({ at, id }) => `${at}: ${id}`).sort()).toEqual(
       [
+        `AgentCommands/InstanceOutputPolicy: ${wildcard}`,
+        `AgentCommands/InstanceOutputPolicy: ${outputStreams}`,
         `Api/Handler: ${wildcard}`,
         `Api/Handler: ${wildcard}`,
         `Api/Handler: ${wildcard}`,
@@ -171,6 +176,16 @@ describe('restart state machine', () => {
       },
       TracingConfiguration: { Enabled: true },
     });
+  });
+
+  it('logs under Step Functions’ vendedlogs prefix, to a group named after the stack’s own id', () => {
+    const name = propertiesOf(idOf(synth.stack.workflow.logGroup)).LogGroupName as {
+      'Fn::Join': [string, [string, unknown]];
+    };
+    const [separator, [prefix, stackUuid]] = name['Fn::Join'];
+    expect(separator).toBe('-');
+    expect(prefix).toMatch(/^\/aws\/vendedlogs\/states\/OcpAgentRestartStack-RestartWorkflow-/);
+    expect(stackUuid).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', ref('AWS::StackId')] }] });
   });
 
   it('runs the five subtasks in order, each with its own timeout, on the run-subtask function', () => {
@@ -385,6 +400,31 @@ describe('IAM', () => {
           [arn('logs', ':log-group:', ref(idOf(synth.stack.commands.outputLogGroup)), ':log-stream:*')],
         ),
         allow(['ssm:CancelCommand'], ['*']),
+      ]),
+    );
+  });
+
+  it('offers a policy for hosts’ instance roles with exactly what the SSM Agent needs to stream command output', () => {
+    const policy = synth.stack.commands.instanceOutputPolicy;
+    const outputLogGroupId = idOf(synth.stack.commands.outputLogGroup);
+    const properties = propertiesOf(idOf(policy));
+    expect(synth.json.Resources[idOf(policy)]?.Type).toBe('AWS::IAM::ManagedPolicy');
+    expect(properties.ManagedPolicyName).toBeUndefined();
+    expect(properties.Roles).toBeUndefined();
+    const statements = allStatements(synth.json)
+      .filter(({ resource }) => resource === idOf(policy))
+      .map(({ statement }) => statement);
+    expect(canonical(statements)).toEqual(
+      canonical([
+        allow(
+          ['logs:CreateLogGroup', 'logs:DescribeLogStreams'],
+          [arn('logs', ':log-group:', ref(outputLogGroupId)), getAtt(outputLogGroupId, 'Arn')],
+        ),
+        allow(
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [arn('logs', ':log-group:', ref(outputLogGroupId), ':log-stream:*')],
+        ),
+        allow(['logs:DescribeLogGroups'], ['*']),
       ]),
     );
   });
@@ -847,11 +887,15 @@ describe('SSM Command documents', () => {
 });
 
 describe('logs and outputs', () => {
-  it('keep every log group for the retention period', () => {
+  it('keep every log group for the retention period, and after the stack, unless its creation rolled back', () => {
     const logGroups = resourcesOfType(synth.json, 'AWS::Logs::LogGroup');
     expect(logGroups.length).toBeGreaterThanOrEqual(Object.keys(LAMBDA_FUNCTIONS).length + 2);
     for (const [, logGroup] of logGroups) {
       expect(logGroup.Properties?.RetentionInDays).toBe(LOG_RETENTION);
+      expect(logGroup).toMatchObject({
+        DeletionPolicy: 'RetainExceptOnCreate',
+        UpdateReplacePolicy: 'Retain',
+      });
     }
   });
 
@@ -863,6 +907,8 @@ describe('logs and outputs', () => {
       [
         'ApiUrl',
         'CommandOutputLogGroup',
+        'CommandOutputPolicyArn',
+        'EventBusArn',
         'EventBusName',
         'HostTableName',
         'RejectedRequestsQueueUrl',
@@ -879,9 +925,26 @@ describe('logs and outputs', () => {
     expect(outputs.HostTableName?.Value).toEqual(ref(idOf(synth.stack.store.hostTable)));
     expect(outputs.StateMachineArn?.Value).toEqual(ref(idOf(synth.stack.workflow.stateMachine)));
     expect(outputs.CommandOutputLogGroup?.Value).toEqual(ref(idOf(synth.stack.commands.outputLogGroup)));
+    expect(outputs.CommandOutputPolicyArn?.Value).toEqual(
+      ref(idOf(synth.stack.commands.instanceOutputPolicy)),
+    );
+    expect(outputs.CommandOutputPolicyArn?.Description).toMatch(
+      /instance role.*AmazonSSMManagedInstanceCore/,
+    );
+    expect(outputs.EventBusArn?.Value).toEqual(getAtt(idOf(synth.stack.taskEvents.bus), 'Arn'));
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(idOf(synth.stack.api.httpApi));
     expect(outputs.ManagedInstanceTag?.Value).toBe(
       `${DEFAULT_SETTINGS.managedInstanceTag.key}=${DEFAULT_SETTINGS.managedInstanceTag.value}`,
     );
+  });
+});
+
+describe('CloudFormation', () => {
+  it('finds no cfn-lint error, and no warning but the allowed ones', () => {
+    expect(disallowedCfnLintFindings(cfnLint(synth.json))).toEqual([]);
+  });
+
+  it('leaves behind no resource under a fixed name, so the stack can be deployed again after it', () => {
+    expect(retainedResourcesWithFixedNames(synth.json)).toEqual([]);
   });
 });

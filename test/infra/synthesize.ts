@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -17,7 +19,7 @@ export interface Synthesized {
 
 export interface TemplateJson {
   Resources: Record<string, CfnResourceJson>;
-  Outputs?: Record<string, { Value: unknown }>;
+  Outputs?: Record<string, { Value: unknown; Description?: string }>;
 }
 
 export interface CfnResourceJson {
@@ -165,4 +167,126 @@ export function deployedDefinition(
     return shortForm(substitutions[name]);
   });
   return JSON.parse(text);
+}
+
+/**
+ * The largest deployment the settings allow: an external OIDC issuer, publisher accounts, a custom
+ * instance tag and throttle, and a schedule of 1,000 hosts.
+ */
+export const MAXIMAL_CONTEXT = {
+  oidcIssuer: 'https://login.example.com/realms/ocp',
+  oidcAudience: 'ocp-agent-restart, ocp-cli',
+  permissionsClaim: 'groups',
+  managedInstanceTagKey: 'team',
+  managedInstanceTagValue: 'ob-ops',
+  apiThrottleRateLimit: 5,
+  apiThrottleBurstLimit: 10,
+  eventPublisherAccounts: '111111111111, 222222222222',
+  restartSchedules: JSON.stringify([
+    {
+      name: 'fleet',
+      expression: 'cron(0 3 ? * SUN *)',
+      timeZone: 'Asia/Shanghai',
+      hostIds: Array.from({ length: 1000 }, (_, index) => index + 1),
+      reason: 'Weekly agent refresh',
+    },
+  ]),
+} as const;
+
+/** One cfn-lint finding: its rule, level and where in the template. */
+export interface CfnLintFinding {
+  rule: string;
+  level: string;
+  /** e.g. "Resources/TaskTable/Properties/TableName" */
+  path: string;
+  message: string;
+}
+
+/**
+ * cfn-lint warnings that are not defects of the template, each with the reason. Every other
+ * warning, and every error, fails the stack tests.
+ */
+export const ALLOWED_CFN_LINT_WARNINGS: Readonly<Record<string, string>> = {
+  W3005:
+    'CDK makes a function depend on its role (and the role’s default policy) beside the GetAtt of the role it already has: a redundant DependsOn, harmless.',
+};
+
+/**
+ * Runs cfn-lint (installed with Python: `pip install cfn-lint`) on the template and returns its
+ * findings. Throws, naming how to install it, when cfn-lint is not on the PATH.
+ */
+export function cfnLint(json: TemplateJson, env: NodeJS.ProcessEnv = process.env): CfnLintFinding[] {
+  const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-'));
+  try {
+    const file = join(dir, 'template.json');
+    writeFileSync(file, JSON.stringify(json, null, 1));
+    // JSON rather than the parseable format: it names each finding's path in the template.
+    const run = spawnSync('cfn-lint', ['--format', 'json', '--', file], {
+      encoding: 'utf8',
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new Error(
+        'cfn-lint is not installed, and the stack tests lint every synthesized template with it: install it with `pip install cfn-lint` (Python 3.9+), then run the tests again.',
+      );
+    }
+    // Exit status: a bit per level found (2 errors, 4 warnings, 8 informational); 1 or a signal is a crash.
+    if (run.error || run.status === null || (run.status & 1) === 1) {
+      throw new Error(`cfn-lint did not run: ${run.error?.message ?? run.stderr}`);
+    }
+    const findings = JSON.parse(run.stdout) as {
+      Rule: { Id: string };
+      Level: string;
+      Location: { Path: (string | number)[] };
+      Message: string;
+    }[];
+    return findings.map((finding) => ({
+      rule: finding.Rule.Id,
+      level: finding.Level,
+      path: finding.Location.Path.join('/'),
+      message: finding.Message,
+    }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** cfn-lint's findings other than ALLOWED_CFN_LINT_WARNINGS, as "rule level at path: message". */
+export function disallowedCfnLintFindings(findings: readonly CfnLintFinding[]): string[] {
+  return findings
+    .filter((finding) => !(finding.level === 'Warning' && finding.rule in ALLOWED_CFN_LINT_WARNINGS))
+    .map(
+      (finding) => `${finding.rule} (${finding.level}) at ${finding.path}: ${finding.message.slice(0, 300)}`,
+    );
+}
+
+const KEEPS_ON_DELETE = new Set(['Retain', 'RetainExceptOnCreate', 'Snapshot']);
+
+/**
+ * Resources CloudFormation leaves behind (DeletionPolicy or UpdateReplacePolicy Retain,
+ * RetainExceptOnCreate or Snapshot) that carry a fixed physical name: a top-level "…Name" property
+ * whose value is built from text and pseudo parameters alone. The stack's id (new for every stack
+ * created) or another resource's reference makes a name unfixed. A redeploy after `cdk destroy`, or
+ * after a first deploy that rolled back, fails on such a name: the kept resource still holds it.
+ */
+export function retainedResourcesWithFixedNames(json: TemplateJson): string[] {
+  const resourceIds = new Set(Object.keys(json.Resources));
+  const varies = (value: unknown): boolean => {
+    if (Array.isArray(value)) return value.some(varies);
+    if (!value || typeof value !== 'object') return false;
+    const record = value as Record<string, unknown>;
+    if (typeof record.Ref === 'string') return record.Ref === 'AWS::StackId' || resourceIds.has(record.Ref);
+    if (Array.isArray(record['Fn::GetAtt'])) return true;
+    return Object.values(record).some(varies);
+  };
+  return Object.entries(json.Resources).flatMap(([id, resource]) => {
+    const kept =
+      KEEPS_ON_DELETE.has(resource.DeletionPolicy ?? '') ||
+      KEEPS_ON_DELETE.has(resource.UpdateReplacePolicy ?? '');
+    if (!kept) return [];
+    return Object.entries(resource.Properties ?? {})
+      .filter(([property, value]) => /Name$/.test(property) && !varies(value))
+      .map(([property, value]) => `${id} (${resource.Type}) ${property}: ${JSON.stringify(value)}`);
+  });
 }

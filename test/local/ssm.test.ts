@@ -291,15 +291,18 @@ describe('LocalSsm through the SDK', () => {
     });
   });
 
-  it('truncates output as SSM does while keeping the full text', async () => {
-    const command = await send({ DocumentName: 'Test-Big' });
+  it('truncates output as SSM does while streaming the full text to the CloudWatch log group asked for', async () => {
+    const cloudWatch = { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/test/output' };
+    const command = await send({ DocumentName: 'Test-Big', CloudWatchOutputConfig: cloudWatch });
 
     const result = await finished(command.CommandId!);
 
     expect(result.Status).toBe('Success');
     expect(result.StandardOutputContent).toBe('o'.repeat(24_000));
     expect(result.StandardErrorContent).toBe('e'.repeat(8_000));
-    expect(ssm.fullOutput(command.CommandId!, ONLINE)).toEqual({
+    expect(result.CloudWatchOutputConfig).toEqual(cloudWatch);
+    expect(ssm.streamedOutput(command.CommandId!, ONLINE)).toEqual({
+      logGroupName: '/test/output',
       stdout: 'o'.repeat(30_000),
       stderr: 'e'.repeat(10_000),
     });
@@ -312,6 +315,25 @@ describe('LocalSsm through the SDK', () => {
       ResponseCode: 0,
     });
     expect(listed.CommandInvocations?.[0]?.CommandPlugins?.[0]?.Output).toHaveLength(2_500);
+  });
+
+  it('streams no output when the command asks for no CloudWatch output, or the instance role may not write logs', async () => {
+    const unasked = await send({ DocumentName: 'Test-Echo' });
+    await finished(unasked.CommandId!);
+    const instance = instances.get(ONLINE)!;
+    instance.streamsOutput = false;
+    try {
+      const unpermitted = await send({
+        DocumentName: 'Test-Echo',
+        CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/test/output' },
+      });
+      await finished(unpermitted.CommandId!);
+
+      expect(ssm.streamedOutput(unasked.CommandId!, ONLINE)).toBeUndefined();
+      expect(ssm.streamedOutput(unpermitted.CommandId!, ONLINE)).toBeUndefined();
+    } finally {
+      delete instance.streamsOutput;
+    }
   });
 
   it('lists a command with its counts', async () => {
