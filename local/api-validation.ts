@@ -189,7 +189,10 @@ function checkType(shape: Shape, value: unknown, path: string): void {
     }
   })();
   if (!ok) {
-    throw new AwsError('SerializationException', `Expected a ${shape.type} at '${path || 'input'}'`);
+    throw new AwsError(
+      'SerializationException',
+      `Expected ${/^[aeiou]/.test(shape.type) ? 'an' : 'a'} ${shape.type} at '${path || 'input'}'`,
+    );
   }
 }
 
