@@ -1,19 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { API_MODELS, validateRequest } from '#local/api-validation';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 
-/** The X-Amz-Target prefixes the endpoint answers: Step Functions, SSM, EventBridge and SQS. */
+/** The X-Amz-Target prefixes the endpoint answers: Step Functions, SSM, EventBridge, SQS and CloudWatch Logs. */
 export type AwsTargetPrefix = 'AWSStepFunctions' | 'AmazonSSM' | 'AWSEvents' | 'AmazonSQS' | 'Logs_20140328';
-
-/** Step Functions and SQS speak awsJson1_0; SSM and EventBridge awsJson1_1 (checked on SDK v3 clients). */
-const CONTENT_TYPES: Record<AwsTargetPrefix, string> = {
-  AWSStepFunctions: 'application/x-amz-json-1.0',
-  AmazonSQS: 'application/x-amz-json-1.0',
-  Logs_20140328: 'application/x-amz-json-1.1',
-  AmazonSSM: 'application/x-amz-json-1.1',
-  AWSEvents: 'application/x-amz-json-1.1',
-};
 
 export interface AwsEndpointOptions {
   /** 0 or absent: a free port. */
@@ -33,7 +25,8 @@ export interface AwsEndpoint {
 
 /**
  * One HTTP server answering the AWS JSON protocols of several services, dispatched on `X-Amz-Target`
- * (`<Prefix>.<Operation>`). Dates in responses are sent as epoch seconds, as AWS does.
+ * (`<Prefix>.<Operation>`). Every request is first checked against the service's API model, as AWS
+ * checks it; dates in responses are sent as epoch seconds, as AWS does.
  */
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
   const host = options.host ?? '127.0.0.1';
@@ -114,7 +107,8 @@ async function answer(
   const separator = target.indexOf('.');
   const prefix = target.slice(0, separator) as AwsTargetPrefix;
   const operation = target.slice(separator + 1);
-  const contentType = CONTENT_TYPES[prefix] ?? jsonContentType(request);
+  const jsonVersion = API_MODELS.services[prefix]?.jsonVersion;
+  const contentType = jsonVersion ? `application/x-amz-json-${jsonVersion}` : jsonContentType(request);
   try {
     const body = await readBody(request);
     const service = separator > 0 ? services[prefix] : undefined;
@@ -127,6 +121,7 @@ async function answer(
         throw new AwsError('SerializationException', 'The request body is not valid JSON');
       }
     }
+    validateRequest(prefix, operation, input);
     const output = await service.handle(operation, input);
     send(response, 200, contentType, output ?? {});
   } catch (error) {
@@ -142,6 +137,10 @@ async function answer(
       { __type: failure.code, message: failure.message },
       {
         'x-amzn-errortype': failure.code,
+        // A Query-compatible service (SQS) also names the error in its Query form.
+        ...(API_MODELS.services[prefix]?.awsQueryCompatible
+          ? { 'x-amzn-query-error': `${failure.code};${failure.statusCode >= 500 ? 'Receiver' : 'Sender'}` }
+          : {}),
       },
     );
   }
