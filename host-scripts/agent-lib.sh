@@ -217,9 +217,45 @@ stop_processes() {
   done
 }
 
+# Closes every file descriptor above 2 of the current shell (call it in the subshell that execs).
+close_inherited_fds() {
+  local fd_path fd
+  for fd_path in /proc/"$BASHPID"/fd/*; do
+    fd=${fd_path##*/}
+    if [[ "$fd" =~ ^[0-9]+$ ]] && ((fd > 2)); then exec {fd}>&-; fi
+  done
+}
+
+# run_detached <limit ms> <command...>: runs the command (the control script, which may not detach
+# what it starts) in a session of its own, stdin from /dev/null, stdout and stderr appended to
+# $RUN_DIR/ocp_agentctl-start.out and .err, no other descriptor inherited; then copies what it
+# wrote there to our stdout and stderr and returns its exit status (124: out of time). Why: the
+# SSM agent ends a command only when its stdout and stderr pipes close, and on timeout or cancel
+# SIGKILLs its process group, so a process started holding a pipe would hang the command and one
+# left in its group would die with it. setsid(1) forks (and stops reporting the status) only when
+# called as a process group leader; `timeout` leads its own group, so its child never is one.
+run_detached() {
+  local limit_ms=$1 out="$RUN_DIR/ocp_agentctl-start.out" err="$RUN_DIR/ocp_agentctl-start.err"
+  local file out_size err_size status=0
+  shift
+  # Processes may keep these files open: truncate only files grown past 1 MiB, never remove them.
+  for file in "$out" "$err"; do
+    if [[ -f "$file" && $(stat -c %s -- "$file") -gt 1048576 ]]; then : >"$file"; fi
+  done
+  out_size=$(stat -c %s -- "$out" 2>/dev/null || printf 0)
+  err_size=$(stat -c %s -- "$err" 2>/dev/null || printf 0)
+  (
+    close_inherited_fds
+    exec timeout "$(format_seconds "$limit_ms")" setsid "$@"
+  ) </dev/null >>"$out" 2>>"$err" || status=$?
+  tail -c +"$((out_size + 1))" -- "$out" 2>/dev/null || true
+  tail -c +"$((err_size + 1))" -- "$err" >&2 2>/dev/null || true
+  return "$status"
+}
+
 # start_processes <name...>: starts the named processes that are not running through the control
-# script (as the install's owner when run as root), then waits START_WAIT_SECONDS for each to have
-# a live pid. Exits 4 on failure.
+# script (as the install's owner when run as root) detached from this script (run_detached), then
+# waits START_WAIT_SECONDS for each to have a live pid. Exits 4 on failure.
 start_processes() {
   local wait_ms=$START_WAIT_MS deadline name status pending owner
   local -a to_start=()
@@ -242,9 +278,9 @@ start_processes() {
       fail "$EXIT_INSTALL_BROKEN" "runuser is needed to start the agent as $owner, the owner of $AGENT_HOME"
     fi
     log "Running $CTL as $owner, the owner of $AGENT_HOME"
-    timeout "$(format_seconds "$wait_ms")" runuser -u "$owner" -- "$CTL" start "${to_start[@]}" || status=$?
+    run_detached "$wait_ms" runuser -u "$owner" -- "$CTL" start "${to_start[@]}" || status=$?
   else
-    timeout "$(format_seconds "$wait_ms")" "$CTL" start "${to_start[@]}" || status=$?
+    run_detached "$wait_ms" "$CTL" start "${to_start[@]}" || status=$?
   fi
   if [[ $status -eq 124 ]]; then
     fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} did not finish within $(format_seconds "$wait_ms")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Subtask "Start all OCP agent processes": starts every agent process that is not running with
-# bin/ocp_agentctl start, then waits up to START_WAIT_SECONDS (default 30) until each has a live
-# pid. Processes already running are left alone.
+# bin/ocp_agentctl start, detached from this command (run_detached in agent-lib.sh), then waits up
+# to START_WAIT_SECONDS (default 30) until each has a live pid. Processes already running are left
+# alone.
 # Exit codes: 0 ok, 1 unexpected failure, 2 install broken, 4 a process would not start.
 set -Eeuo pipefail
 SCRIPT_NAME=start-agent

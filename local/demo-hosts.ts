@@ -1,21 +1,23 @@
 /**
  * Local mode's demo hosts: folders laid out like a real OCP agent install, whose agent processes are
- * real, detached processes run by local/demo-agent/ocp_agentctl. The host scripts and SSM documents
+ * real processes run by local/demo-agent/ocp_agentctl. The host scripts and SSM documents
  * act on them exactly as on a real host.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { isValidHostParameter } from '#core/host-parameters';
 
 /** The agent's processes, in start order (the same list as host-scripts/agent-lib.sh). */
@@ -41,8 +43,6 @@ export interface DemoAgentProcess {
   running: boolean;
 }
 
-const execFileAsync = promisify(execFile);
-
 /** Environment variable every demo agent process carries: its host's agentHome. */
 const HOST_MARKER = 'OCP_DEMO_AGENT_HOME';
 const AGENT_FILES = ['ocp_agentctl', 'agent-process.sh'] as const;
@@ -52,6 +52,9 @@ const RESTART_CONF = 'restart.conf';
 const HANG_STOP_RESTART_CONF =
   '# Written by local/demo-hosts.ts for demo mode hang-stop\nSTOP_GRACE_SECONDS=3600\n';
 const START_TIMEOUT_MS = 30_000;
+/** The control script's output, in run/ (the names host-scripts/agent-lib.sh's run_detached uses). */
+const CTL_STDOUT_FILE = 'ocp_agentctl-start.out';
+const CTL_STDERR_FILE = 'ocp_agentctl-start.err';
 const POLL_MS = 20;
 
 /** A valid SSM managed-instance id for a demo host: "mi-" and the host id as 17 hex digits. */
@@ -164,16 +167,19 @@ export function demoAgentProcesses(host: DemoHost): DemoAgentProcess[] {
 
 /**
  * Starts the host's agent processes with its ocp_agentctl (those already running are kept) and
- * returns their pids. Rejects when the control script fails (e.g. in mode "broken").
+ * returns their pids. Rejects when the control script fails (e.g. in mode "broken"). The control
+ * script does not detach what it starts, so it runs detached here, as host-scripts/agent-lib.sh's
+ * run_detached runs it: its own session, stdin closed, output appended to files in run/.
  */
 export async function startDemoAgent(host: DemoHost): Promise<Record<AgentProcessName, number>> {
   const ctl = join(host.agentHome, 'bin', 'ocp_agentctl');
-  try {
-    await execFileAsync(ctl, ['start'], { timeout: START_TIMEOUT_MS, killSignal: 'SIGKILL' });
-  } catch (error) {
-    const stderr = (error as { stderr?: unknown }).stderr;
+  const stderrFile = join(host.agentHome, 'run', CTL_STDERR_FILE);
+  const stderrStart = fileSize(stderrFile);
+  const exit = await runDetached(ctl, ['start'], join(host.agentHome, 'run', CTL_STDOUT_FILE), stderrFile);
+  if (exit !== 0) {
+    const stderr = readFrom(stderrFile, stderrStart).trim();
     throw new Error(
-      `ocp_agentctl start failed on demo host ${host.hostId}: ${typeof stderr === 'string' && stderr.trim() ? stderr.trim() : String(error)}`,
+      `ocp_agentctl start failed on demo host ${host.hostId}: ${stderr || `it ended with ${exit}`}`,
     );
   }
   const pids: Partial<Record<AgentProcessName, number>> = {};
@@ -184,6 +190,51 @@ export async function startDemoAgent(host: DemoHost): Promise<Record<AgentProces
     pids[agentProcess.name] = agentProcess.pid;
   }
   return pids as Record<AgentProcessName, number>;
+}
+
+/** Runs a command in its own session with output appended to files; resolves to its exit code or signal. */
+function runDetached(
+  command: string,
+  args: string[],
+  stdoutFile: string,
+  stderrFile: string,
+): Promise<number | string> {
+  const stdout = openSync(stdoutFile, 'a');
+  const stderr = openSync(stderrFile, 'a');
+  try {
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', stdout, stderr] });
+    return new Promise((resolve) => {
+      // Only the control script: its group is also its processes'.
+      const timer = setTimeout(() => child.kill('SIGKILL'), START_TIMEOUT_MS);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        resolve(error.message);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(code ?? signal ?? 'an unknown status');
+      });
+    });
+  } finally {
+    closeSync(stdout);
+    closeSync(stderr);
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Pids of live processes whose environment marks them as agents of a matching install. */

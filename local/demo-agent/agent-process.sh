@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Body of one demo agent process: agent-process.sh <name> <agent home>. Started by ocp_agentctl,
-# detached, with argv[0] set to <name>. Writes run/<name>.pid, then idles without child
-# processes (a blocking `read` on a private FIFO) until signalled. On SIGTERM it exits and removes
+# Body of one demo agent process: agent-process.sh <name> <agent home>. Started by ocp_agentctl
+# with argv[0] set to <name>. Writes run/<name>.pid and appends to log/<name>.log, then idles
+# without child processes (a blocking `read` on a private FIFO) until signalled. It never closes
+# the stdin, stdout and stderr it inherited (nor leaves its session), as a daemon that logs to
+# files often does not. On SIGTERM it exits and removes
 # its pid file, unless conf/stubborn (any process) or conf/hang-stop (all but pos_proxy) exists at
 # that moment, in which case it ignores the signal. SIGKILL always works.
 set -euo pipefail
@@ -9,9 +11,10 @@ name=$1
 agent_home=$2
 pid_file="$agent_home/run/$name.pid"
 conf_dir="$agent_home/conf"
+exec {log_fd}>>"$agent_home/log/$name.log"
 
 say() {
-  printf '%(%F %T)T %s[%s]: %s\n' -1 "$name" "$$" "$*"
+  printf '%(%F %T)T %s[%s]: %s\n' -1 "$name" "$$" "$*" >&"$log_fd"
 }
 
 on_term() {

@@ -1,34 +1,43 @@
 import { Worker } from 'node:worker_threads';
 
-/** A shell script to run detached (its own process group), with stdout and stderr kept in files. */
+/** A shell script to run in its own process group, its stdout and stderr read through pipes. */
 export interface ScriptRun {
   script: string;
   cwd: string;
   env: Record<string, string>;
 }
 
-/** How a script ended: its exit (or the error that kept it from starting) and its complete output. */
+/** How a script ended: its exit (or the error that kept it from starting) and its output. */
 export interface ScriptExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Set when the run was stopped: its process group was SIGKILLed and its output cut there. */
+  stopped?: true;
   /** Set when the script could not be started or waited for. */
   error?: string;
 }
 
 export interface RunningScript {
-  /** The process group leader's pid, once started (undefined if it could not start). */
-  pid: Promise<number | undefined>;
+  /**
+   * SIGKILLs the script's process group and ends the run at once with the output read so far,
+   * even if a process outside the group still holds its pipes (the SSM agent does not wait for them).
+   */
+  stop(): void;
   exited: Promise<ScriptExit>;
 }
 
-type WorkerMessage = { id: number; pid: number | undefined } | ({ id: number; exit: true } & ScriptExit);
+type WorkerRequest = ({ id: number; start: true } & ScriptRun) | { id: number; stop: true };
+type WorkerMessage = { id: number } & ScriptExit;
 
 /**
- * The worker writes each script to a temporary folder, spawns `bash` on it with output to files (as the
- * SSM agent does, so a background process keeping a descriptor open cannot hold the command open),
- * and on exit reads the output and removes the folder.
+ * The worker writes each script to a temporary folder and spawns `bash` on it in a process group of
+ * its own, reading stdout and stderr through pipes. As the SSM agent's Go `exec.Cmd.Wait` does, a
+ * run ends when the script has exited AND both pipes have closed ('close', not 'exit'), with no
+ * bound but the execution timeout: a process the script started that still holds a pipe keeps the
+ * command running. A stop SIGKILLs the group (the agent's timeout and cancel send nothing else) and
+ * ends the run without waiting. The folder is removed when the run ends.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -36,40 +45,47 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const { join } = require('node:path');
 const { tmpdir } = require('node:os');
-const readText = (path) => { try { return fs.readFileSync(path, 'utf8'); } catch { return ''; } };
-parentPort.on('message', ({ id, script, cwd, env }) => {
+const runs = new Map();
+const text = (chunks) => Buffer.concat(chunks).toString('utf8');
+function start({ id, script, cwd, env }) {
   let dir, child;
   try {
     dir = fs.mkdtempSync(join(tmpdir(), 'local-ssm-'));
     const scriptPath = join(dir, '_script.sh');
     fs.writeFileSync(scriptPath, script, { mode: 0o700 });
-    const stdout = fs.openSync(join(dir, 'stdout'), 'w');
-    const stderr = fs.openSync(join(dir, 'stderr'), 'w');
-    try {
-      child = spawn('bash', [scriptPath], { cwd, detached: true, stdio: ['ignore', stdout, stderr], env });
-    } finally {
-      fs.closeSync(stdout);
-      fs.closeSync(stderr);
-    }
+    child = spawn('bash', [scriptPath], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   } catch (error) {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    parentPort.postMessage({ id, pid: undefined });
-    parentPort.postMessage({ id, exit: true, code: 1, signal: null, stdout: '', stderr: '', error: String(error && error.message || error) });
+    parentPort.postMessage({ id, code: 1, signal: null, stdout: '', stderr: '', error: String(error && error.message || error) });
     return;
   }
-  parentPort.postMessage({ id, pid: child.pid });
-  let settled = false;
-  const settle = (code, signal, error) => {
-    if (settled) return;
-    settled = true;
-    const stdout = readText(join(dir, 'stdout'));
-    const stderr = readText(join(dir, 'stderr'));
-    fs.rm(dir, { recursive: true, force: true }, () => {});
-    parentPort.postMessage({ id, exit: true, code, signal, stdout, stderr, ...(error ? { error } : {}) });
+  const stdout = [];
+  const stderr = [];
+  child.stdout?.on('data', (chunk) => stdout.push(chunk));
+  child.stderr?.on('data', (chunk) => stderr.push(chunk));
+  const settle = (result) => {
+    if (!runs.has(id)) return;
+    runs.delete(id);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    try { fs.rmSync(dir, { recursive: true, force: true }); } catch {}
+    parentPort.postMessage({ id, stdout: text(stdout), stderr: text(stderr), ...result });
   };
-  child.once('exit', (code, signal) => settle(code, signal));
-  child.once('error', (error) => settle(1, null, error.message));
-});
+  runs.set(id, { child, settle });
+  child.once('close', (code, signal) => settle({ code, signal }));
+  child.once('error', (error) => settle({ code: 1, signal: null, error: error.message }));
+}
+function stop(id) {
+  const run = runs.get(id);
+  if (!run) return;
+  try {
+    if (run.child.pid !== undefined) process.kill(-run.child.pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+  run.settle({ code: null, signal: 'SIGKILL', stopped: true });
+}
+parentPort.on('message', (request) => (request.stop ? stop(request.id) : start(request)));
 `;
 
 /**
@@ -80,61 +96,55 @@ parentPort.on('message', ({ id, script, cwd, env }) => {
 export class ScriptRunner {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly runs = new Map<
-    number,
-    { pid: (pid: number | undefined) => void; exit: (exit: ScriptExit) => void }
-  >();
+  private readonly runs = new Map<number, (exit: ScriptExit) => void>();
 
   run(request: ScriptRun): RunningScript {
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    let resolvePid!: (pid: number | undefined) => void;
     let resolveExit!: (exit: ScriptExit) => void;
-    const pid = new Promise<number | undefined>((resolve) => {
-      resolvePid = resolve;
-    });
     const exited = new Promise<ScriptExit>((resolve) => {
       resolveExit = resolve;
     });
-    this.runs.set(id, { pid: resolvePid, exit: resolveExit });
+    this.runs.set(id, resolveExit);
     // Only a script in progress keeps the process alive.
     if (this.runs.size === 1) worker.ref();
-    worker.postMessage({ id, ...request });
-    return { pid, exited };
+    this.post(worker, { id, start: true, ...request });
+    // Requests reach the worker in order: a stop always finds its script spawned (or already ended).
+    const stop = () => {
+      if (this.runs.has(id)) this.post(worker, { id, stop: true });
+    };
+    return { stop, exited };
   }
 
-  /** Ends the worker; scripts already started keep running (stop them by their process group first). */
+  /** Ends the worker; scripts not stopped first keep running. */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
-    for (const run of this.runs.values()) {
-      run.pid(undefined);
-      run.exit({ code: null, signal: null, stdout: '', stderr: '', error: 'The script runner was closed' });
+    for (const resolve of this.runs.values()) {
+      resolve({ code: null, signal: null, stdout: '', stderr: '', error: 'The script runner was closed' });
     }
     this.runs.clear();
+  }
+
+  private post(worker: Worker, request: WorkerRequest): void {
+    worker.postMessage(request);
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
-    worker.on('message', (message: WorkerMessage) => {
-      const run = this.runs.get(message.id);
-      if (!run) return;
-      if (!('exit' in message)) {
-        run.pid(message.pid);
-        return;
-      }
-      this.runs.delete(message.id);
+    worker.on('message', ({ id, ...result }: WorkerMessage) => {
+      const resolve = this.runs.get(id);
+      if (!resolve) return;
+      this.runs.delete(id);
       if (this.runs.size === 0) worker.unref();
-      const { id: _id, exit: _exit, ...result } = message;
-      run.exit(result);
+      resolve(result);
     });
     worker.on('error', (error) => {
-      for (const run of this.runs.values()) {
-        run.pid(undefined);
-        run.exit({ code: 1, signal: null, stdout: '', stderr: '', error: error.message });
+      for (const resolve of this.runs.values()) {
+        resolve({ code: 1, signal: null, stdout: '', stderr: '', error: error.message });
       }
       this.runs.clear();
       this.worker = undefined;

@@ -39,8 +39,6 @@ export interface LocalSsmOptions<Document extends object = object> {
   emit: (event: CommandStatusEvent) => void | Promise<void>;
   region?: string;
   accountId?: string;
-  /** Pause between SIGTERM and SIGKILL when a command's process group is stopped. */
-  killGraceMs?: number;
   /** How long an undelivered command waits for its instance; tests shorten it. */
   deliveryTimeoutMs?: (timeoutSeconds: number) => number;
 }
@@ -167,8 +165,8 @@ interface Invocation {
   streamedTo?: string;
   startedAt?: number;
   endedAt?: number;
-  /** The script's process group, once its process has started. */
-  pid?: number;
+  /** SIGKILLs the running script's process group and ends the run (see ScriptRunner). */
+  stop?: () => void;
   stopReason?: 'timeout' | 'cancel' | 'close';
   timers: NodeJS.Timeout[];
   exited?: Promise<void>;
@@ -183,7 +181,6 @@ export class LocalSsm<Document extends object = object> implements LocalService 
   private readonly commands = new Map<string, CommandRecord>();
   private readonly region: string;
   private readonly accountId: string;
-  private readonly killGraceMs: number;
   private readonly deliveryTimeoutMs: (timeoutSeconds: number) => number;
   private dropEvents: ((event: CommandStatusEvent) => boolean) | undefined;
   private closed = false;
@@ -201,7 +198,6 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     }
     this.region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
     this.accountId = options.accountId ?? '000000000000';
-    this.killGraceMs = options.killGraceMs ?? 2_000;
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? ((seconds) => seconds * 1000);
   }
 
@@ -245,7 +241,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     return { logGroupName: invocation.streamedTo, stdout: invocation.stdout, stderr: invocation.stderr };
   }
 
-  /** Stops every running command (SIGKILL to its process group) and waits for them to exit. */
+  /** Stops every running command (SIGKILL to its process group) and waits for each run to end. */
   async close(): Promise<void> {
     this.closed = true;
     const exits: Promise<void>[] = [];
@@ -255,9 +251,8 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         for (const timer of invocation.timers) clearTimeout(timer);
         invocation.timers = [];
         if (invocation.exited) {
-          // A script whose pid is not known yet is killed as soon as it is (see run).
           invocation.stopReason = 'close';
-          if (invocation.pid !== undefined) signalGroup(invocation.pid, 'SIGKILL');
+          invocation.stop?.();
           exits.push(invocation.exited);
         } else {
           invocation.status = 'Cancelled';
@@ -401,7 +396,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         invocation.stopReason = 'cancel';
         invocation.status = 'Cancelling';
         invocation.statusDetails = 'Cancelling';
-        if (invocation.pid !== undefined) this.stopGroup(invocation.pid);
+        invocation.stop?.();
       } else {
         this.finish(invocation, 'Cancelled', 'Cancelled', -1);
       }
@@ -460,6 +455,8 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     this.emitStatus(invocation);
 
     // The script runs from a worker thread (spawning blocks the spawning thread until the child execs).
+    // Like the agent, the run ends once the script has exited and its stdout and stderr have closed,
+    // or when the execution timeout or a cancel SIGKILLs its process group.
     const running = this.scripts.run({
       script,
       cwd: instance.workDir,
@@ -469,29 +466,23 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         LANG: process.env.LANG ?? 'C.UTF-8',
       },
     });
+    invocation.stop = running.stop;
     invocation.exited = running.exited.then((exit) => {
       invocation.stdout = exit.stdout;
       invocation.stderr = exit.stderr + (exit.error ? `${exit.error}\n` : '');
       this.completeRun(invocation, exit.code, exit.signal);
     });
-    void running.pid.then((pid) => {
-      if (pid === undefined || TERMINAL.has(invocation.status)) return;
-      invocation.pid = pid;
-      // Stopped before its pid was known: a close kills it, a cancel stops it.
-      if (invocation.stopReason === 'close') signalGroup(pid, 'SIGKILL');
-      else if (invocation.stopReason === 'cancel') this.stopGroup(pid);
-      invocation.timers.push(
-        setTimeout(() => {
-          if (TERMINAL.has(invocation.status)) return;
-          invocation.stopReason ??= 'timeout';
-          this.stopGroup(pid);
-        }, command.executionTimeoutSeconds * 1000),
-      );
-    });
+    invocation.timers.push(
+      setTimeout(() => {
+        if (TERMINAL.has(invocation.status)) return;
+        invocation.stopReason ??= 'timeout';
+        running.stop();
+      }, command.executionTimeoutSeconds * 1000),
+    );
   }
 
   private completeRun(invocation: Invocation, code: number | null, signal: NodeJS.Signals | null): void {
-    invocation.pid = undefined;
+    invocation.stop = undefined;
     if (invocation.stopReason === 'close') {
       invocation.status = 'Cancelled';
       invocation.statusDetails = 'Cancelled';
@@ -514,12 +505,6 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     const separator = invocation.stderr === '' || invocation.stderr.endsWith('\n') ? '' : '\n';
     invocation.stderr += `${separator}failed to run commands: exit status ${exitCode}`;
     this.finish(invocation, 'Failed', 'Failed', exitCode);
-  }
-
-  /** SIGTERM to the command's process group, SIGKILL to what is left after the grace period. */
-  private stopGroup(pid: number): void {
-    signalGroup(pid, 'SIGTERM');
-    setTimeout(() => signalGroup(pid, 'SIGKILL'), this.killGraceMs).unref();
   }
 
   private finish(
@@ -740,14 +725,6 @@ function paginate<T>(items: T[], maxResults: number | undefined, nextToken: stri
   }
   const end = maxResults === undefined ? items.length : start + maxResults;
   return { items: items.slice(start, end), nextToken: end < items.length ? String(end) : undefined };
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
 }
 
 function truncate(text: string, limit: number): string {

@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isValidHostParameter } from '#core/host-parameters';
@@ -14,7 +14,16 @@ import {
   startDemoAgent,
   stopDemoHost,
 } from '#local/demo-hosts';
-import { demoRoot } from './host-script-harness.ts';
+import { demoRoot, waitFor } from './host-script-harness.ts';
+
+/** A process's field of /proc/<pid>/stat, counted from 1 as in proc(5) (3 is the state). */
+function statField(pid: number, field: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3]);
+}
+
+const processGroupOf = (pid: number) => statField(pid, 5);
+const sessionOf = (pid: number) => statField(pid, 6);
 
 describe('demoInstanceId', () => {
   it('gives a valid managed-instance id, distinct per host', () => {
@@ -57,21 +66,49 @@ describe('demo hosts', () => {
     expect(demoMode(host)).toBe('normal');
   });
 
-  it('starts detached processes named after the agent processes, one pid file each', async () => {
+  it('starts processes named after the agent processes, one pid file each, outside its caller’s session', async () => {
     const host = createDemoHost(root.root, 4, { mode: 'fast' });
 
     const pids = await startDemoAgent(host);
 
     expect(Object.keys(pids)).toEqual([...AGENT_PROCESS_NAMES]);
+    const ownSession = sessionOf(process.pid);
     for (const name of AGENT_PROCESS_NAMES) {
       const pid = pids[name];
       expect(readFileSync(join(host.agentHome, 'run', `${name}.pid`), 'utf8').trim()).toBe(String(pid));
       expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0]).toBe(name);
-      const [sessionId] = execFileSync('ps', ['-o', 'sid=', '-p', String(pid)], { encoding: 'utf8' })
-        .trim()
-        .split(/\s+/);
-      expect(sessionId).toBe(String(pid));
+      expect(sessionOf(pid)).not.toBe(ownSession);
+      expect(readlinkSync(`/proc/${pid}/fd/1`)).toBe(join(host.agentHome, 'run', 'ocp_agentctl-start.out'));
     }
+  });
+
+  it('has a control script that does not detach what it starts, as a real one may not', async () => {
+    const host = createDemoHost(root.root, 13, { mode: 'fast' });
+    const ctl = spawn(join(host.agentHome, 'bin', 'ocp_agentctl'), ['start'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let closed = false;
+    ctl.once('close', () => {
+      closed = true;
+    });
+    ctl.stdout.resume();
+    ctl.stderr.resume();
+    try {
+      const code = await new Promise((resolve) => ctl.once('exit', resolve));
+      expect(code).toBe(0);
+
+      const pids = demoAgentProcesses(host).map(({ pid }) => pid!);
+      // In the control script's process group, all holding the stdout pipe it was given.
+      expect(pids.map(processGroupOf)).toEqual(pids.map(() => ctl.pid));
+      const stdouts = new Set(pids.map((pid) => readlinkSync(`/proc/${pid}/fd/1`)));
+      // Node gives a child a socket pair where Go (the SSM agent) gives a pipe.
+      expect([...stdouts]).toEqual([expect.stringMatching(/^(pipe|socket):/)]);
+      expect(closed).toBe(false);
+    } finally {
+      process.kill(-ctl.pid!, 'SIGKILL');
+    }
+    await waitFor(() => closed);
   });
 
   it('keeps a running host’s processes when created again', async () => {
@@ -90,7 +127,10 @@ describe('demo hosts', () => {
     const host = createDemoHost(root.root, 6);
     const started = Date.now();
 
-    execFileSync(join(host.agentHome, 'bin', 'ocp_agentctl'), ['start', 'pos_proxy']);
+    // Detached and without pipes: the control script leaves its processes attached to its caller.
+    spawnSync('setsid', [join(host.agentHome, 'bin', 'ocp_agentctl'), 'start', 'pos_proxy'], {
+      stdio: 'ignore',
+    });
 
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
     expect(demoAgentProcesses(host)[3]?.running).toBe(true);

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -179,6 +179,35 @@ describe('start-agent.sh', () => {
     expect(result.status).toBe(0);
     expect(pidsOf(host)).toEqual(before);
     expect(result.stdout).toContain('is already running');
+  });
+
+  it('exits 4 at once when the control script does not finish in time, and stops that script', async () => {
+    runScript('stop-agent.sh', host.agentHome);
+    const ctl = join(host.agentHome, 'bin', 'hanging_ctl');
+    const ctlPidFile = join(host.agentHome, 'run', 'hanging_ctl.pid');
+    writeFileSync(
+      ctl,
+      [
+        '#!/usr/bin/env bash',
+        `printf '%s\\n' "$$" >'${ctlPidFile}'`,
+        'echo "starting $*"',
+        'exec sleep 300',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const started = Date.now();
+
+    const result = runScript('start-agent.sh', host.agentHome, {
+      env: { CONTROL_SCRIPT: 'bin/hanging_ctl', START_WAIT_SECONDS: '1' },
+    });
+
+    expect(result.status).toBe(4);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.stdout).toContain('starting start ocp_agentd ocp_mgragent ocp_monagent pos_proxy');
+    expect(result.stderr).toMatch(/hanging_ctl start .* did not finish within 1\.000s/);
+    const ctlPid = Number(readFileSync(ctlPidFile, 'utf8'));
+    await waitFor(() => !isLiveProcess(ctlPid));
   });
 
   it('exits 4 when the control script cannot start the agent', () => {

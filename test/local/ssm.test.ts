@@ -47,6 +47,17 @@ const DOCUMENTS: Record<string, TestDocument> = {
   'Test-Hang': document(['sleep 300 & echo $! > child.pid', 'wait'], 1),
   'Test-Long': document(['sleep 300 & echo $! > child.pid', 'wait'], 60),
   'Test-Big': document(["head -c 30000 /dev/zero | tr '\\0' o", "head -c 10000 /dev/zero | tr '\\0' e >&2"]),
+  // The script exits at once; what it started in the background still writes to its stdout.
+  'Test-Late-Output': document(['echo "dir=$(dirname "$0")"', '(sleep 0.5; echo late) &', 'echo early']),
+  // A start that does not detach: the background process keeps the command's stdout open.
+  'Test-Hold': document(['echo "dir=$(dirname "$0")"', 'sleep 30 & echo $! > hold.pid', 'echo started'], 2),
+  // In a session of its own, but still holding stdout: the group kill cannot reach it.
+  'Test-Hold-Session': document(['setsid sleep 30 & echo $! > hold-session.pid', 'echo started'], 2),
+  // Fully detached: own session, no inherited output.
+  'Test-Detached': document(
+    ['setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $! > detached.pid', 'echo started'],
+    30,
+  ),
 };
 
 const ONLINE = 'i-0123456789abcdef0';
@@ -73,7 +84,6 @@ beforeAll(async () => {
     },
     region: 'eu-west-1',
     accountId: '111122223333',
-    killGraceMs: 500,
     deliveryTimeoutMs: () => 600,
   });
   endpoint = await startAwsEndpoint({ services: { AmazonSSM: ssm } });
@@ -223,6 +233,76 @@ describe('LocalSsm through the SDK', () => {
     const childPid = readPid(pidFile)!;
     await waitFor(() => !isRunning(childPid));
     expect(statusesOf(command.CommandId!)).toEqual(['InProgress', 'TimedOut']);
+  });
+
+  it('ends a command only when its output pipes close, with what was written after the script exited', async () => {
+    const command = await send({ DocumentName: 'Test-Late-Output' });
+
+    const result = await finished(command.CommandId!);
+
+    expect(result.Status).toBe('Success');
+    expect(result.StandardOutputContent).toMatch(/^dir=.*\nearly\nlate\n$/);
+    const dir = /^dir=(.*)$/m.exec(result.StandardOutputContent!)![1]!;
+    expect(dir).toMatch(/\/local-ssm-[^/]+$/);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('hangs a command whose background process holds its stdout until the timeout, which kills that process with the group', async () => {
+    const workDir = instances.get(ONLINE)!.workDir;
+    rmSync(join(workDir, 'hold.pid'), { force: true });
+    const started = Date.now();
+    const command = await send({ DocumentName: 'Test-Hold' });
+
+    const result = await finished(command.CommandId!);
+
+    expect(result).toMatchObject({
+      Status: 'TimedOut',
+      StatusDetails: 'ExecutionTimedOut',
+      ResponseCode: 137,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    expect(result.StandardOutputContent).toMatch(/\nstarted\n$/);
+    await waitFor(() => !isRunning(readPid(join(workDir, 'hold.pid'))!));
+    const dir = /^dir=(.*)$/m.exec(result.StandardOutputContent!)![1]!;
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('times out a command held open from another session without waiting for, or killing, the holder', async () => {
+    const pidFile = join(instances.get(ONLINE)!.workDir, 'hold-session.pid');
+    rmSync(pidFile, { force: true });
+    const command = await send({ DocumentName: 'Test-Hold-Session' });
+
+    const result = await finished(command.CommandId!);
+
+    expect(result).toMatchObject({
+      Status: 'TimedOut',
+      ResponseCode: 137,
+      StandardOutputContent: 'started\n',
+    });
+    const holder = readPid(pidFile)!;
+    try {
+      expect(isRunning(holder)).toBe(true);
+    } finally {
+      process.kill(holder, 'SIGKILL');
+    }
+  });
+
+  it('ends a command at once when its background process is fully detached, and leaves that process running', async () => {
+    const pidFile = join(instances.get(ONLINE)!.workDir, 'detached.pid');
+    rmSync(pidFile, { force: true });
+    const started = Date.now();
+    const command = await send({ DocumentName: 'Test-Detached' });
+
+    const result = await finished(command.CommandId!);
+
+    expect(result).toMatchObject({ Status: 'Success', StandardOutputContent: 'started\n' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const detached = readPid(pidFile)!;
+    try {
+      expect(isRunning(detached)).toBe(true);
+    } finally {
+      process.kill(detached, 'SIGKILL');
+    }
   });
 
   it('cancels a running command by killing its process group', async () => {
