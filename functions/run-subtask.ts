@@ -3,6 +3,7 @@ import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
 import { commandComment } from '#core/command-comment';
+import { commandTimeouts } from '#core/command-timeouts';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
@@ -68,8 +69,7 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
           CloudWatchLogGroupName: commandOutputLogGroup(),
         },
         Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
-        // Delivery timeout: an unreachable host fails the subtask with that reason, well within its timeout.
-        TimeoutSeconds: Math.max(30, Math.floor(definition.timeoutSeconds / 2)),
+        TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
       }),
     );
     commandId = sent.Command?.CommandId;

@@ -11,7 +11,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { commandComment } from '../../functions/core/command-comment.ts';
+import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
 import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts';
+import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { createTestTables, type TestTables, tableItems } from '../support/test-tables.ts';
@@ -127,6 +129,7 @@ describe('run-subtask', () => {
       InstanceIds: [INSTANCE],
       Parameters: { agentHome: ['/home/admin/ocp_agent'], controlScript: ['bin/ocp_agentctl'] },
       Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      TimeoutSeconds: commandTimeouts(RESTART_SUBTASKS[0]!.timeoutSeconds).deliveryTimeoutSeconds,
     });
   });
 
