@@ -37,6 +37,8 @@ export interface TaskRecord {
   hostId: number;
   startTime: string;
   endTime?: string;
+  /** When retry, skip or rollback last reopened the task, just before resuming its workflow. */
+  resumedAt?: string;
   prohibitRollback: boolean;
   subtasks: SubtaskRecord[];
 }

@@ -125,7 +125,9 @@ describe('cdk-nag (AWS Solutions)', () => {
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
         `ExecutionReconciler/Handler: ${wildcard}`,
         `ExecutionReconciler/Handler: ${wildcard}`,
+        `ExecutionReconciler/Handler: ${wildcard}`,
         'ExecutionReconciler/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${executions}`,
@@ -254,6 +256,8 @@ describe('IAM', () => {
       ['states:SendTaskSuccess', 'states:SendTaskFailure'],
       [ref(idOf(synth.stack.workflow.stateMachine))],
     );
+  const diagnoseCommands = () =>
+    allow(['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], ['*']);
   const deadLetters = (queue: Parameters<typeof idOf>[0]) =>
     allow(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [getAtt(idOf(queue), 'Arn')]);
 
@@ -291,19 +295,20 @@ describe('IAM', () => {
     );
   });
 
-  it('lets reconcile-execution end tasks and cancel their commands', () => {
+  it('lets reconcile-execution end tasks, ask SSM why a subtask timed out and cancel their commands', () => {
     const { handler, trigger } = synth.stack.executionReconciler;
     expect(canonical(statementsOf(handler))).toEqual(
       canonical([
         ...basics(handler),
         taskItems(),
+        diagnoseCommands(),
         allow(['ssm:CancelCommand'], ['*']),
         deadLetters(trigger.deadLetterQueue),
       ]),
     );
   });
 
-  it('lets sweep-tasks list running tasks, read how their executions ended and cancel their commands', () => {
+  it('lets sweep-tasks list running tasks, read how their executions and commands ended, complete steps and cancel commands', () => {
     const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
     const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
     expect(canonical(statementsOf(sweeper))).toEqual(
@@ -320,6 +325,8 @@ describe('IAM', () => {
           ['states:DescribeExecution'],
           [arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*')],
         ),
+        taskResponse(),
+        diagnoseCommands(),
         allow(['ssm:CancelCommand'], ['*']),
         deadLetters(sweepSchedule.deadLetterQueue),
       ]),
@@ -412,6 +419,7 @@ describe('IAM', () => {
       'logs:DescribeResourcePolicies',
       'logs:DescribeLogGroups',
       'ssm:GetCommandInvocation',
+      'ssm:DescribeInstanceInformation',
       'ssm:CancelCommand',
       'dynamodb:ListStreams',
     ]);
@@ -526,10 +534,11 @@ describe('event rules', () => {
     expect(propertiesOf(idOf(failedBatches))).toMatchObject({ SqsManagedSseEnabled: true });
   });
 
-  it('run sweep-tasks on a schedule', () => {
+  it('run sweep-tasks every minute', () => {
     const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
+    expect(SWEEP_INTERVAL.toSeconds()).toBe(60);
     expect(ruleOf(sweepSchedule)).toMatchObject({
-      ScheduleExpression: `rate(${SWEEP_INTERVAL.toMinutes()} minutes)`,
+      ScheduleExpression: 'rate(1 minute)',
       Targets: [
         {
           Arn: getAtt(idOf(sweeper.function), 'Arn'),
@@ -763,7 +772,7 @@ describe('Lambda functions', () => {
     expect(variables(all.finishTask)).toEqual(base.sort());
     expect(variables(all.commandCallback)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.reconcileExecution)).toEqual(base.sort());
-    expect(variables(all.sweepTasks)).toEqual(base.sort());
+    expect(variables(all.sweepTasks)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.restartTrigger)).toEqual(
       [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
     );
