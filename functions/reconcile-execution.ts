@@ -1,10 +1,9 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { endedBeforeHandover } from '#core/execution-sweep';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
 import { logger } from './logger.ts';
-import { taskTableName } from './runtime-config.ts';
+import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 /** The fields of "Step Functions Execution Status Change" the product reads. */
 const ExecutionStatusDetail = z.object({
@@ -30,30 +29,32 @@ const tasks = new TaskStore(taskTableName());
  * run — a subtask that fails or times out fails the execution at that state (so that a retry can
  * redrive from it) — and it also repairs what no state recorded: a stopped or timed-out execution.
  * An event that arrives after the task was handed to Step Functions again (a late or repeated event
- * of the run a retry redrives, or of the execution a rollback replaced) is ignored.
+ * of the run a retry redrives, or of the execution a rollback replaced) changes nothing. A subtask
+ * whose state timed out although its command had succeeded is recorded so and the run resumed.
  */
 export const handler = async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const detail = ExecutionStatusDetail.parse(event.detail);
   if (detail.status === 'RUNNING' || detail.status === 'PENDING_REDRIVE') return;
   const { taskId, instanceId } = ExecutionInput.parse(JSON.parse(detail.input ?? '{}'));
   logger.appendKeys({ taskId, executionArn: detail.executionArn });
-  if (await isStale(taskId, detail)) {
-    logger.info('Ignoring the end of an execution run the task has moved on from', {
-      executionStatus: detail.status,
-    });
+  if (await replacedExecution(taskId, detail.executionArn)) {
+    logger.info('Ignoring the end of an execution a rollback replaced', { executionStatus: detail.status });
     return;
   }
+  const executionEndedAt = detail.stopDate == null ? {} : { executionEndedAt: new Date(detail.stopDate) };
   const task = await endTask(
     tasks,
     taskId,
     detail.status === 'SUCCEEDED'
-      ? { status: 'SUCCESSFUL' }
+      ? { status: 'SUCCESSFUL', ...executionEndedAt }
       : {
           status: 'FAILED',
           error: errorOf(detail.status, detail.error),
           cause: detail.cause ?? undefined,
           instanceId,
+          ...executionEndedAt,
         },
+    { outputLogGroup: commandOutputLogGroup() },
   );
   logger.info('Task reconciled with its execution', {
     executionStatus: detail.status,
@@ -61,11 +62,10 @@ export const handler = async (event: EventBridgeEvent<string, unknown>): Promise
   });
 };
 
-async function isStale(taskId: number, detail: z.infer<typeof ExecutionStatusDetail>): Promise<boolean> {
+/** True when the task now runs in another execution (a rollback's): this one's end is not the task's. */
+async function replacedExecution(taskId: number, executionArn: string): Promise<boolean> {
   const task = await tasks.getTask(taskId);
-  if (task?.status !== 'RUNNING') return false;
-  if (task.executor !== detail.executionArn) return true;
-  return detail.stopDate != null && endedBeforeHandover(task, new Date(detail.stopDate));
+  return task?.status === 'RUNNING' && task.executor !== executionArn;
 }
 
 function errorOf(

@@ -39,6 +39,18 @@ export function hasEnded(invocation: Pick<CommandInvocation, 'status' | 'statusD
   return ENDED_STATUSES.has(invocation.status) || ENDED_DETAILS.has(normalized(invocation.statusDetails));
 }
 
+/**
+ * True when a subtask whose state timed out had in fact succeeded on the host (only its status event
+ * was missing): it is recorded SUCCESSFUL and its workflow resumed past it rather than failed. Not
+ * for a subtask an operator is cancelling.
+ */
+export function resumesAfterTimeout(
+  subtask: { status: string },
+  invocation: Pick<CommandInvocation, 'status'> | undefined,
+): boolean {
+  return subtask.status === 'RUNNING' && invocation?.status === 'Success';
+}
+
 /** An operator-readable reason for a command that did not succeed, from its status, exit code and output. */
 export function describeCommandFailure(
   status: string,

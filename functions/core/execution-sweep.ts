@@ -25,7 +25,10 @@ export interface ExecutionView {
  */
 export const HANDOVER_GRACE_MS = 15 * 60_000;
 
-export type TaskEnd = { status: 'SUCCESSFUL' } | { status: 'FAILED'; error?: string; cause?: string };
+/** How to end the task; `executionEndedAt` guards the end against a hand-over made after it. */
+export type TaskEnd = ({ status: 'SUCCESSFUL' } | { status: 'FAILED'; error?: string; cause?: string }) & {
+  executionEndedAt?: Date;
+};
 
 /** What the sweep does with a RUNNING task. */
 export type SweepVerdict =
@@ -79,17 +82,21 @@ export function sweepVerdict(
       ? { action: 'end', outcome: { status: 'FAILED', error: 'ResumeLost' } }
       : { action: 'leave', executionRunning: false };
   }
+  const executionEndedAt = execution.stopDate ? { executionEndedAt: execution.stopDate } : {};
   switch (execution.status) {
     case 'SUCCEEDED':
-      return { action: 'end', outcome: { status: 'SUCCESSFUL' } };
+      return { action: 'end', outcome: { status: 'SUCCESSFUL', ...executionEndedAt } };
     case 'ABORTED':
       return {
         action: 'end',
-        outcome: { status: 'FAILED', error: 'ExecutionAborted', cause: execution.cause },
+        outcome: { status: 'FAILED', error: 'ExecutionAborted', cause: execution.cause, ...executionEndedAt },
       };
     case 'TIMED_OUT':
-      return { action: 'end', outcome: { status: 'FAILED', error: 'States.Timeout' } };
+      return { action: 'end', outcome: { status: 'FAILED', error: 'States.Timeout', ...executionEndedAt } };
     case 'FAILED':
-      return { action: 'end', outcome: { status: 'FAILED', error: execution.error, cause: execution.cause } };
+      return {
+        action: 'end',
+        outcome: { status: 'FAILED', error: execution.error, cause: execution.cause, ...executionEndedAt },
+      };
   }
 }

@@ -37,7 +37,10 @@ export interface TaskRecord {
   hostId: number;
   startTime: string;
   endTime?: string;
-  /** When retry, skip or rollback last reopened the task, just before resuming its workflow. */
+  /**
+   * When the task was last handed back to Step Functions after its execution had ended: reopened by
+   * retry, skip or rollback, or resumed past a subtask that had succeeded although its state timed out.
+   */
   resumedAt?: string;
   prohibitRollback: boolean;
   subtasks: SubtaskRecord[];

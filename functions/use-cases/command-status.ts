@@ -51,15 +51,21 @@ export async function instancePing(instanceId: string): Promise<InstancePing> {
   }
 }
 
+/** What SSM says of a timed-out subtask's command: the invocation (if any) and the reason to record. */
+export interface TimedOutCommand {
+  invocation: CommandInvocation | undefined;
+  reason: string;
+}
+
 /**
  * Why a subtask whose state timed out did not finish, as SSM tells it: its command never reached the
  * host (and the host's ping status), was still running, or had ended. Undefined when the subtask sent
  * no command or SSM could not be asked; the caller then gives the plain timeout.
  */
-export async function explainTimedOutSubtask(
+export async function lookUpTimedOutCommand(
   subtask: SubtaskRecord,
   instanceId: string,
-): Promise<string | undefined> {
+): Promise<TimedOutCommand | undefined> {
   if (!subtask.commandId) return undefined;
   try {
     const invocation = await readInvocation(subtask.commandId, instanceId);
@@ -67,7 +73,10 @@ export async function explainTimedOutSubtask(
       invocation && commandProgress(invocation) === 'undelivered'
         ? await instancePing(instanceId)
         : undefined;
-    return describeTimedOutSubtask(subtaskAt(subtask.index).timeoutSeconds, invocation, ping);
+    return {
+      invocation,
+      reason: describeTimedOutSubtask(subtaskAt(subtask.index).timeoutSeconds, invocation, ping),
+    };
   } catch (error) {
     logger.warn('Could not ask SSM why the subtask timed out', { error, commandId: subtask.commandId });
     return undefined;

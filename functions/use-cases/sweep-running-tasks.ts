@@ -49,7 +49,12 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
       const { execution, instanceId } = await describe(task.executor);
       const verdict = sweepVerdict(task, execution, options.handoversSettledBefore);
       if (verdict.action === 'end') {
-        await endTask(tasks, task.id, { ...verdict.outcome, ...(instanceId ? { instanceId } : {}) });
+        await endTask(
+          tasks,
+          task.id,
+          { ...verdict.outcome, ...(instanceId ? { instanceId } : {}) },
+          { outputLogGroup: options.outputLogGroup },
+        );
         result.fixed.push(task.id);
       } else if (verdict.executionRunning && instanceId) {
         if (await completeEndedCommands(tasks, task, instanceId, options.outputLogGroup))

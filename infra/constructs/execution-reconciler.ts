@@ -40,6 +40,9 @@ export class ExecutionReconciler extends Construct {
     store.grantTaskTable(this.handler);
     commands.grantCancelCommands(this.handler);
     commands.grantDiagnoseCommands(this.handler);
+    commands.useOutputLogGroup(this.handler);
+    workflow.grantRedriveExecutions(this.handler);
+    workflow.grantTaskResponse(this.handler);
     this.trigger = new EventTrigger(this, 'Trigger', {
       description: 'An execution of the ocp-agent-restart workflow ended',
       on: { pattern: executionEndedPattern(workflow.stateMachine.stateMachineArn) },
@@ -51,7 +54,7 @@ export class ExecutionReconciler extends Construct {
       timeout: Duration.minutes(5),
     });
     store.grantTaskTable(this.sweeper, { queryIndexes: true });
-    workflow.grantDescribeExecutions(this.sweeper);
+    workflow.grantDescribeExecutions(this.sweeper, { redrive: true });
     workflow.grantTaskResponse(this.sweeper);
     commands.grantCancelCommands(this.sweeper);
     commands.grantDiagnoseCommands(this.sweeper);

@@ -5,6 +5,7 @@ import {
   describeCommandFailure,
   describeTimedOutSubtask,
   hasEnded,
+  resumesAfterTimeout,
 } from '#core/command-outcome';
 
 describe('describeCommandFailure', () => {
@@ -113,5 +114,17 @@ describe('describeTimedOutSubtask', () => {
     expect(describeTimedOutSubtask(60, undefined)).toBe(
       `${prefix}SSM has no record of its command on the host.`,
     );
+  });
+});
+
+describe('resumesAfterTimeout', () => {
+  it('resumes only a running subtask whose command had succeeded', () => {
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({}))).toBe(true);
+    expect(resumesAfterTimeout({ status: 'CANCELING' }, invocation({}))).toBe(false);
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({ status: 'Failed', exitCode: 4 }))).toBe(
+      false,
+    );
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({ status: 'InProgress' }))).toBe(false);
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, undefined)).toBe(false);
   });
 });

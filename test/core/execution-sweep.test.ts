@@ -33,21 +33,29 @@ describe('sweepVerdict', () => {
     }
   });
 
-  it('ends a task as its execution ended after the task was handed over', () => {
+  it('ends a task as its execution ended after the task was handed over, guarded by when it ended', () => {
     const after = 60_000;
     expect(sweepVerdict(fresh, failedAt(STARTED, after), settled(STARTED))).toEqual({
       action: 'end',
-      outcome: { status: 'FAILED', error: 'SubtaskFailed', cause: 'exit 4' },
+      outcome: {
+        status: 'FAILED',
+        error: 'SubtaskFailed',
+        cause: 'exit 4',
+        executionEndedAt: at(STARTED, after),
+      },
     });
     expect(
       sweepVerdict(retried, { status: 'SUCCEEDED', stopDate: at(RESUMED, after) }, unsettled(RESUMED)),
-    ).toEqual({ action: 'end', outcome: { status: 'SUCCESSFUL' } });
+    ).toEqual({ action: 'end', outcome: { status: 'SUCCESSFUL', executionEndedAt: at(RESUMED, after) } });
     expect(
       sweepVerdict(fresh, { status: 'TIMED_OUT', stopDate: at(STARTED, after) }, unsettled(STARTED)),
-    ).toEqual({ action: 'end', outcome: { status: 'FAILED', error: 'States.Timeout' } });
+    ).toEqual({
+      action: 'end',
+      outcome: { status: 'FAILED', error: 'States.Timeout', executionEndedAt: at(STARTED, after) },
+    });
     expect(
-      sweepVerdict(fresh, { status: 'ABORTED', stopDate: at(STARTED, after) }, unsettled(STARTED)).action,
-    ).toBe('end');
+      sweepVerdict(fresh, { status: 'ABORTED', stopDate: at(STARTED, after) }, unsettled(STARTED)),
+    ).toMatchObject({ action: 'end', outcome: { status: 'FAILED', error: 'ExecutionAborted' } });
   });
 
   it('leaves a just-retried task whose execution still shows the end it is being redriven from', () => {

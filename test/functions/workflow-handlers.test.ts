@@ -1,6 +1,7 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
+  RedriveExecutionCommand,
   SendTaskFailureCommand,
   SendTaskSuccessCommand,
   SFNClient,
@@ -328,7 +329,13 @@ describe('finish-task', () => {
 });
 
 describe('reconcile-execution', () => {
-  const executionEnded = (task: TaskRecord, status: string, error?: string, cause?: string) =>
+  const executionEnded = (
+    task: TaskRecord,
+    status: string,
+    error?: string,
+    cause?: string,
+    stopDate: number = Date.now(),
+  ) =>
     reconcile({
       id: 'e',
       version: '0',
@@ -343,6 +350,7 @@ describe('reconcile-execution', () => {
         stateMachineArn: 'sm',
         name: `task-${task.id}`,
         status,
+        stopDate: status === 'RUNNING' ? null : stopDate,
         input: JSON.stringify({ taskId: task.id, hostId: task.hostId, instanceId: INSTANCE }),
         error: error ?? null,
         cause: cause ?? null,
@@ -397,9 +405,12 @@ describe('reconcile-execution', () => {
     ssmMock
       .on(GetCommandInvocationCommand, { CommandId: runningCommand })
       .resolves({ Status: 'InProgress', StatusDetails: 'InProgress', ResponseCode: -1 });
-    ssmMock
-      .on(GetCommandInvocationCommand, { CommandId: endedCommand })
-      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: endedCommand }).resolves({
+      Status: 'Failed',
+      StatusDetails: 'Failed',
+      ResponseCode: 4,
+      StandardErrorContent: 'no live pid for: pos_proxy',
+    });
 
     await executionEnded(running, 'FAILED', 'States.Timeout', '');
     await executionEnded(ended, 'TIMED_OUT');
@@ -408,9 +419,79 @@ describe('reconcile-execution', () => {
       /timeout of 60 s: its command was still running on the host \(SSM status InProgress\)\.$/,
     );
     expect((await store.getTask(ended.id))!.subtasks[0]!.error).toMatch(
-      /its command had succeeded on the host, but its status event did not reach the workflow in time\.$/,
+      /the command exited with code 4, but its status event did not reach the workflow in time: no live pid for: pos_proxy$/,
     );
     expect(ssmMock.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
+  });
+
+  it('records a timed-out subtask whose command had succeeded as SUCCESSFUL and resumes the run past it', async () => {
+    const task = await runningTask(26);
+    const { commandId } = await start(task, 0);
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId }).resolves({
+      CommandId: commandId,
+      InstanceId: INSTANCE,
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'pids recorded',
+    });
+    sfnMock
+      .on(SendTaskSuccessCommand)
+      .rejects(Object.assign(new Error('Provided task does not exist anymore'), { name: 'TaskTimedOut' }));
+    const timedOutAt = Date.now();
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '', timedOutAt);
+
+    const resumed = (await store.getTask(task.id))!;
+    expect(resumed.status).toBe('RUNNING');
+    expect(resumed.subtasks.map((s) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'READY',
+      'PENDING',
+      'PENDING',
+      'PENDING',
+    ]);
+    expect(resumed.subtasks[0]).not.toHaveProperty('error');
+    expect(Date.parse(resumed.resumedAt!)).toBeGreaterThanOrEqual(timedOutAt);
+    expect(await store.subtaskLogs(task.id, task.subtasks[0]!.id)).toEqual([
+      expect.objectContaining({ commandId, exitCode: 0, stdout: 'pids recorded' }),
+    ]);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand).map((call) => call.args[0].input)).toEqual([
+      { executionArn: task.executor },
+    ]);
+    expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(0);
+    expect(await store.lockHolder(26)).toBe(task.id);
+
+    // The same end, delivered again (or seen by the sweep), changes nothing.
+    const before = await tableItems(tables.taskTable);
+    await executionEnded(task, 'FAILED', 'States.Timeout', '', timedOutAt);
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+
+    // The redriven state finds its subtask done and completes at once, sending no command.
+    sfnMock.on(SendTaskSuccessCommand).resolves({});
+    const sent = ssmMock.commandCalls(SendCommandCommand).length;
+    await expect(start(task, 0, 'token-after-redrive')).resolves.toEqual({ alreadySucceeded: true });
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(sent);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand).at(-1)!.args[0].input.taskToken).toBe(
+      'token-after-redrive',
+    );
+  });
+
+  it('does not resume a subtask an operator is cancelling, even if its command had succeeded', async () => {
+    const task = await runningTask(27);
+    const { commandId } = await start(task, 0);
+    await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId })
+      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[0]!.error).toMatch(/its command had succeeded on the host, but its status event/);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
   });
 
   it('gives the plain timeout when SSM cannot be asked, still ending the task and freeing the host', async () => {
@@ -652,7 +733,7 @@ describe('sweep-tasks', () => {
     expect(result.fixed).toContain(task.id);
     const stored = (await store.getTask(task.id))!;
     expect(stored.status).toBe('FAILED');
-    expect(stored.subtasks[1]!.error).toMatch(/never resumed its execution/);
+    expect(stored.subtasks[1]!.error).toMatch(/its execution was never resumed/);
     expect(await store.lockHolder(46)).toBeUndefined();
   });
 

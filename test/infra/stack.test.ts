@@ -126,6 +126,7 @@ describe('cdk-nag (AWS Solutions)', () => {
         `ExecutionReconciler/Handler: ${wildcard}`,
         `ExecutionReconciler/Handler: ${wildcard}`,
         `ExecutionReconciler/Handler: ${wildcard}`,
+        `ExecutionReconciler/Handler: ${executions}`,
         'ExecutionReconciler/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
         `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${wildcard}`,
@@ -256,6 +257,8 @@ describe('IAM', () => {
       ['states:SendTaskSuccess', 'states:SendTaskFailure'],
       [ref(idOf(synth.stack.workflow.stateMachine))],
     );
+  const executions = () =>
+    arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*');
   const diagnoseCommands = () =>
     allow(['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], ['*']);
   const deadLetters = (queue: Parameters<typeof idOf>[0]) =>
@@ -295,13 +298,15 @@ describe('IAM', () => {
     );
   });
 
-  it('lets reconcile-execution end tasks, ask SSM why a subtask timed out and cancel their commands', () => {
+  it('lets reconcile-execution end tasks, ask SSM why a subtask timed out, resume a run past one that succeeded and cancel commands', () => {
     const { handler, trigger } = synth.stack.executionReconciler;
     expect(canonical(statementsOf(handler))).toEqual(
       canonical([
         ...basics(handler),
         taskItems(),
         diagnoseCommands(),
+        allow(['states:RedriveExecution'], [executions()]),
+        taskResponse(),
         allow(['ssm:CancelCommand'], ['*']),
         deadLetters(trigger.deadLetterQueue),
       ]),
@@ -321,10 +326,7 @@ describe('IAM', () => {
             'Fn::Join': ['', [taskTableArn, `/index/${index}`]],
           })),
         ),
-        allow(
-          ['states:DescribeExecution'],
-          [arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*')],
-        ),
+        allow(['states:DescribeExecution', 'states:RedriveExecution'], [executions()]),
         taskResponse(),
         diagnoseCommands(),
         allow(['ssm:CancelCommand'], ['*']),
@@ -771,7 +773,7 @@ describe('Lambda functions', () => {
     );
     expect(variables(all.finishTask)).toEqual(base.sort());
     expect(variables(all.commandCallback)).toEqual([...base, ENV.commandOutputLogGroup].sort());
-    expect(variables(all.reconcileExecution)).toEqual(base.sort());
+    expect(variables(all.reconcileExecution)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.sweepTasks)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.restartTrigger)).toEqual(
       [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
