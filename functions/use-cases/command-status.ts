@@ -69,9 +69,13 @@ export async function lookUpTimedOutCommand(
   if (!subtask.commandId) return undefined;
   try {
     const invocation = await readInvocation(subtask.commandId, instanceId);
+    // Without the ping status the reason still says the command never reached the host.
     const ping =
       invocation && commandProgress(invocation) === 'undelivered'
-        ? await instancePing(instanceId)
+        ? await instancePing(instanceId).catch((error: unknown) => {
+            logger.warn('Could not read the instance’s ping status', { error, instanceId });
+            return undefined;
+          })
         : undefined;
     return {
       invocation,

@@ -397,6 +397,23 @@ describe('reconcile-execution', () => {
     expect(ssmMock.commandCalls(CancelCommandCommand)[0]!.args[0].input.CommandId).toBe(commandId);
   });
 
+  it('still says the command never reached the host when the ping status cannot be read', async () => {
+    const task = await runningTask(28);
+    const { commandId } = await start(task, 0);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId })
+      .resolves({ Status: 'Pending', StatusDetails: 'Pending', ResponseCode: -1 });
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    expect((await store.getTask(task.id))!.subtasks[0]!.error).toMatch(
+      /its command never reached the host \(its SSM ping status could not be read\)\.$/,
+    );
+  });
+
   it('says a timed-out subtask’s command was still running, or had ended with its status', async () => {
     const running = await runningTask(22);
     const ended = await runningTask(23);
