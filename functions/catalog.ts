@@ -21,7 +21,8 @@ export const LAMBDA_FUNCTIONS = {
   },
   sweepTasks: {
     entry: 'functions/sweep-tasks.ts',
-    description: 'Scheduled safety net: ends RUNNING tasks whose execution ended unnoticed',
+    description:
+      'Scheduled safety net, every minute: ends tasks whose execution ended unnoticed, completes subtasks whose command did',
   },
   restartTrigger: {
     entry: 'functions/restart-trigger.ts',

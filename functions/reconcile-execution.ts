@@ -3,19 +3,24 @@ import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
 import { logger } from './logger.ts';
-import { taskTableName } from './runtime-config.ts';
+import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 /** The fields of "Step Functions Execution Status Change" the product reads. */
 const ExecutionStatusDetail = z.object({
   executionArn: z.string(),
   name: z.string(),
   status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
+  /** Epoch milliseconds. */
+  stopDate: z.nullish(z.number()),
   input: z.nullish(z.string()),
   error: z.nullish(z.string()),
   cause: z.nullish(z.string()),
 });
 
-const ExecutionInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
+const ExecutionInput = z.object({
+  taskId: z.number().check(z.int(), z.positive()),
+  instanceId: z.optional(z.string()),
+});
 
 const tasks = new TaskStore(taskTableName());
 
@@ -23,24 +28,45 @@ const tasks = new TaskStore(taskTableName());
  * Brings a task's record in line with how its execution ended. This is the failure path of every
  * run — a subtask that fails or times out fails the execution at that state (so that a retry can
  * redrive from it) — and it also repairs what no state recorded: a stopped or timed-out execution.
+ * An event that arrives after the task was handed to Step Functions again (a late or repeated event
+ * of the run a retry redrives, or of the execution a rollback replaced) changes nothing. A subtask
+ * whose state timed out although its command had succeeded is recorded so and the run resumed.
  */
 export const handler = async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const detail = ExecutionStatusDetail.parse(event.detail);
   if (detail.status === 'RUNNING' || detail.status === 'PENDING_REDRIVE') return;
-  const { taskId } = ExecutionInput.parse(JSON.parse(detail.input ?? '{}'));
+  const { taskId, instanceId } = ExecutionInput.parse(JSON.parse(detail.input ?? '{}'));
   logger.appendKeys({ taskId, executionArn: detail.executionArn });
+  if (await replacedExecution(taskId, detail.executionArn)) {
+    logger.info('Ignoring the end of an execution a rollback replaced', { executionStatus: detail.status });
+    return;
+  }
+  const executionEndedAt = detail.stopDate == null ? {} : { executionEndedAt: new Date(detail.stopDate) };
   const task = await endTask(
     tasks,
     taskId,
     detail.status === 'SUCCEEDED'
-      ? { status: 'SUCCESSFUL' }
-      : { status: 'FAILED', error: errorOf(detail.status, detail.error), cause: detail.cause ?? undefined },
+      ? { status: 'SUCCESSFUL', ...executionEndedAt }
+      : {
+          status: 'FAILED',
+          error: errorOf(detail.status, detail.error),
+          cause: detail.cause ?? undefined,
+          instanceId,
+          ...executionEndedAt,
+        },
+    { outputLogGroup: commandOutputLogGroup() },
   );
   logger.info('Task reconciled with its execution', {
     executionStatus: detail.status,
     taskStatus: task.status,
   });
 };
+
+/** True when the task now runs in another execution (a rollback's): this one's end is not the task's. */
+async function replacedExecution(taskId: number, executionArn: string): Promise<boolean> {
+  const task = await tasks.getTask(taskId);
+  return task?.status === 'RUNNING' && task.executor !== executionArn;
+}
 
 function errorOf(
   status: 'FAILED' | 'TIMED_OUT' | 'ABORTED',

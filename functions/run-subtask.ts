@@ -3,6 +3,7 @@ import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
 import { commandComment } from '#core/command-comment';
+import { commandTimeouts } from '#core/command-timeouts';
 import { type HostParameter, isValidHostParameter } from '#core/host-parameters';
 import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
@@ -43,7 +44,9 @@ const tasks = new TaskStore(taskTableName());
  * Invoked by a subtask state with its task token: marks the subtask RUNNING with the token,
  * then sends the subtask's command. The command's completion event finishes the state.
  */
-export const handler = async (event: unknown): Promise<{ commandId: string } | { skipped: true }> => {
+export const handler = async (
+  event: unknown,
+): Promise<{ commandId: string } | { alreadySucceeded: true }> => {
   const input = RunSubtaskInput.parse(event);
   const definition = subtaskAt(input.subtaskIndex);
   logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
@@ -57,11 +60,14 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
       ocpTimestamp(new Date()),
     );
   } catch (error) {
-    if (error instanceof StaleRecord && (await wasSkipped(input.taskId, input.subtaskIndex))) {
-      // An operator skipped this subtask and the execution was redriven: the step is done already.
-      await sfn.send(new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"skipped":true}' }));
-      logger.info('Subtask skipped by an operator');
-      return { skipped: true };
+    if (error instanceof StaleRecord && (await hasSucceeded(input.taskId, input.subtaskIndex))) {
+      // The execution was redriven into a subtask that is done: an operator skipped it, or its
+      // command had succeeded although the state timed out. The step is done already.
+      await sfn.send(
+        new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
+      );
+      logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+      return { alreadySucceeded: true };
     }
     throw error;
   }
@@ -79,8 +85,7 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
           CloudWatchLogGroupName: commandOutputLogGroup(),
         },
         Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
-        // Delivery timeout: an unreachable host fails the subtask with that reason, well within its timeout.
-        TimeoutSeconds: Math.max(30, Math.floor(definition.timeoutSeconds / 2)),
+        TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
       }),
     );
     commandId = sent.Command?.CommandId;
@@ -100,7 +105,7 @@ export const handler = async (event: unknown): Promise<{ commandId: string } | {
   return { commandId };
 };
 
-async function wasSkipped(taskId: number, index: number): Promise<boolean> {
-  const subtask = (await tasks.getTask(taskId))?.subtasks[index];
-  return subtask?.status === 'SUCCESSFUL' && subtask.operation === 'SKIP';
+async function hasSucceeded(taskId: number, index: number): Promise<boolean> {
+  const task = await tasks.getTask(taskId);
+  return task?.status === 'RUNNING' && task.subtasks[index]?.status === 'SUCCESSFUL';
 }

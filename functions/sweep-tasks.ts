@@ -1,13 +1,32 @@
+import { HANDOVER_GRACE_MS } from '#core/execution-sweep';
+import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
-import { sweepRunningTasks } from '#use-cases/sweep-running-tasks';
+import { type SweepResult, sweepRunningTasks } from '#use-cases/sweep-running-tasks';
 import { logger } from './logger.ts';
-import { taskTableName } from './runtime-config.ts';
+import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
+
+/**
+ * The scheduled event carries nothing the sweep reads. Local mode's start-up sweep passes
+ * `handoversSettledBefore`: no function of the process that ran before it can still start or redrive
+ * an execution.
+ */
+const SweepInput = z.nullish(z.object({ handoversSettledBefore: z.optional(z.iso.datetime()) }));
 
 const tasks = new TaskStore(taskTableName());
 
-/** Scheduled: ends RUNNING tasks whose execution ended without its status event reaching the product. */
-export const handler = async (): Promise<{ fixed: number[] }> => {
-  const fixed = await sweepRunningTasks(tasks);
-  if (fixed.length) logger.warn('Ended tasks whose execution had ended unnoticed', { fixed });
-  return { fixed };
+/**
+ * Scheduled every minute: ends RUNNING tasks whose execution ended without its status event reaching
+ * the product, and completes subtasks whose command ended without SSM's event.
+ */
+export const handler = async (event?: unknown): Promise<SweepResult> => {
+  const settledBefore = SweepInput.parse(event)?.handoversSettledBefore;
+  const result = await sweepRunningTasks(tasks, {
+    handoversSettledBefore: settledBefore
+      ? new Date(settledBefore)
+      : new Date(Date.now() - HANDOVER_GRACE_MS),
+    outputLogGroup: commandOutputLogGroup(),
+  });
+  if (result.fixed.length || result.completed.length)
+    logger.warn('Repaired what lost status events left unrecorded', { ...result });
+  return result;
 };

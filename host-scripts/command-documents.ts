@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AllowedPatternSyntaxError, matchesAllowedPattern } from '#core/allowed-pattern';
+import { commandTimeouts } from '#core/command-timeouts';
 import {
   DEFAULT_AGENT_HOME,
   DEFAULT_CONTROL_SCRIPT,
@@ -42,6 +43,7 @@ export interface CommandDocument {
   key: CommandDocumentKey;
   /** File name in host-scripts/. */
   script: string;
+  /** The step's execution timeout. */
   timeoutSeconds: number;
   content: SsmCommandDocumentContent;
 }
@@ -134,19 +136,20 @@ function documentContent(
 
 /** The five subtask documents in RESTART_SUBTASKS order, then the agent status document. */
 export function commandDocuments(): CommandDocument[] {
-  const subtaskDocuments = RESTART_SUBTASKS.map(
-    (subtask): CommandDocument => ({
+  const subtaskDocuments = RESTART_SUBTASKS.map((subtask): CommandDocument => {
+    const { executionTimeoutSeconds } = commandTimeouts(subtask.timeoutSeconds);
+    return {
       key: subtask.key,
       script: subtask.script,
-      timeoutSeconds: subtask.timeoutSeconds,
+      timeoutSeconds: executionTimeoutSeconds,
       content: documentContent(
         `OCP agent restart, subtask "${subtask.name}": runs host-scripts/${subtask.script}`,
         subtask.key,
         subtask.script,
-        subtask.timeoutSeconds,
+        executionTimeoutSeconds,
       ),
-    }),
-  );
+    };
+  });
   const agentStatus: CommandDocument = {
     key: 'agentStatus',
     script: 'agent-status.sh',

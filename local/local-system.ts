@@ -81,6 +81,8 @@ export interface LocalSystemOptions {
    * definition (the ASL file and the deployed machine are unchanged), so a timeout can be seen in seconds.
    */
   stateTimeoutOverrides?: Record<string, number>;
+  /** How often the sweep runs, as the stack's schedule does (default every minute); 0: at start-up only. */
+  sweepIntervalMs?: number;
 }
 
 /** The whole product on 127.0.0.1: same handlers, same ASL, same scripts and patterns, local endpoints. */
@@ -306,15 +308,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     stops.push(() => scheduledRestarts.stop());
 
-    // Tasks left RUNNING by an earlier run end as their executions did (the store failed those that
-    // were open when it stopped), freeing their hosts.
-    await handlers.sweepTasks(undefined as never);
-    // And periodically, as the stack's schedule does (there every 15 minutes).
-    const sweep = setInterval(() => {
-      handlers.sweepTasks(undefined as never).catch((error) => console.error('Sweep failed:', error));
-    }, SWEEP_INTERVAL_MS);
-    sweep.unref();
-    stops.push(() => clearInterval(sweep));
+    // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts;
+    // nothing that run handed to Step Functions is still on its way.
+    await handlers.sweepTasks({ handoversSettledBefore: new Date().toISOString() } as never);
+    // And periodically, as the stack's schedule does (every minute).
+    const sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
+    if (sweepIntervalMs > 0) {
+      const sweep = setInterval(() => {
+        handlers.sweepTasks(undefined as never).catch((error) => console.error('Sweep failed:', error));
+      }, sweepIntervalMs);
+      sweep.unref();
+      stops.push(() => clearInterval(sweep));
+    }
 
     const signingKeyDir = options.stateDir;
     const signingKey = await loadOrCreateSigningKey(signingKeyDir);

@@ -1,3 +1,5 @@
+import { REDRIVE_WINDOW_DAYS } from './redrive-window.ts';
+
 /** A failure the caller caused or can act on; mapped to an HTTP status and OCP error code in one place. */
 export abstract class DomainError extends Error {
   abstract readonly httpStatus: number;
@@ -102,7 +104,19 @@ export class TaskNotResumable extends DomainError {
   readonly ocpCodeName = 'TASK_STATE_INVALID';
   constructor(taskId: number) {
     super(
-      `Task ${taskId} can no longer be resumed: its execution no longer exists or can no longer be redriven. Start a new restart of the host instead.`,
+      `Task ${taskId} can no longer be resumed: its execution no longer exists or can no longer be redriven (Step Functions redrives an execution only within ${REDRIVE_WINDOW_DAYS} days of its end). Start a new restart of the host instead.`,
+    );
+  }
+}
+
+/** Retry and skip redrive the task's execution, which Step Functions allows only within 14 days of its end. */
+export class RedriveWindowClosed extends DomainError {
+  readonly httpStatus = 409;
+  readonly ocpCode = 20003;
+  readonly ocpCodeName = 'TASK_STATE_INVALID';
+  constructor(taskId: number, endTime: string) {
+    super(
+      `Task ${taskId} ended at ${endTime}, more than ${REDRIVE_WINDOW_DAYS} days ago: retry and skip resume its execution, which Step Functions allows only within ${REDRIVE_WINDOW_DAYS} days of its end. Start a new restart of the host instead.`,
     );
   }
 }

@@ -1,26 +1,33 @@
-import { SubtaskNotFound, TaskProhibitRollback, TaskStateInvalid } from './errors.ts';
+import { RedriveWindowClosed, SubtaskNotFound, TaskProhibitRollback, TaskStateInvalid } from './errors.ts';
+import { isWithinRedriveWindow } from './redrive-window.ts';
 import { subtaskAt } from './subtasks.ts';
 import type { SubtaskRecord, TaskRecord } from './task.ts';
+import { ocpTimestamp } from './time.ts';
 
 /** Index of the subtask a rollback runs: the rollback of a restart is "make sure the agent runs". */
 export const ROLLBACK_SUBTASK_INDEX = 3;
 
-/** What an operator can do to a task; each returns the task as it must be recorded before the workflow resumes. */
+/**
+ * What an operator can do to a task at `now`; each returns the task as it must be recorded before
+ * the workflow resumes.
+ */
 
-/** Resume a FAILED task from its failed subtask, keeping the subtasks that succeeded. */
-export function retryTask(task: TaskRecord): TaskRecord {
+/** Resume a FAILED task from its failed subtask, keeping the subtasks that succeeded (a redrive). */
+export function retryTask(task: TaskRecord, now: Date): TaskRecord {
   requireTaskStatus(task, 'FAILED', 'retry');
-  return reopen(task, 'RETRY', (subtask) =>
+  requireRedrivable(task, now);
+  return reopen(task, 'RETRY', now, (subtask) =>
     subtask.status === 'FAILED' ? freshAttempt(subtask, 'RETRY') : subtask,
   );
 }
 
-/** Mark a FAILED subtask SUCCESSFUL and go on from the next one. */
-export function skipSubtask(task: TaskRecord, subtaskId: number): TaskRecord {
+/** Mark a FAILED subtask SUCCESSFUL and go on from the next one (a redrive). */
+export function skipSubtask(task: TaskRecord, subtaskId: number, now: Date): TaskRecord {
   const target = findSubtask(task, subtaskId);
   requireTaskStatus(task, 'FAILED', 'skip');
   if (target.status !== 'FAILED') throw subtaskStateInvalid('skip', target);
-  return reopen(task, 'SKIP', (subtask) => {
+  requireRedrivable(task, now);
+  return reopen(task, 'SKIP', now, (subtask) => {
     if (subtask.id === target.id) return { ...subtask, status: 'SUCCESSFUL', operation: 'SKIP' };
     if (subtask.index === target.index + 1 && subtask.status === 'PENDING')
       return { ...subtask, status: 'READY' };
@@ -28,11 +35,14 @@ export function skipSubtask(task: TaskRecord, subtaskId: number): TaskRecord {
   });
 }
 
-/** Bring a FAILED task's host back to a running agent by running "Start all OCP agent processes" again. */
-export function rollbackTask(task: TaskRecord): TaskRecord {
+/**
+ * Bring a FAILED task's host back to a running agent by running "Start all OCP agent processes"
+ * again, in an execution of its own (so at any age of the task).
+ */
+export function rollbackTask(task: TaskRecord, now: Date): TaskRecord {
   requireTaskStatus(task, 'FAILED', 'rollback');
   if (task.prohibitRollback) throw new TaskProhibitRollback(task.id);
-  return reopen(task, 'ROLLBACK', (subtask) =>
+  return reopen(task, 'ROLLBACK', now, (subtask) =>
     subtask.index === ROLLBACK_SUBTASK_INDEX ? freshAttempt(subtask, 'ROLLBACK') : subtask,
   );
 }
@@ -58,10 +68,23 @@ export function cancelSubtask(
 function reopen(
   task: TaskRecord,
   operation: TaskRecord['operation'],
+  now: Date,
   change: (subtask: SubtaskRecord) => SubtaskRecord,
 ): TaskRecord {
   const { endTime: _ended, ...running } = task;
-  return { ...running, status: 'RUNNING', operation, subtasks: task.subtasks.map(change) };
+  return {
+    ...running,
+    status: 'RUNNING',
+    operation,
+    resumedAt: ocpTimestamp(now),
+    subtasks: task.subtasks.map(change),
+  };
+}
+
+/** A redrive is refused past the window: refuse it before anything is recorded. */
+function requireRedrivable(task: TaskRecord, now: Date): void {
+  const endTime = task.endTime ?? task.startTime;
+  if (!isWithinRedriveWindow(new Date(endTime), now)) throw new RedriveWindowClosed(task.id, endTime);
 }
 
 function freshAttempt(subtask: SubtaskRecord, operation: SubtaskRecord['operation']): SubtaskRecord {

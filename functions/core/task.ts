@@ -37,6 +37,11 @@ export interface TaskRecord {
   hostId: number;
   startTime: string;
   endTime?: string;
+  /**
+   * When the task was last handed back to Step Functions after its execution had ended: reopened by
+   * retry, skip or rollback, or resumed past a subtask that had succeeded although its state timed out.
+   */
+  resumedAt?: string;
   prohibitRollback: boolean;
   subtasks: SubtaskRecord[];
 }

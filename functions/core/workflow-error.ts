@@ -15,6 +15,8 @@ export function describeWorkflowError(
   if (error === 'ExecutionAborted') return 'Subtask failed: the execution was stopped while it ran.';
   if (error === 'ExecutionLost')
     return 'Subtask failed: the execution running it was lost (its runtime stopped).';
+  if (error === 'ResumeLost')
+    return 'Subtask failed: the task was handed back to its workflow (a retry, a skip or a resume), but its execution was never resumed.';
   const message = causeMessage(cause);
   if (error === 'SubtaskFailed') return message ?? 'Subtask failed.';
   return `Subtask failed: ${error ?? 'error'}${message ? `: ${message}` : ''}`;

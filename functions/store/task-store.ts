@@ -10,6 +10,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostBusy } from '#core/errors';
+import { endedBeforeHandover } from '#core/execution-sweep';
 import type { AttemptOutput } from '#core/subtask-log';
 import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core/task';
 import {
@@ -265,6 +266,16 @@ export class TaskStore {
     });
   }
 
+  /** Records that a RUNNING task is being handed back to Step Functions (see TaskRecord.resumedAt). */
+  async markResumed(taskId: number, resumedAt: string): Promise<void> {
+    await this.conditionalUpdate(taskId, {
+      UpdateExpression: 'SET resumedAt = :resumedAt',
+      ConditionExpression: '#status = :running',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: toItem({ ':resumedAt': resumedAt, ':running': 'RUNNING' }),
+    });
+  }
+
   /** Holder of a host's lock, if any. */
   async lockHolder(hostId: number): Promise<number | undefined> {
     return this.taskIdAt(hostLockKey(hostId));
@@ -413,18 +424,21 @@ export class TaskStore {
   /**
    * Ends a RUNNING task and releases its host's lock in one transaction. A subtask still RUNNING
    * (the workflow caught a timeout or an error) is marked FAILED with `failure` as its error.
+   * With `executionEndedAt`, a task handed back to Step Functions after that instant (retried,
+   * skipped, rolled back or resumed: its resumedAt) is left as it is, atomically.
    */
   async finishTask(
     taskId: number,
     status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
     endTime: string,
     failure?: (subtaskIndex: number) => string,
+    executionEndedAt?: Date,
   ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
     // Several paths may end a task at once (the success state, the status event, the sweep): the
     // first wins; a later one finds the task ended and changes nothing.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.finishTaskOnce(taskId, status, endTime, failure);
+        return await this.finishTaskOnce(taskId, status, endTime, failure, executionEndedAt);
       } catch (error) {
         if (!(error instanceof StaleRecord) || attempt >= FINISH_ATTEMPTS) throw error;
       }
@@ -436,10 +450,11 @@ export class TaskStore {
     status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
     endTime: string,
     failure?: (subtaskIndex: number) => string,
+    executionEndedAt?: Date,
   ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
     const task = await this.getTask(taskId);
     if (!task) throw new StaleRecord(`Task ${taskId} does not exist`);
-    if (task.status !== 'RUNNING') return { task };
+    if (task.status !== 'RUNNING' || endedBeforeHandover(task, executionEndedAt)) return { task };
     const interrupted =
       task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING') ??
       (task.subtasks.some((s) => s.status === 'FAILED')
@@ -462,12 +477,24 @@ export class TaskStore {
                 TableName: this.tableName,
                 Key: toItem(taskKey(taskId)),
                 UpdateExpression: `SET ${sets.join(', ')}`,
-                ConditionExpression: '#status = :running',
+                // Not handed back to Step Functions since it was read.
+                ConditionExpression: `#status = :running${
+                  executionEndedAt === undefined
+                    ? ''
+                    : task.resumedAt === undefined
+                      ? ' AND attribute_not_exists(resumedAt)'
+                      : ' AND resumedAt = :resumedAt'
+                }`,
                 ExpressionAttributeNames: {
                   '#status': 'status',
                   ...(values[':error'] ? { '#error': 'error' } : {}),
                 },
-                ExpressionAttributeValues: toItem(values),
+                ExpressionAttributeValues: toItem({
+                  ...values,
+                  ...(executionEndedAt !== undefined && task.resumedAt !== undefined
+                    ? { ':resumedAt': task.resumedAt }
+                    : {}),
+                }),
               },
             },
             {

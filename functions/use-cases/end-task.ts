@@ -1,29 +1,76 @@
+import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import { CancelCommandCommand } from '@aws-sdk/client-ssm';
+import { sfn } from '#aws/sfn';
 import { ssm } from '#aws/ssm';
-import type { TaskRecord } from '#core/task';
+import { type CommandInvocation, resumesAfterTimeout } from '#core/command-outcome';
+import { endedBeforeHandover } from '#core/execution-sweep';
+import type { SubtaskRecord, TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
 import { describeWorkflowError } from '#core/workflow-error';
-import type { TaskStore } from '#store/task-store';
+import { StaleRecord, type TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
+import { lookUpTimedOutCommand } from './command-status.ts';
+import { recordCommandOutcome } from './record-command-outcome.ts';
 
-export type TaskOutcome = { status: 'SUCCESSFUL' } | { status: 'FAILED'; error?: string; cause?: string };
+/** How the task's execution ended. */
+export type TaskOutcome = (
+  | { status: 'SUCCESSFUL' }
+  | {
+      status: 'FAILED';
+      error?: string;
+      cause?: string;
+      /** The instance the execution sent its commands to (its input), to ask SSM why a subtask timed out. */
+      instanceId?: string;
+    }
+) & {
+  /** When the execution ended: a task handed back to Step Functions since then is not ended. */
+  executionEndedAt?: Date;
+};
+
+export interface EndTaskOptions {
+  /**
+   * Where SSM writes the commands' full output. Given, a subtask whose state timed out although its
+   * command had succeeded is recorded SUCCESSFUL and its workflow resumed past it (a redrive).
+   */
+  outputLogGroup?: string;
+}
 
 /**
  * Ends a RUNNING task and releases its host's lock. On failure, the subtask that was running (its
  * state timed out, its execution was stopped, or its command could not be sent) is marked FAILED with
- * the reason, and its command, if any, is cancelled so that nothing keeps running on the host.
- * Ending a task that already ended changes nothing.
+ * the reason — for a timeout, what SSM says of its command — and its command, if any, is cancelled so
+ * that nothing keeps running on the host. Ending a task that already ended, or that was handed back
+ * to Step Functions after its execution ended, changes nothing.
  */
-export async function endTask(tasks: TaskStore, taskId: number, outcome: TaskOutcome): Promise<TaskRecord> {
+export async function endTask(
+  tasks: TaskStore,
+  taskId: number,
+  outcome: TaskOutcome,
+  options: EndTaskOptions = {},
+): Promise<TaskRecord> {
+  const timedOut = outcome.status === 'FAILED' ? await timedOutSubtask(tasks, taskId, outcome) : undefined;
+  if (timedOut && options.outputLogGroup && resumesAfterTimeout(timedOut.subtask, timedOut.invocation)) {
+    const resumed = await resumePastSucceededSubtask(
+      tasks,
+      timedOut.task,
+      timedOut.invocation!,
+      options.outputLogGroup,
+    );
+    if (resumed) return resumed;
+  }
   const failure =
     outcome.status === 'FAILED'
-      ? (index: number) => describeWorkflowError(outcome.error, outcome.cause, index)
+      ? (index: number) =>
+          index === timedOut?.subtask.index
+            ? timedOut.reason
+            : describeWorkflowError(outcome.error, outcome.cause, index)
       : undefined;
   const { task, interrupted } = await tasks.finishTask(
     taskId,
     outcome.status,
     ocpTimestamp(new Date()),
     failure,
+    outcome.executionEndedAt,
   );
   if (outcome.status === 'FAILED' && interrupted?.commandId) {
     try {
@@ -33,4 +80,57 @@ export async function endTask(tasks: TaskStore, taskId: number, outcome: TaskOut
     }
   }
   return task;
+}
+
+/** For a timed-out run: the subtask that was running, and what SSM says of its command. */
+async function timedOutSubtask(
+  tasks: TaskStore,
+  taskId: number,
+  outcome: Extract<TaskOutcome, { status: 'FAILED' }>,
+): Promise<
+  | { task: TaskRecord; subtask: SubtaskRecord; invocation: CommandInvocation | undefined; reason: string }
+  | undefined
+> {
+  if (outcome.error !== 'States.Timeout' || !outcome.instanceId) return undefined;
+  const task = await tasks.getTask(taskId);
+  if (task?.status !== 'RUNNING' || endedBeforeHandover(task, outcome.executionEndedAt)) return undefined;
+  const subtask = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
+  const command = subtask && (await lookUpTimedOutCommand(subtask, outcome.instanceId));
+  return subtask && command ? { task, subtask, ...command } : undefined;
+}
+
+/**
+ * The subtask's command had succeeded; only its status event was missing when its state timed out.
+ * Its outcome is recorded (SUCCESSFUL, the next subtask READY) and the failed execution redriven:
+ * the timed-out state runs again, finds its subtask done and completes at once (run-subtask), and the
+ * workflow goes on. The hand-over is recorded first (resumedAt), so that the execution's failure is
+ * not taken for the task's end meanwhile. Undefined when the task changed meanwhile.
+ */
+async function resumePastSucceededSubtask(
+  tasks: TaskStore,
+  task: TaskRecord,
+  invocation: CommandInvocation,
+  outputLogGroup: string,
+): Promise<TaskRecord | undefined> {
+  try {
+    await tasks.markResumed(task.id, ocpTimestamp(new Date()));
+  } catch (error) {
+    if (error instanceof StaleRecord) return undefined;
+    throw error;
+  }
+  await recordCommandOutcome(tasks, invocation, outputLogGroup);
+  try {
+    await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));
+  } catch (error) {
+    // Redriven already by another path that saw the same end (the sweep, a repeated event).
+    if (!(error instanceof Error && error.name === 'ExecutionNotRedrivable')) throw error;
+  }
+  logger.warn(
+    'Resumed the workflow past a subtask whose command had succeeded although its state timed out',
+    {
+      taskId: task.id,
+      commandId: invocation.commandId,
+    },
+  );
+  return (await tasks.getTask(task.id)) ?? task;
 }

@@ -21,26 +21,29 @@ export interface TaskActionDependencies {
   stateMachineArn: string;
 }
 
-/** Retry: the failed execution is redriven from the failed subtask; earlier subtasks do not run again. */
+/**
+ * Retry: the failed execution is redriven from the failed subtask; earlier subtasks do not run again.
+ * Refused, changing nothing, once Step Functions' redrive window has passed (RedriveWindowClosed).
+ */
 export async function retry(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, retryTask(task), deps, () => redrive(task));
+  return resume(task, retryTask(task, new Date()), deps, () => redrive(task));
 }
 
-/** Skip: the failed subtask counts as done and the redriven execution goes on from the next one. */
+/** Skip: the failed subtask counts as done and the redriven execution goes on from the next one (same window). */
 export async function skip(
   taskId: number,
   subtaskId: number,
   deps: TaskActionDependencies,
 ): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, skipSubtask(task, subtaskId), deps, () => redrive(task));
+  return resume(task, skipSubtask(task, subtaskId, new Date()), deps, () => redrive(task));
 }
 
 /** Rollback: an execution of its own runs "Start all OCP agent processes" again, so the agent runs. */
 export async function rollback(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  const reopened = rollbackTask(task);
+  const reopened = rollbackTask(task, new Date());
   const host = await deps.hosts.find(BigInt(task.hostId));
   if (!host) throw new TaskNotFound(taskId);
   const name = `task-${task.id}-rollback-${reopened.subtasks[ROLLBACK_SUBTASK_INDEX]!.runTime}`;

@@ -196,6 +196,18 @@ export class AgentCommands extends Construct {
     );
   }
 
+  /**
+   * Lets the function ask SSM how a command stands and whether its host is connected
+   * (GetCommandInvocation, DescribeInstanceInformation), to record a command's outcome or why it
+   * did not finish.
+   */
+  grantDiagnoseCommands(fn: ProjectFunction): void {
+    fn.allowOnAnyResource(
+      ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'],
+      'SSM authorizes them on no narrower resource than "*" (the Service Authorization Reference lists no resource type for either).',
+    );
+  }
+
   /** Lets the function cancel a command it knows the id of. */
   grantCancelCommands(fn: ProjectFunction): void {
     fn.allowOnAnyResource(['ssm:CancelCommand'], 'SSM authorizes it on no narrower resource than "*".');

@@ -8,8 +8,11 @@ import { ProjectFunction } from './lambda-defaults.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
 
-/** How often the sweep looks for RUNNING tasks whose execution ended unnoticed. */
-export const SWEEP_INTERVAL = Duration.minutes(15);
+/**
+ * How often the sweep looks for what lost status events left unrecorded: a lost event costs at most
+ * this (EventBridge's shortest rate), plus the sweep's own run.
+ */
+export const SWEEP_INTERVAL = Duration.minutes(1);
 
 export interface ExecutionReconcilerProps {
   readonly store: TaskStore;
@@ -20,7 +23,8 @@ export interface ExecutionReconcilerProps {
 /**
  * Keeps task records in line with their executions: reconcile-execution ends a task as its
  * execution ended (Step Functions' status events for the restart state machine), and sweep-tasks,
- * on a schedule, ends RUNNING tasks whose event never arrived (those events are best effort).
+ * every minute, ends RUNNING tasks whose event never arrived and completes subtasks whose SSM event
+ * never arrived (both kinds of event are best effort).
  */
 export class ExecutionReconciler extends Construct {
   readonly handler: ProjectFunction;
@@ -35,6 +39,10 @@ export class ExecutionReconciler extends Construct {
     this.handler = new ProjectFunction(this, 'Handler', { functionId: 'reconcileExecution' });
     store.grantTaskTable(this.handler);
     commands.grantCancelCommands(this.handler);
+    commands.grantDiagnoseCommands(this.handler);
+    commands.useOutputLogGroup(this.handler);
+    workflow.grantRedriveExecutions(this.handler);
+    workflow.grantTaskResponse(this.handler);
     this.trigger = new EventTrigger(this, 'Trigger', {
       description: 'An execution of the ocp-agent-restart workflow ended',
       on: { pattern: executionEndedPattern(workflow.stateMachine.stateMachineArn) },
@@ -46,10 +54,13 @@ export class ExecutionReconciler extends Construct {
       timeout: Duration.minutes(5),
     });
     store.grantTaskTable(this.sweeper, { queryIndexes: true });
-    workflow.grantDescribeExecutions(this.sweeper);
+    workflow.grantDescribeExecutions(this.sweeper, { redrive: true });
+    workflow.grantTaskResponse(this.sweeper);
     commands.grantCancelCommands(this.sweeper);
+    commands.grantDiagnoseCommands(this.sweeper);
+    commands.useOutputLogGroup(this.sweeper);
     this.sweepSchedule = new EventTrigger(this, 'SweepSchedule', {
-      description: 'Ends RUNNING ocp-agent-restart tasks whose execution ended unnoticed',
+      description: 'Records what lost status events left unrecorded in RUNNING ocp-agent-restart tasks',
       on: { schedule: Schedule.rate(SWEEP_INTERVAL) },
       target: this.sweeper,
       maxEventAge: SWEEP_INTERVAL,

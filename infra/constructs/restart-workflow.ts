@@ -98,9 +98,20 @@ export class RestartWorkflow extends Construct {
     this.grantOnExecutions(fn, ['states:RedriveExecution', 'states:StopExecution']);
   }
 
-  /** Lets the function read how this state machine's executions ended. */
-  grantDescribeExecutions(fn: ProjectFunction): void {
-    this.grantOnExecutions(fn, ['states:DescribeExecution']);
+  /** Lets the function read how this state machine's executions ended, and redrive them if asked. */
+  grantDescribeExecutions(fn: ProjectFunction, options: { redrive?: boolean } = {}): void {
+    this.grantOnExecutions(fn, [
+      'states:DescribeExecution',
+      ...(options.redrive ? ['states:RedriveExecution'] : []),
+    ]);
+  }
+
+  /**
+   * Lets the function redrive this state machine's executions: the resume past a subtask whose
+   * state timed out although its command had succeeded.
+   */
+  grantRedriveExecutions(fn: ProjectFunction): void {
+    this.grantOnExecutions(fn, ['states:RedriveExecution']);
   }
 
   /** Grants on every execution of this state machine (their names are chosen per task at run time). */

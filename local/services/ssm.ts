@@ -61,6 +61,7 @@ const TERMINAL: ReadonlySet<InvocationStatus> = new Set(['Success', 'Failed', 'T
 const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 3600;
 const DEFAULT_DELIVERY_TIMEOUT_SECONDS = 3600;
 const DELIVERY_POLL_MS = 200;
+const LOCAL_AGENT_VERSION = '3.3.0.0';
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const ParameterDefinition = z
@@ -131,6 +132,18 @@ const ListInput = z
   })
   .loose();
 
+/** DescribeInstanceInformation, by the Filters the product uses (InstanceIds, PingStatus). */
+const DescribeInstanceInformationInput = z
+  .object({
+    Filters: z
+      .array(z.object({ Key: z.string().min(1), Values: z.array(z.string().min(1)).min(1).max(100) }))
+      .optional(),
+    InstanceInformationFilterList: z.array(z.unknown()).optional(),
+    MaxResults: z.number().int().min(5).max(50).optional(),
+    NextToken: z.string().optional(),
+  })
+  .loose();
+
 const CancelCommandInput = z
   .object({ CommandId: z.string().min(1), InstanceIds: z.array(z.string()).optional() })
   .loose();
@@ -183,6 +196,9 @@ export class LocalSsm<Document extends object = object> implements LocalService 
   private readonly accountId: string;
   private readonly deliveryTimeoutMs: (timeoutSeconds: number) => number;
   private dropEvents: ((event: CommandStatusEvent) => boolean) | undefined;
+  /** When each instance was last seen online: an offline one reports it as LastPingDateTime. */
+  private readonly lastPing = new Map<string, number>();
+  private readonly startedAt = Date.now();
   private closed = false;
   private readonly scripts = new ScriptRunner();
 
@@ -214,6 +230,8 @@ export class LocalSsm<Document extends object = object> implements LocalService 
         return this.listCommands(parse(ListInput, input));
       case 'CancelCommand':
         return this.cancelCommand(parse(CancelCommandInput, input));
+      case 'DescribeInstanceInformation':
+        return this.describeInstanceInformation(parse(DescribeInstanceInformationInput, input));
       default:
         throw new AwsError(
           'UnknownOperationException',
@@ -404,6 +422,61 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     return {};
   }
 
+  /** Each requested instance with its PingStatus: Online while connected, ConnectionLost while offline. */
+  private describeInstanceInformation(input: z.infer<typeof DescribeInstanceInformationInput>) {
+    if (input.InstanceInformationFilterList) {
+      throw new AwsError(
+        'ValidationException',
+        'The local SSM service supports Filters only (InstanceInformationFilterList is deprecated).',
+      );
+    }
+    const filters = new Map((input.Filters ?? []).map((filter) => [filter.Key, filter.Values]));
+    const unsupported = [...filters.keys()].filter((key) => key !== 'InstanceIds' && key !== 'PingStatus');
+    if (unsupported.length > 0) {
+      throw new AwsError(
+        'InvalidFilterKey',
+        `The local SSM service does not filter on ${unsupported.join(', ')}.`,
+      );
+    }
+    const instanceIds = filters.get('InstanceIds');
+    if (!instanceIds) {
+      throw new AwsError('ValidationException', 'The local SSM service lists instances by InstanceIds only.');
+    }
+    const unknown = instanceIds.filter((id) => !this.options.instances(id));
+    if (unknown.length > 0) {
+      throw new AwsError('InvalidInstanceId', `Instances [${unknown.join(', ')}] are not managed instances.`);
+    }
+    const listed = [...new Set(instanceIds)].map((instanceId) => {
+      const online = this.isOnline(instanceId);
+      return {
+        InstanceId: instanceId,
+        PingStatus: online ? 'Online' : 'ConnectionLost',
+        LastPingDateTime: epochSeconds(this.lastPing.get(instanceId) ?? this.startedAt),
+        AgentVersion: LOCAL_AGENT_VERSION,
+        IsLatestVersion: true,
+        PlatformType: 'Linux',
+        PlatformName: 'Local demo host',
+        ResourceType: 'ManagedInstance',
+      };
+    });
+    const pingFilter = filters.get('PingStatus');
+    const matching = pingFilter
+      ? listed.filter((instance) => pingFilter.includes(instance.PingStatus))
+      : listed;
+    const page = paginate(matching, input.MaxResults, input.NextToken);
+    return {
+      InstanceInformationList: page.items,
+      ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+    };
+  }
+
+  /** Whether the instance's agent is connected now; records when it last was. */
+  private isOnline(instanceId: string): boolean {
+    const online = this.options.instances(instanceId)?.online ?? false;
+    if (online) this.lastPing.set(instanceId, Date.now());
+    return online;
+  }
+
   private selectCommands(commandId: string | undefined): CommandRecord[] {
     if (commandId === undefined) return [...this.commands.values()].reverse();
     if (!COMMAND_ID.test(commandId))
@@ -415,7 +488,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
   /** Delivers the command if its instance is online, otherwise keeps it pending until delivery times out. */
   private deliver(invocation: Invocation): void {
     if (this.closed || invocation.status !== 'Pending') return;
-    if (this.options.instances(invocation.instanceId)?.online) {
+    if (this.isOnline(invocation.instanceId)) {
       this.run(invocation);
       return;
     }
@@ -425,7 +498,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       if (this.closed || invocation.status !== 'Pending') return;
       if (Date.now() >= deadline) {
         this.finish(invocation, 'TimedOut', 'DeliveryTimedOut', -1);
-      } else if (this.options.instances(invocation.instanceId)?.online) {
+      } else if (this.isOnline(invocation.instanceId)) {
         this.run(invocation);
       } else {
         invocation.timers.push(setTimeout(poll, Math.min(DELIVERY_POLL_MS, deadline - Date.now())));

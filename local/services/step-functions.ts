@@ -8,6 +8,7 @@ import type {
 } from '@aws-sdk/client-sfn';
 import { type RunOptions, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
+import { isWithinRedriveWindow } from '#core/redrive-window';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 import { deferred, type Resolvers } from '#local/promise-with-resolvers';
 import type { ExecutionStore } from '#local/services/execution-store';
@@ -65,6 +66,8 @@ export interface LocalStepFunctionsOptions {
   /** Test speed-ups, passed to aws-local-stepfunctions (milliseconds, by state name). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   waitTimeOverrides?: Record<string, number>;
+  /** The current time; tests move it on to see an execution's 14-day redrive window close. */
+  clock?: () => Date;
 }
 
 type RunHandle = ReturnType<StateMachine['run']>;
@@ -181,6 +184,9 @@ export class LocalStepFunctions implements LocalService {
   private readonly maxClosedExecutions: number;
   private closedExecutions = 0;
   private readonly creationDate = new Date();
+  /** Redriven executions waiting in PENDING_REDRIVE for their run to start. */
+  private readonly pendingRedrives = new Set<Execution>();
+  private redrivesHeld = false;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     const arn = STATE_MACHINE_ARN.exec(options.stateMachineArn);
@@ -253,6 +259,11 @@ export class LocalStepFunctions implements LocalService {
 
   /** Stops every running execution (test clean-up). */
   async stopAll(): Promise<void> {
+    for (const execution of this.pendingRedrives) {
+      execution.status = 'ABORTED';
+      execution.stopDate = this.now();
+    }
+    this.pendingRedrives.clear();
     const running = [...this.executions.values()].filter((execution) => execution.status === 'RUNNING');
     await Promise.all(
       running.map((execution) => this.stopExecution({ executionArn: execution.executionArn })),
@@ -289,7 +300,7 @@ export class LocalStepFunctions implements LocalService {
       executionArn,
       name,
       input,
-      startDate: new Date(),
+      startDate: this.now(),
       status: 'RUNNING',
       redriveCount: 0,
       history: [],
@@ -302,7 +313,7 @@ export class LocalStepFunctions implements LocalService {
 
   private describeExecution(executionArn: string): DescribeExecutionOutput {
     const execution = this.findExecution(executionArn);
-    const redrive = redriveStatusOf(execution);
+    const redrive = redriveStatusOf(execution, this.now());
     return {
       executionArn: execution.executionArn,
       stateMachineArn: this.stateMachineArn,
@@ -326,9 +337,9 @@ export class LocalStepFunctions implements LocalService {
   private async stopExecution(request: z.infer<typeof StopExecutionInput>) {
     const execution = this.findExecution(request.executionArn);
     const run = execution.run;
-    if (execution.status !== 'RUNNING' || !run) return { stopDate: execution.stopDate ?? new Date() };
+    if (execution.status !== 'RUNNING' || !run) return { stopDate: execution.stopDate ?? this.now() };
     execution.status = 'ABORTED';
-    execution.stopDate = new Date();
+    execution.stopDate = this.now();
     execution.error = request.error;
     execution.cause = request.cause;
     // Abort first: the library then ignores the failure endRun gives the waiting states.
@@ -411,7 +422,7 @@ export class LocalStepFunctions implements LocalService {
 
   private redriveExecution(executionArn: string) {
     const execution = this.findExecution(executionArn);
-    const redrive = redriveStatusOf(execution);
+    const redrive = redriveStatusOf(execution, this.now());
     const resumePoint = execution.resumePoint;
     if (redrive.status !== 'REDRIVABLE' || !resumePoint) {
       throw new AwsError(
@@ -420,8 +431,9 @@ export class LocalStepFunctions implements LocalService {
       );
     }
     execution.redriveCount += 1;
-    execution.redriveDate = new Date();
-    execution.status = 'RUNNING';
+    execution.redriveDate = this.now();
+    // As on AWS, the execution is PENDING_REDRIVE until its redriven run starts.
+    execution.status = 'PENDING_REDRIVE';
     execution.stopDate = undefined;
     execution.output = undefined;
     execution.error = undefined;
@@ -431,9 +443,30 @@ export class LocalStepFunctions implements LocalService {
       type: 'ExecutionRedriven',
       executionRedrivenEventDetails: { redriveCount: execution.redriveCount },
     });
+    this.pendingRedrives.add(execution);
+    if (!this.redrivesHeld) setImmediate(() => this.startRedrivenRun(execution));
+    return { redriveDate: execution.redriveDate };
+  }
+
+  /** Test hook: redriven executions stay PENDING_REDRIVE until the returned function is called. */
+  holdRedrives(): () => void {
+    this.redrivesHeld = true;
+    return () => {
+      this.redrivesHeld = false;
+      for (const execution of [...this.pendingRedrives]) this.startRedrivenRun(execution);
+    };
+  }
+
+  private startRedrivenRun(execution: Execution): void {
+    if (!this.pendingRedrives.delete(execution) || execution.status !== 'PENDING_REDRIVE') return;
+    const resumePoint = execution.resumePoint!;
+    execution.status = 'RUNNING';
     this.startRun(execution, this.machineStartingAt(resumePoint.name), resumePoint.input, true);
     this.notify(execution);
-    return { redriveDate: execution.redriveDate };
+  }
+
+  private now(): Date {
+    return this.options.clock?.() ?? new Date();
   }
 
   private describeStateMachine(request: { stateMachineArn: string }) {
@@ -753,7 +786,7 @@ export class LocalStepFunctions implements LocalService {
     if (execution.run !== run || execution.status !== 'RUNNING') return;
     this.endRun(run);
     execution.status = status;
-    execution.stopDate = new Date();
+    execution.stopDate = this.now();
     execution.output = result.output;
     execution.error = result.error;
     execution.cause = result.cause;
@@ -812,7 +845,7 @@ export class LocalStepFunctions implements LocalService {
     this.options.store?.changed(execution);
     const listener = this.options.onExecutionStatusChange;
     if (!listener) return;
-    const redrive = redriveStatusOf(execution);
+    const redrive = redriveStatusOf(execution, this.now());
     try {
       listener({
         executionArn: execution.executionArn,
@@ -843,7 +876,7 @@ export class LocalStepFunctions implements LocalService {
     if (this.closedExecutions <= this.maxClosedExecutions) return;
     for (const [arn, execution] of this.executions) {
       if (this.closedExecutions <= this.maxClosedExecutions) break;
-      if (execution.status === 'RUNNING') continue;
+      if (execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE') continue;
       this.executions.delete(arn);
       this.options.store?.forget(arn);
       this.closedExecutions -= 1;
@@ -1011,15 +1044,22 @@ function timeoutOf(state: TaskStateDefinition & { TimeoutSecondsPath?: string })
   return state.TimeoutSecondsPath ? undefined : DEFAULT_TASK_TIMEOUT_SECONDS;
 }
 
-function redriveStatusOf(execution: Execution): {
+/** The redrive status AWS reports (its reasons as DescribeExecution's documentation lists them). */
+function redriveStatusOf(
+  execution: Execution,
+  now: Date,
+): {
   status: 'REDRIVABLE' | 'NOT_REDRIVABLE';
   reason: string | null;
 } {
-  if (execution.status === 'RUNNING') {
+  if (execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE') {
     return { status: 'NOT_REDRIVABLE', reason: 'Execution is RUNNING and cannot be redriven' };
   }
   if (execution.status === 'SUCCEEDED') {
     return { status: 'NOT_REDRIVABLE', reason: 'Execution is SUCCEEDED and cannot be redriven' };
+  }
+  if (execution.stopDate && !isWithinRedriveWindow(execution.stopDate, now)) {
+    return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded.' };
   }
   return { status: 'REDRIVABLE', reason: null };
 }

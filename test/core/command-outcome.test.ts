@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { describeCommandFailure } from '#core/command-outcome';
+import {
+  type CommandInvocation,
+  commandProgress,
+  describeCommandFailure,
+  describeTimedOutSubtask,
+  hasEnded,
+  resumesAfterTimeout,
+} from '#core/command-outcome';
 
 describe('describeCommandFailure', () => {
   it('names the exit code and the last lines of stderr', () => {
@@ -24,5 +31,100 @@ describe('describeCommandFailure', () => {
       /timed out on the host\.$/,
     );
     expect(describeCommandFailure('Cancelled', 137, '', '')).toMatch(/was cancelled\.$/);
+  });
+});
+
+const invocation = (fields: Partial<CommandInvocation>): CommandInvocation => ({
+  commandId: 'c',
+  instanceId: 'mi-00000000000000001',
+  status: 'Success',
+  statusDetails: 'Success',
+  exitCode: 0,
+  stdout: '',
+  stderr: '',
+  ...fields,
+});
+
+describe('commandProgress and hasEnded', () => {
+  it.each([
+    ['Pending', 'Pending', 'undelivered', false],
+    ['Delayed', 'Delayed', 'undelivered', false],
+    ['TimedOut', 'DeliveryTimedOut', 'undelivered', true],
+    ['TimedOut', 'Delivery Timed Out', 'undelivered', true],
+    ['Failed', 'Undeliverable', 'undelivered', true],
+    ['InProgress', 'InProgress', 'running', false],
+    ['Cancelling', 'Cancelling', 'running', false],
+    ['Success', 'Success', 'ended', true],
+    ['Failed', 'Failed', 'ended', true],
+    ['TimedOut', 'ExecutionTimedOut', 'ended', true],
+    ['Cancelled', 'Cancelled', 'ended', true],
+    ['Failed', 'Terminated', 'ended', true],
+  ] as const)('reads %s / %s as %s (ended: %s)', (status, statusDetails, progress, ended) => {
+    expect(commandProgress({ status, statusDetails })).toBe(progress);
+    expect(hasEnded({ status, statusDetails })).toBe(ended);
+  });
+});
+
+describe('describeTimedOutSubtask', () => {
+  const prefix = 'Subtask failed: it did not finish within its timeout of 60 s: ';
+
+  it('says an undelivered command never reached the host, and why, from the host’s ping status', () => {
+    const pending = invocation({ status: 'Pending', statusDetails: 'Pending', exitCode: -1 });
+
+    expect(describeTimedOutSubtask(60, pending, 'ConnectionLost')).toBe(
+      `${prefix}its command never reached the host (its SSM agent is offline: ping status ConnectionLost).`,
+    );
+    expect(describeTimedOutSubtask(60, pending, 'Inactive')).toMatch(/not running: ping status Inactive/);
+    expect(describeTimedOutSubtask(60, pending, 'NotRegistered')).toMatch(/not registered with SSM/);
+    expect(describeTimedOutSubtask(60, pending, 'Online')).toMatch(/online but had not taken the command/);
+    expect(describeTimedOutSubtask(60, pending)).toMatch(/ping status could not be read/);
+    expect(
+      describeTimedOutSubtask(60, invocation({ status: 'TimedOut', statusDetails: 'DeliveryTimedOut' })),
+    ).toMatch(/never reached the host/);
+  });
+
+  it('says a command was still running on the host', () => {
+    expect(
+      describeTimedOutSubtask(600, invocation({ status: 'InProgress', statusDetails: 'InProgress' })),
+    ).toBe(
+      'Subtask failed: it did not finish within its timeout of 600 s: its command was still running on the host (SSM status InProgress).',
+    );
+  });
+
+  it('says a command had ended, with its status, when only its status event was missing', () => {
+    expect(describeTimedOutSubtask(60, invocation({}))).toBe(
+      `${prefix}its command had succeeded on the host, but its status event did not reach the workflow in time.`,
+    );
+    expect(
+      describeTimedOutSubtask(
+        60,
+        invocation({ status: 'Failed', statusDetails: 'Failed', exitCode: 4, stderr: 'no pid\n' }),
+      ),
+    ).toBe(
+      `${prefix}the command exited with code 4, but its status event did not reach the workflow in time: no pid`,
+    );
+    expect(
+      describeTimedOutSubtask(60, invocation({ status: 'TimedOut', statusDetails: 'ExecutionTimedOut' })),
+    ).toMatch(
+      /the command timed out on the host, but its status event did not reach the workflow in time\.$/,
+    );
+  });
+
+  it('says SSM has no record of a command it does not know', () => {
+    expect(describeTimedOutSubtask(60, undefined)).toBe(
+      `${prefix}SSM has no record of its command on the host.`,
+    );
+  });
+});
+
+describe('resumesAfterTimeout', () => {
+  it('resumes only a running subtask whose command had succeeded', () => {
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({}))).toBe(true);
+    expect(resumesAfterTimeout({ status: 'CANCELING' }, invocation({}))).toBe(false);
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({ status: 'Failed', exitCode: 4 }))).toBe(
+      false,
+    );
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({ status: 'InProgress' }))).toBe(false);
+    expect(resumesAfterTimeout({ status: 'RUNNING' }, undefined)).toBe(false);
   });
 });

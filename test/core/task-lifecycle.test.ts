@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TaskProhibitRollback, TaskStateInvalid } from '#core/errors';
+import { RedriveWindowClosed, TaskProhibitRollback, TaskStateInvalid } from '#core/errors';
 import { newRestartTask, type SubtaskStatus, type TaskRecord } from '#core/task';
 import { cancelSubtask, retryTask, rollbackTask, skipSubtask } from '#core/task-lifecycle';
 
@@ -16,7 +16,7 @@ function taskWith(statuses: SubtaskStatus[], overrides: Partial<TaskRecord> = {}
   return {
     ...task,
     status: statuses.includes('FAILED') ? 'FAILED' : 'RUNNING',
-    endTime: statuses.includes('FAILED') ? 'ended' : undefined,
+    endTime: statuses.includes('FAILED') ? ENDED_AT : undefined,
     subtasks: task.subtasks.map((subtask, i) => ({
       ...subtask,
       status: statuses[i]!,
@@ -26,11 +26,13 @@ function taskWith(statuses: SubtaskStatus[], overrides: Partial<TaskRecord> = {}
   };
 }
 
+const ENDED_AT = '2026-11-01T10:00:00.000+00:00';
+const NOW = new Date('2026-11-02T10:00:00.000Z');
 const failedAtStop = () => taskWith(['SUCCESSFUL', 'SUCCESSFUL', 'FAILED', 'PENDING', 'PENDING']);
 
 describe('retryTask', () => {
   it('reruns only the failed subtask as a fresh attempt and keeps the successful ones', () => {
-    const retried = retryTask(failedAtStop());
+    const retried = retryTask(failedAtStop(), NOW);
 
     expect(retried).toMatchObject({ status: 'RUNNING', operation: 'RETRY' });
     expect(retried.endTime).toBeUndefined();
@@ -46,8 +48,23 @@ describe('retryTask', () => {
     expect(retried.subtasks[2]).not.toHaveProperty('commandId');
   });
 
+  it('records when it reopened the task, so that the sweep knows a redrive is on its way', () => {
+    expect(retryTask(failedAtStop(), NOW).resumedAt).toBe('2026-11-02T10:00:00.000+00:00');
+  });
+
+  it('is refused, naming the 14-day window, once the redrive window has passed', () => {
+    const lastMoment = new Date(Date.parse(ENDED_AT) + 14 * 86_400_000 - 1);
+    const closed = new Date(Date.parse(ENDED_AT) + 14 * 86_400_000);
+
+    expect(retryTask(failedAtStop(), lastMoment).status).toBe('RUNNING');
+    expect(() => retryTask(failedAtStop(), closed)).toThrow(RedriveWindowClosed);
+    expect(() => retryTask(failedAtStop(), closed)).toThrow(
+      /ended at 2026-11-01T10:00:00\.000\+00:00, more than 14 days ago: .*only within 14 days of its end/,
+    );
+  });
+
   it('refuses a task that is not FAILED', () => {
-    expect(() => retryTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']))).toThrow(
+    expect(() => retryTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']), NOW)).toThrow(
       TaskStateInvalid,
     );
   });
@@ -56,7 +73,7 @@ describe('retryTask', () => {
 describe('skipSubtask', () => {
   it('marks the failed subtask SUCCESSFUL with operation SKIP and readies the next', () => {
     const task = failedAtStop();
-    const skipped = skipSubtask(task, task.subtasks[2]!.id);
+    const skipped = skipSubtask(task, task.subtasks[2]!.id, NOW);
 
     expect(skipped).toMatchObject({ status: 'RUNNING', operation: 'SKIP' });
     expect(skipped.subtasks.map((s) => s.status)).toEqual([
@@ -71,31 +88,44 @@ describe('skipSubtask', () => {
 
   it('refuses to skip a subtask that did not fail', () => {
     const task = failedAtStop();
-    expect(() => skipSubtask(task, task.subtasks[0]!.id)).toThrow(/SUCCESSFUL state/);
+    expect(() => skipSubtask(task, task.subtasks[0]!.id, NOW)).toThrow(/SUCCESSFUL state/);
+  });
+
+  it('is refused once the redrive window has passed, like retry', () => {
+    const task = failedAtStop();
+    const closed = new Date(Date.parse(ENDED_AT) + 15 * 86_400_000);
+    expect(() => skipSubtask(task, task.subtasks[2]!.id, closed)).toThrow(RedriveWindowClosed);
   });
 
   it('refuses a subtask of another task', () => {
-    expect(() => skipSubtask(failedAtStop(), 1)).toThrow(/has no subtask 1/);
+    expect(() => skipSubtask(failedAtStop(), 1, NOW)).toThrow(/has no subtask 1/);
   });
 });
 
 describe('rollbackTask', () => {
   it('runs "Start all OCP agent processes" again with operation ROLLBACK', () => {
-    const rolledBack = rollbackTask(failedAtStop());
+    const rolledBack = rollbackTask(failedAtStop(), NOW);
 
     expect(rolledBack).toMatchObject({ status: 'RUNNING', operation: 'ROLLBACK' });
     expect(rolledBack.subtasks[3]).toMatchObject({ status: 'READY', operation: 'ROLLBACK', runTime: 2 });
     expect(rolledBack.subtasks[2]!.status).toBe('FAILED');
   });
 
+  it('works after the redrive window too: it starts an execution of its own', () => {
+    const late = new Date(Date.parse(ENDED_AT) + 30 * 86_400_000);
+    expect(rollbackTask(failedAtStop(), late).resumedAt).toBe(late.toISOString().replace('Z', '+00:00'));
+  });
+
   it('is refused when the task prohibits rollback', () => {
-    expect(() => rollbackTask({ ...failedAtStop(), prohibitRollback: true })).toThrow(TaskProhibitRollback);
+    expect(() => rollbackTask({ ...failedAtStop(), prohibitRollback: true }, NOW)).toThrow(
+      TaskProhibitRollback,
+    );
   });
 
   it('is refused for a running task', () => {
-    expect(() => rollbackTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']))).toThrow(
-      TaskStateInvalid,
-    );
+    expect(() =>
+      rollbackTask(taskWith(['RUNNING', 'PENDING', 'PENDING', 'PENDING', 'PENDING']), NOW),
+    ).toThrow(TaskStateInvalid);
   });
 });
 

@@ -1,8 +1,12 @@
-import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { newRestartTask } from '../../functions/core/task.ts';
+import { taskKey } from '../../functions/store/table-schema.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { type DemoHost, demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
@@ -18,15 +22,34 @@ import {
 let system: LocalSystem;
 let manager: string;
 let ssm: SSMClient;
+let sfn: SFNClient;
+let store: TaskStore;
+
+/** Makes a FAILED task (the test's own) look as if it had ended at `endTime`. */
+async function ageFailedTask(taskId: number, endTime: string): Promise<void> {
+  await dynamodb.send(
+    new UpdateItemCommand({
+      TableName: system.tables.taskTable,
+      Key: marshall(taskKey(taskId)),
+      UpdateExpression: 'SET endTime = :endTime',
+      ConditionExpression: '#status = :failed',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: marshall({ ':endTime': endTime, ':failed': 'FAILED' }),
+    }),
+  );
+}
 
 beforeAll(async () => {
   system = await startTestSystem({ demoHosts: 8 });
   manager = await tokenFor(system, 'ops', ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER']);
   ssm = new SSMClient({});
+  sfn = new SFNClient({});
+  store = new TaskStore(system.tables.taskTable);
 });
 
 afterAll(async () => {
   ssm?.destroy();
+  sfn?.destroy();
   await system?.stop();
 });
 
@@ -85,6 +108,49 @@ describe('retry', () => {
     expect(status).toBe(409);
     expect(envelope.error?.code).toBe(20003);
     expect((await waitForTask(system, manager, done.id)).operation).toBe('EXECUTE');
+  });
+});
+
+describe('retry and skip after Step Functions’ 14-day redrive window', () => {
+  it('are refused with a 409 naming the window, changing nothing', async () => {
+    const failed = await failAtPosProxy(2);
+    const ended = new Date(Date.now() - 15 * 86_400_000).toISOString().replace('Z', '+00:00');
+    await ageFailedTask(failed.id, ended);
+    const before = await store.getTask(failed.id);
+
+    const retried = await act(`${failed.id}/retry`);
+    const skipped = await act(`${failed.id}/subtasks/${failed.subtasks[1].id}/skip`);
+
+    for (const { status, envelope } of [retried, skipped]) {
+      expect(status).toBe(409);
+      expect(envelope).toMatchObject({ successful: false, error: { code: 20003 } });
+      expect(envelope.error?.message).toMatch(/more than 14 days ago: .* only within 14 days of its end/);
+    }
+    expect(await store.getTask(failed.id)).toEqual(before);
+    expect(await store.lockHolder(2)).toBeUndefined();
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: failed.executor }));
+    expect(execution).toMatchObject({ status: 'FAILED', redriveCount: 0 });
+  });
+});
+
+describe('the sweep during a retry', () => {
+  it('leaves a retried task RUNNING while its execution is PENDING_REDRIVE; the task then succeeds', async () => {
+    const failed = await failAtPosProxy(3);
+    const release = system.stepFunctions.holdRedrives();
+    try {
+      expect((await act(`${failed.id}/retry`)).status).toBe(200);
+      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: failed.executor }));
+      expect(execution).toMatchObject({ status: 'PENDING_REDRIVE', redriveCount: 1 });
+
+      const { handler: sweep } = (await import('../../functions/sweep-tasks.ts')) as {
+        handler: () => Promise<{ fixed: number[] }>;
+      };
+      expect((await sweep()).fixed).not.toContain(failed.id);
+      expect((await store.getTask(failed.id))!.status).toBe('RUNNING');
+    } finally {
+      release();
+    }
+    expect((await waitForTask(system, manager, failed.id)).status).toBe('SUCCESSFUL');
   });
 });
 

@@ -104,7 +104,7 @@ describe('the restart workflow, running the ASL file in local mode', () => {
     setDemoMode(system.hosts[1]!, 'normal');
   });
 
-  it('a subtask that times out: the state fails with States.Timeout, its command is cancelled, the host freed', async () => {
+  it('a subtask that times out: the state fails with States.Timeout, the reason says its command still ran, the command is cancelled, the host freed', async () => {
     setDemoMode(system.hosts[2]!, 'hang-stop');
 
     const { execution, history, record } = await run(3);
@@ -113,7 +113,9 @@ describe('the restart workflow, running the ASL file in local mode', () => {
     expect(statesEntered(history).at(-1)).toBe(STOP);
     expect(record.subtasks[2]).toMatchObject({
       status: 'FAILED',
-      error: expect.stringMatching(/did not finish within its timeout/),
+      error: expect.stringMatching(
+        /did not finish within its timeout of 600 s: its command was still running on the host \(SSM status InProgress\)/,
+      ),
     });
     expect(record.subtasks.slice(3).map((s) => s.status)).toEqual(['PENDING', 'PENDING']);
     expect(await store.lockHolder(3)).toBeUndefined();
@@ -124,5 +126,45 @@ describe('the restart workflow, running the ASL file in local mode', () => {
       return (invocations.CommandInvocations ?? []).every((invocation) => invocation.Status !== 'InProgress');
     }, 'the timed-out command to be cancelled on the host');
     setDemoMode(system.hosts[2]!, 'normal');
+  });
+
+  it('a lost SSM status event: the sweep finds the command ended, records its outcome and completes the step; the task succeeds', async () => {
+    const instance = system.hosts[0]!.instanceId;
+    const lostDocument = `OcpAgentRestart-${RESTART_SUBTASKS[1]!.key}`;
+    system.ssm.setDropEvents(
+      (event) =>
+        event.detail['instance-id'] === instance &&
+        event.detail['document-name'] === lostDocument &&
+        event.detail.status !== 'InProgress',
+    );
+    try {
+      const { envelope } = await call(system, 'POST', '/compute/hosts/1/agent/restart', token);
+      const taskId: number = envelope.data.id;
+      let commandId = '';
+      await eventually(async () => {
+        const subtask = (await store.getTask(taskId))!.subtasks[1]!;
+        if (subtask.status !== 'RUNNING' || !subtask.commandId) return false;
+        commandId = subtask.commandId;
+        const invocations = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }));
+        return invocations.CommandInvocations?.[0]?.Status === 'Success';
+      }, 'the pos proxy command to succeed while its subtask still waits for the lost event');
+
+      const { handler: sweep } = (await import('../../functions/sweep-tasks.ts')) as {
+        handler: () => Promise<{ completed: number[]; fixed: number[] }>;
+      };
+      const swept = await sweep();
+
+      expect(swept).toMatchObject({ completed: [taskId], fixed: [] });
+      const task = await waitForTask(system, token, taskId);
+      expect(task.status).toBe('SUCCESSFUL');
+      const [log] = await store.subtaskLogs(taskId, task.subtasks[1].id);
+      expect(log).toMatchObject({
+        commandId,
+        exitCode: 0,
+        stdout: expect.stringContaining('pos_proxy restarted'),
+      });
+    } finally {
+      system.ssm.setDropEvents(undefined);
+    }
   });
 });

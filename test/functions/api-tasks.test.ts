@@ -1,9 +1,11 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { RedriveExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
-import { createTestTables, type TestTables } from '../support/test-tables.ts';
+import { createTestTables, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
 let store: TaskStore;
@@ -193,5 +195,81 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
       },
     );
     expect(result.statusCode).toBe(404);
+  });
+});
+
+describe('POST /api/v2/tasks/instances/{id}/retry and skip, and Step Functions’ 14-day redrive window', () => {
+  const sfnMock = mockClient(SFNClient);
+  beforeEach(() => sfnMock.reset());
+  afterAll(() => sfnMock.restore());
+
+  const act = (task: TaskRecord, action: 'retry' | 'skip') =>
+    handler(
+      apiEvent({
+        method: 'POST',
+        ...(action === 'retry'
+          ? {
+              routePath: '/api/v2/tasks/instances/{id}/retry',
+              rawPath: `/api/v2/tasks/instances/${task.id}/retry`,
+              pathParameters: { id: String(task.id) },
+            }
+          : {
+              routePath: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/skip',
+              rawPath: `/api/v2/tasks/instances/${task.id}/subtasks/${task.subtasks[0]!.id}/skip`,
+              pathParameters: { id: String(task.id), subtaskId: String(task.subtasks[0]!.id) },
+            }),
+        claims: operator('TASK_MANAGER'),
+      }),
+    );
+
+  /** A task that failed at its first subtask `ageMs` ago. */
+  async function failedTask(hostId: number, ageMs: number): Promise<TaskRecord> {
+    const firstId = await store.allocateIds(6);
+    const task = newRestartTask({
+      firstId,
+      hostId,
+      creator: 'alice',
+      type: 'MANUAL',
+      prohibitRollback: false,
+      executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
+      now: new Date(Date.now() - ageMs),
+    });
+    await store.createTask(task);
+    await store.finishTask(task.id, 'FAILED', task.startTime, () => 'Subtask failed: boom.');
+    return (await store.getTask(task.id))!;
+  }
+
+  it('refuses both, naming the window, without asking Step Functions or changing anything', async () => {
+    const task = await failedTask(201, 15 * 86_400_000);
+    const before = await tableItems(tables.taskTable);
+
+    for (const action of ['retry', 'skip'] as const) {
+      const result = await act(task, action);
+
+      expect(result.statusCode).toBe(409);
+      expect(parse(result)).toMatchObject({ successful: false, error: { code: 20003 } });
+      expect(parse(result).error.message).toMatch(
+        new RegExp(`^Task ${task.id} ended at .*, more than 14 days ago: .* only within 14 days of its end`),
+      );
+    }
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+  });
+
+  it('answers 409 naming the window when Step Functions refuses the redrive, restoring the task and freeing the host', async () => {
+    const task = await failedTask(202, 60_000);
+    const before = await tableItems(tables.taskTable);
+    sfnMock
+      .on(RedriveExecutionCommand)
+      .rejects(Object.assign(new Error('redrivable period exceeded'), { name: 'ExecutionNotRedrivable' }));
+
+    const result = await act(task, 'retry');
+
+    expect(result.statusCode).toBe(409);
+    expect(parse(result).error).toMatchObject({ code: 20003 });
+    expect(parse(result).error.message).toMatch(/can no longer be redriven .*only within 14 days of its end/);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(1);
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+    expect(await store.lockHolder(202)).toBeUndefined();
   });
 });

@@ -1,6 +1,14 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  RedriveExecutionCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
 import {
   CancelCommandCommand,
+  DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   SendCommandCommand,
@@ -11,8 +19,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { commandComment } from '../../functions/core/command-comment.ts';
+import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
 import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts';
+import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { retryTask } from '../../functions/core/task-lifecycle.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { createTestTables, type TestTables, tableItems } from '../support/test-tables.ts';
 
@@ -127,6 +138,7 @@ describe('run-subtask', () => {
       InstanceIds: [INSTANCE],
       Parameters: { agentHome: ['/home/admin/ocp_agent'], controlScript: ['bin/ocp_agentctl'] },
       Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      TimeoutSeconds: commandTimeouts(RESTART_SUBTASKS[0]!.timeoutSeconds).deliveryTimeoutSeconds,
     });
   });
 
@@ -280,6 +292,22 @@ describe('command-callback', () => {
     expect(await tableItems(tables.taskTable)).toEqual(before);
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
+
+  it('records nothing while SSM does not report the command ended yet, leaving it to the sweep', async () => {
+    const task = await runningTask(25);
+    const { commandId } = await start(task, 0);
+    const before = await tableItems(tables.taskTable);
+
+    await commandEnded(commandId, {
+      Status: 'InProgress',
+      StatusDetails: 'InProgress',
+      ResponseCode: -1,
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+    })();
+
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
 });
 
 describe('finish-task', () => {
@@ -301,7 +329,13 @@ describe('finish-task', () => {
 });
 
 describe('reconcile-execution', () => {
-  const executionEnded = (task: TaskRecord, status: string, error?: string, cause?: string) =>
+  const executionEnded = (
+    task: TaskRecord,
+    status: string,
+    error?: string,
+    cause?: string,
+    stopDate: number = Date.now(),
+  ) =>
     reconcile({
       id: 'e',
       version: '0',
@@ -316,7 +350,8 @@ describe('reconcile-execution', () => {
         stateMachineArn: 'sm',
         name: `task-${task.id}`,
         status,
-        input: JSON.stringify({ taskId: task.id, hostId: task.hostId }),
+        stopDate: status === 'RUNNING' ? null : stopDate,
+        input: JSON.stringify({ taskId: task.id, hostId: task.hostId, instanceId: INSTANCE }),
         error: error ?? null,
         cause: cause ?? null,
       },
@@ -342,6 +377,153 @@ describe('reconcile-execution', () => {
     ]);
     expect(ssmMock.commandCalls(CancelCommandCommand)[0]!.args[0].input.CommandId).toBe(commandId);
     expect(await store.lockHolder(11)).toBeUndefined();
+  });
+
+  it('says a timed-out subtask’s command never reached the host, and that the host is offline', async () => {
+    const task = await runningTask(21);
+    const { commandId } = await start(task, 0);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE })
+      .resolves({ Status: 'Pending', StatusDetails: 'Pending', ResponseCode: -1 });
+    ssmMock
+      .on(DescribeInstanceInformationCommand, { Filters: [{ Key: 'InstanceIds', Values: [INSTANCE] }] })
+      .resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'ConnectionLost' }] });
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    expect((await store.getTask(task.id))!.subtasks[0]!.error).toBe(
+      'Subtask failed: it did not finish within its timeout of 60 s: its command never reached the host (its SSM agent is offline: ping status ConnectionLost).',
+    );
+    expect(ssmMock.commandCalls(CancelCommandCommand)[0]!.args[0].input.CommandId).toBe(commandId);
+  });
+
+  it('still says the command never reached the host when the ping status cannot be read', async () => {
+    const task = await runningTask(28);
+    const { commandId } = await start(task, 0);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId })
+      .resolves({ Status: 'Pending', StatusDetails: 'Pending', ResponseCode: -1 });
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' }));
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    expect((await store.getTask(task.id))!.subtasks[0]!.error).toMatch(
+      /its command never reached the host \(its SSM ping status could not be read\)\.$/,
+    );
+  });
+
+  it('says a timed-out subtask’s command was still running, or had ended with its status', async () => {
+    const running = await runningTask(22);
+    const ended = await runningTask(23);
+    const { commandId: runningCommand } = await start(running, 0);
+    const { commandId: endedCommand } = await start(ended, 0);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: runningCommand })
+      .resolves({ Status: 'InProgress', StatusDetails: 'InProgress', ResponseCode: -1 });
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: endedCommand }).resolves({
+      Status: 'Failed',
+      StatusDetails: 'Failed',
+      ResponseCode: 4,
+      StandardErrorContent: 'no live pid for: pos_proxy',
+    });
+
+    await executionEnded(running, 'FAILED', 'States.Timeout', '');
+    await executionEnded(ended, 'TIMED_OUT');
+
+    expect((await store.getTask(running.id))!.subtasks[0]!.error).toMatch(
+      /timeout of 60 s: its command was still running on the host \(SSM status InProgress\)\.$/,
+    );
+    expect((await store.getTask(ended.id))!.subtasks[0]!.error).toMatch(
+      /the command exited with code 4, but its status event did not reach the workflow in time: no live pid for: pos_proxy$/,
+    );
+    expect(ssmMock.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(0);
+  });
+
+  it('records a timed-out subtask whose command had succeeded as SUCCESSFUL and resumes the run past it', async () => {
+    const task = await runningTask(26);
+    const { commandId } = await start(task, 0);
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId }).resolves({
+      CommandId: commandId,
+      InstanceId: INSTANCE,
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'pids recorded',
+    });
+    sfnMock
+      .on(SendTaskSuccessCommand)
+      .rejects(Object.assign(new Error('Provided task does not exist anymore'), { name: 'TaskTimedOut' }));
+    const timedOutAt = Date.now();
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '', timedOutAt);
+
+    const resumed = (await store.getTask(task.id))!;
+    expect(resumed.status).toBe('RUNNING');
+    expect(resumed.subtasks.map((s) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'READY',
+      'PENDING',
+      'PENDING',
+      'PENDING',
+    ]);
+    expect(resumed.subtasks[0]).not.toHaveProperty('error');
+    expect(Date.parse(resumed.resumedAt!)).toBeGreaterThanOrEqual(timedOutAt);
+    expect(await store.subtaskLogs(task.id, task.subtasks[0]!.id)).toEqual([
+      expect.objectContaining({ commandId, exitCode: 0, stdout: 'pids recorded' }),
+    ]);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand).map((call) => call.args[0].input)).toEqual([
+      { executionArn: task.executor },
+    ]);
+    expect(ssmMock.commandCalls(CancelCommandCommand)).toHaveLength(0);
+    expect(await store.lockHolder(26)).toBe(task.id);
+
+    // The same end, delivered again (or seen by the sweep), changes nothing.
+    const before = await tableItems(tables.taskTable);
+    await executionEnded(task, 'FAILED', 'States.Timeout', '', timedOutAt);
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+
+    // The redriven state finds its subtask done and completes at once, sending no command.
+    sfnMock.on(SendTaskSuccessCommand).resolves({});
+    const sent = ssmMock.commandCalls(SendCommandCommand).length;
+    await expect(start(task, 0, 'token-after-redrive')).resolves.toEqual({ alreadySucceeded: true });
+    expect(ssmMock.commandCalls(SendCommandCommand)).toHaveLength(sent);
+    expect(sfnMock.commandCalls(SendTaskSuccessCommand).at(-1)!.args[0].input.taskToken).toBe(
+      'token-after-redrive',
+    );
+  });
+
+  it('does not resume a subtask an operator is cancelling, even if its command had succeeded', async () => {
+    const task = await runningTask(27);
+    const { commandId } = await start(task, 0);
+    await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId })
+      .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[0]!.error).toMatch(/its command had succeeded on the host, but its status event/);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+  });
+
+  it('gives the plain timeout when SSM cannot be asked, still ending the task and freeing the host', async () => {
+    const task = await runningTask(24);
+    await start(task, 0);
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+
+    await executionEnded(task, 'FAILED', 'States.Timeout', '');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[0]!.error).toBe('Subtask failed: it did not finish within its timeout of 60 s.');
+    expect(await store.lockHolder(24)).toBeUndefined();
   });
 
   it('keeps the reason the callback recorded for a failed command', async () => {
@@ -422,3 +604,206 @@ describe('reconcile-execution', () => {
     expect(await tableItems(tables.taskTable)).toEqual(before);
   });
 });
+
+describe('reconcile-execution and a task handed over again', () => {
+  const ended = (task: TaskRecord, executionArn: string, stopDate: number) =>
+    reconcile({
+      id: 'e',
+      version: '0',
+      account: '1',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: {
+        executionArn,
+        stateMachineArn: 'sm',
+        name: `task-${task.id}`,
+        status: 'FAILED',
+        stopDate,
+        input: JSON.stringify({ taskId: task.id, hostId: task.hostId, instanceId: INSTANCE }),
+        error: 'SubtaskFailed',
+        cause: 'exit 4',
+      },
+    });
+
+  it('ignores a late end of the run a retry is redriving, and of an execution a rollback replaced', async () => {
+    const task = await retriedTask(31);
+    const before = await tableItems(tables.taskTable);
+    const resumedAt = Date.parse(task.resumedAt!);
+
+    await ended(task, task.executor, resumedAt - 1);
+    await ended(task, `${task.executor}-before-rollback`, resumedAt + 1);
+
+    expect(await tableItems(tables.taskTable)).toEqual(before);
+  });
+
+  it('ends a retried task as its redriven run ended', async () => {
+    const task = await retriedTask(32);
+
+    await ended(task, task.executor, Date.parse(task.resumedAt!) + 1);
+
+    expect((await store.getTask(task.id))!.status).toBe('FAILED');
+    expect(await store.lockHolder(32)).toBeUndefined();
+  });
+});
+
+describe('sweep-tasks', () => {
+  let sweep: typeof import('../../functions/sweep-tasks.ts').handler;
+  beforeAll(async () => {
+    ({ handler: sweep } = await import('../../functions/sweep-tasks.ts'));
+  });
+  beforeEach(() => {
+    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+  });
+
+  const described = (task: TaskRecord, execution: Partial<DescribeExecutionCommandOutput>) =>
+    sfnMock.on(DescribeExecutionCommand, { executionArn: task.executor }).resolves({
+      executionArn: task.executor,
+      input: JSON.stringify({ taskId: task.id, hostId: task.hostId, instanceId: INSTANCE }),
+      ...execution,
+    });
+
+  it('records the outcome of a command that ended without its status event and completes its step', async () => {
+    const task = await runningTask(41);
+    const { commandId } = await start(task, 0);
+    described(task, { status: 'RUNNING' });
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE }).resolves({
+      CommandId: commandId,
+      InstanceId: INSTANCE,
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'pids recorded',
+      StandardErrorContent: '',
+    });
+
+    const result = await sweep();
+
+    expect(result.completed).toContain(task.id);
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.subtasks[0]!.status).toBe('SUCCESSFUL');
+    expect(stored.subtasks[1]!.status).toBe('READY');
+    expect(await store.subtaskLogs(task.id, task.subtasks[0]!.id)).toEqual([
+      expect.objectContaining({ commandId, exitCode: 0, stdout: 'pids recorded' }),
+    ]);
+    expect(
+      sfnMock.commandCalls(SendTaskSuccessCommand).map((call) => call.args[0].input.taskToken),
+    ).toContain(`token-${task.id}-0`);
+  });
+
+  it('leaves a command that still runs alone', async () => {
+    const task = await runningTask(42);
+    const { commandId } = await start(task, 0);
+    described(task, { status: 'RUNNING' });
+    ssmMock
+      .on(GetCommandInvocationCommand, { CommandId: commandId })
+      .resolves({ Status: 'InProgress', StatusDetails: 'InProgress', ResponseCode: -1 });
+
+    const result = await sweep();
+
+    expect(result.completed).not.toContain(task.id);
+    expect((await store.getTask(task.id))!.subtasks[0]!.status).toBe('RUNNING');
+  });
+
+  it('ends a task whose execution ended unnoticed, with the reason', async () => {
+    const task = await runningTask(43);
+    await start(task, 0);
+    described(task, {
+      status: 'FAILED',
+      stopDate: new Date(),
+      error: 'SubtaskFailed',
+      cause: 'Subtask failed: the command exited with code 4.',
+    });
+
+    const result = await sweep();
+
+    expect(result.fixed).toContain(task.id);
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[0]!.error).toBe('Subtask failed: the command exited with code 4.');
+    expect(await store.lockHolder(43)).toBeUndefined();
+  });
+
+  it('leaves a retried task whose execution is PENDING_REDRIVE, or still shows the end it is redriven from', async () => {
+    const pending = await retriedTask(44);
+    const notYet = await retriedTask(45);
+    described(pending, { status: 'PENDING_REDRIVE' });
+    described(notYet, { status: 'FAILED', stopDate: new Date(Date.parse(notYet.resumedAt!) - 60_000) });
+
+    const result = await sweep();
+
+    expect(result.fixed).not.toContain(pending.id);
+    expect(result.fixed).not.toContain(notYet.id);
+    expect((await store.getTask(pending.id))!.status).toBe('RUNNING');
+    expect((await store.getTask(notYet.id))!.status).toBe('RUNNING');
+  });
+
+  it('ends a retried task whose redrive never happened once the hand-over has settled', async () => {
+    const task = await retriedTask(46);
+    described(task, { status: 'FAILED', stopDate: new Date(Date.parse(task.resumedAt!) - 60_000) });
+
+    const result = await sweep({ handoversSettledBefore: new Date(Date.now() + 1_000).toISOString() });
+
+    expect(result.fixed).toContain(task.id);
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.status).toBe('FAILED');
+    expect(stored.subtasks[1]!.error).toMatch(/its execution was never resumed/);
+    expect(await store.lockHolder(46)).toBeUndefined();
+  });
+
+  it('leaves a task whose execution is not started yet, and ends it as lost once that has settled', async () => {
+    const task = await runningTask(47);
+    sfnMock
+      .on(DescribeExecutionCommand, { executionArn: task.executor })
+      .rejects(Object.assign(new Error('no such execution'), { name: 'ExecutionDoesNotExist' }));
+
+    expect((await sweep()).fixed).not.toContain(task.id);
+    const settled = await sweep({ handoversSettledBefore: new Date(Date.now() + 1_000).toISOString() });
+
+    expect(settled.fixed).toContain(task.id);
+    expect((await store.getTask(task.id))!.subtasks[0]!.error).toMatch(/execution running it was lost/);
+  });
+
+  it('goes on with the other tasks when one cannot be checked, and reports it', async () => {
+    const broken = await runningTask(48);
+    const fine = await runningTask(49);
+    await start(fine, 0);
+    sfnMock
+      .on(DescribeExecutionCommand, { executionArn: broken.executor })
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    described(fine, { status: 'SUCCEEDED', stopDate: new Date() });
+
+    const result = await sweep();
+
+    expect(result.failed).toContain(broken.id);
+    expect(result.fixed).toContain(fine.id);
+    expect((await store.getTask(broken.id))!.status).toBe('RUNNING');
+  });
+});
+
+/** A task that failed at "Restart pos proxy" and was just retried (reopened, its redrive on its way). */
+async function retriedTask(hostId: number): Promise<TaskRecord> {
+  const task = await runningTask(hostId);
+  await start(task, 0);
+  const done = (await store.getTask(task.id))!;
+  const failedAt = new Date(Date.now() - 120_000).toISOString().replace('Z', '+00:00');
+  const failed: TaskRecord = {
+    ...done,
+    status: 'FAILED',
+    endTime: failedAt,
+    subtasks: done.subtasks.map((subtask) =>
+      subtask.index === 0
+        ? { ...subtask, status: 'SUCCESSFUL' }
+        : subtask.index === 1
+          ? { ...subtask, status: 'FAILED', error: 'exit 4' }
+          : subtask,
+    ),
+  };
+  await store.restoreTask(failed, { ...failed, status: 'RUNNING', operation: 'EXECUTE' });
+  const reopened = retryTask(failed, new Date());
+  await store.reopenTask(failed, reopened);
+  return reopened;
+}

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commandTimeouts } from '#core/command-timeouts';
 import {
   DEFAULT_AGENT_HOME,
   DEFAULT_CONTROL_SCRIPT,
@@ -49,14 +50,16 @@ describe('commandDocuments', () => {
     ]);
   });
 
-  it('gives each document its subtask’s script and timeout, and agentStatus 30 seconds', () => {
+  it('gives each document its subtask’s script and the execution timeout that fits its subtask, and agentStatus 30 seconds', () => {
     const documents = commandDocuments();
 
     RESTART_SUBTASKS.forEach((subtask, index) => {
       const document = documents[index];
+      const { executionTimeoutSeconds } = commandTimeouts(subtask.timeoutSeconds);
       expect(document?.script).toBe(subtask.script);
-      expect(document?.timeoutSeconds).toBe(subtask.timeoutSeconds);
-      expect(document?.content.mainSteps[0]?.inputs.timeoutSeconds).toBe(subtask.timeoutSeconds);
+      expect(document?.timeoutSeconds).toBe(executionTimeoutSeconds);
+      expect(document?.content.mainSteps[0]?.inputs.timeoutSeconds).toBe(executionTimeoutSeconds);
+      expect(executionTimeoutSeconds).toBeLessThan(subtask.timeoutSeconds - 30);
     });
     expect(documentFor('agentStatus').content.mainSteps[0]?.inputs.timeoutSeconds).toBe(30);
   });

@@ -130,7 +130,10 @@ describe('cdk-nag (AWS Solutions)', () => {
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
         `ExecutionReconciler/Handler: ${wildcard}`,
         `ExecutionReconciler/Handler: ${wildcard}`,
+        `ExecutionReconciler/Handler: ${wildcard}`,
+        `ExecutionReconciler/Handler: ${executions}`,
         'ExecutionReconciler/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
+        `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${wildcard}`,
         `ExecutionReconciler/Sweeper: ${executions}`,
@@ -269,6 +272,10 @@ describe('IAM', () => {
       ['states:SendTaskSuccess', 'states:SendTaskFailure'],
       [ref(idOf(synth.stack.workflow.stateMachine))],
     );
+  const executions = () =>
+    arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*');
+  const diagnoseCommands = () =>
+    allow(['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'], ['*']);
   const deadLetters = (queue: Parameters<typeof idOf>[0]) =>
     allow(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [getAtt(idOf(queue), 'Arn')]);
 
@@ -306,19 +313,22 @@ describe('IAM', () => {
     );
   });
 
-  it('lets reconcile-execution end tasks and cancel their commands', () => {
+  it('lets reconcile-execution end tasks, ask SSM why a subtask timed out, resume a run past one that succeeded and cancel commands', () => {
     const { handler, trigger } = synth.stack.executionReconciler;
     expect(canonical(statementsOf(handler))).toEqual(
       canonical([
         ...basics(handler),
         taskItems(),
+        diagnoseCommands(),
+        allow(['states:RedriveExecution'], [executions()]),
+        taskResponse(),
         allow(['ssm:CancelCommand'], ['*']),
         deadLetters(trigger.deadLetterQueue),
       ]),
     );
   });
 
-  it('lets sweep-tasks list running tasks, read how their executions ended and cancel their commands', () => {
+  it('lets sweep-tasks list running tasks, read how their executions and commands ended, complete steps and cancel commands', () => {
     const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
     const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
     expect(canonical(statementsOf(sweeper))).toEqual(
@@ -331,10 +341,9 @@ describe('IAM', () => {
             'Fn::Join': ['', [taskTableArn, `/index/${index}`]],
           })),
         ),
-        allow(
-          ['states:DescribeExecution'],
-          [arn('states', ':execution:', getAtt(idOf(synth.stack.workflow.stateMachine), 'Name'), ':*')],
-        ),
+        allow(['states:DescribeExecution', 'states:RedriveExecution'], [executions()]),
+        taskResponse(),
+        diagnoseCommands(),
         allow(['ssm:CancelCommand'], ['*']),
         deadLetters(sweepSchedule.deadLetterQueue),
       ]),
@@ -452,6 +461,7 @@ describe('IAM', () => {
       'logs:DescribeResourcePolicies',
       'logs:DescribeLogGroups',
       'ssm:GetCommandInvocation',
+      'ssm:DescribeInstanceInformation',
       'ssm:CancelCommand',
       'dynamodb:ListStreams',
     ]);
@@ -566,10 +576,11 @@ describe('event rules', () => {
     expect(propertiesOf(idOf(failedBatches))).toMatchObject({ SqsManagedSseEnabled: true });
   });
 
-  it('run sweep-tasks on a schedule', () => {
+  it('run sweep-tasks every minute', () => {
     const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
+    expect(SWEEP_INTERVAL.toSeconds()).toBe(60);
     expect(ruleOf(sweepSchedule)).toMatchObject({
-      ScheduleExpression: `rate(${SWEEP_INTERVAL.toMinutes()} minutes)`,
+      ScheduleExpression: 'rate(1 minute)',
       Targets: [
         {
           Arn: getAtt(idOf(sweeper.function), 'Arn'),
@@ -802,8 +813,8 @@ describe('Lambda functions', () => {
     );
     expect(variables(all.finishTask)).toEqual(base.sort());
     expect(variables(all.commandCallback)).toEqual([...base, ENV.commandOutputLogGroup].sort());
-    expect(variables(all.reconcileExecution)).toEqual(base.sort());
-    expect(variables(all.sweepTasks)).toEqual(base.sort());
+    expect(variables(all.reconcileExecution)).toEqual([...base, ENV.commandOutputLogGroup].sort());
+    expect(variables(all.sweepTasks)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.restartTrigger)).toEqual(
       [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
     );

@@ -40,7 +40,8 @@ export function terminalExecution(
   return eventually(
     async () => {
       const described = await client.send(new DescribeExecutionCommand({ executionArn }));
-      return described.status === 'RUNNING' ? undefined : described;
+      const running = described.status === 'RUNNING' || described.status === 'PENDING_REDRIVE';
+      return running ? undefined : described;
     },
     `${executionArn} to end`,
     timeoutMs,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CancelCommandCommand,
+  DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   ListCommandInvocationsCommand,
@@ -344,6 +345,54 @@ describe('LocalSsm through the SDK', () => {
     const result = await finished(command.CommandId!, LATE);
 
     expect(result.Status).toBe('Success');
+  });
+
+  it('reports each instance’s ping status: Online while connected, ConnectionLost while offline', async () => {
+    const described = await client.send(
+      new DescribeInstanceInformationCommand({
+        Filters: [{ Key: 'InstanceIds', Values: [ONLINE, OFFLINE] }],
+      }),
+    );
+
+    expect(described.InstanceInformationList).toEqual([
+      expect.objectContaining({ InstanceId: ONLINE, PingStatus: 'Online', PlatformType: 'Linux' }),
+      expect.objectContaining({ InstanceId: OFFLINE, PingStatus: 'ConnectionLost' }),
+    ]);
+    const offline = described.InstanceInformationList![1]!;
+    expect(offline.LastPingDateTime!.getTime()).toBeLessThan(Date.now());
+    const onlineOnly = await client.send(
+      new DescribeInstanceInformationCommand({
+        Filters: [
+          { Key: 'InstanceIds', Values: [ONLINE, OFFLINE] },
+          { Key: 'PingStatus', Values: ['Online'] },
+        ],
+      }),
+    );
+    expect(onlineOnly.InstanceInformationList?.map((instance) => instance.InstanceId)).toEqual([ONLINE]);
+  });
+
+  it('refuses to describe an instance SSM does not manage, or by a filter it does not know', async () => {
+    await expect(
+      client.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: ['i-00000000000000000'] }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidInstanceId' });
+    await expect(
+      client.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: [] }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(
+      client.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'AgentVersion', Values: ['1'] }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidFilterKey' });
   });
 
   it('refuses an unknown document, an unknown instance and bad parameters with SSM error names', async () => {

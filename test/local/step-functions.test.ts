@@ -1,4 +1,5 @@
 import {
+  DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   ListExecutionsCommand,
@@ -153,6 +154,8 @@ describe('LocalStepFunctions through the AWS endpoint', () => {
   let calls: Record<string, number>;
   let statusChanges: ExecutionStatusChangeDetail[];
   let flakyFailures: number;
+  /** How far the local Step Functions' clock runs ahead of real time. */
+  let clockAheadMs: number;
   const savedEventBridgeEndpoint = process.env.AWS_ENDPOINT_URL_EVENTBRIDGE;
 
   const count = (name: string) => {
@@ -164,9 +167,11 @@ describe('LocalStepFunctions through the AWS endpoint', () => {
     calls = {};
     statusChanges = [];
     flakyFailures = 1;
+    clockAheadMs = 0;
     bus = new LocalEventBridge({ account: '123456789012' });
     stepFunctions = new LocalStepFunctions({
       stateMachineArn: STATE_MACHINE_ARN,
+      clock: () => new Date(Date.now() + clockAheadMs),
       definition: TEST_DEFINITION,
       onExecutionStatusChange: (detail) => statusChanges.push(detail),
       lambdaFunctions: {
@@ -555,6 +560,61 @@ describe('LocalStepFunctions through the AWS endpoint', () => {
         'Flaky step',
         'Last step',
       ]);
+    });
+
+    it('is PENDING_REDRIVE, and not redrivable again, until the redriven run starts', async () => {
+      const executionArn = await start({ mode: 'redrive' }, 'pending-redrive');
+      await terminalExecution(sfn, executionArn);
+      const release = stepFunctions.holdRedrives();
+      try {
+        await sfn.send(new RedriveExecutionCommand({ executionArn }));
+
+        expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+          status: 'PENDING_REDRIVE',
+          redriveCount: 1,
+          redriveStatus: 'NOT_REDRIVABLE',
+        });
+        const pending = await sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'PENDING_REDRIVE' }),
+        );
+        expect(pending.executions?.map((execution) => execution.executionArn)).toEqual([executionArn]);
+        const again = await rejection(sfn.send(new RedriveExecutionCommand({ executionArn })));
+        expect(again.name).toBe('ExecutionNotRedrivable');
+        expect(calls).toEqual({ first: 1, flaky: 1 });
+      } finally {
+        release();
+      }
+      expect(await terminalExecution(sfn, executionArn)).toMatchObject({
+        status: 'SUCCEEDED',
+        redriveCount: 1,
+      });
+      expect(calls).toEqual({ first: 1, flaky: 2, last: 1 });
+    });
+
+    it('refuses to redrive an execution 14 days after it ended, as AWS does', async () => {
+      const executionArn = await start({ mode: 'redrive' }, 'too-old');
+      await terminalExecution(sfn, executionArn);
+      const day = 86_400_000;
+
+      clockAheadMs = 14 * day - 60_000;
+      expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+        redriveStatus: 'REDRIVABLE',
+      });
+      clockAheadMs = 14 * day;
+      const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      const refused = await rejection(sfn.send(new RedriveExecutionCommand({ executionArn })));
+
+      expect(described).toMatchObject({
+        status: 'FAILED',
+        redriveStatus: 'NOT_REDRIVABLE',
+        redriveStatusReason: 'Execution redrivable period exceeded.',
+      });
+      expect(refused.name).toBe('ExecutionNotRedrivable');
+      expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+        status: 'FAILED',
+        redriveCount: 0,
+      });
+      expect(calls).toEqual({ first: 1, flaky: 1 });
     });
 
     it('refuses to redrive an execution that succeeded', async () => {
