@@ -101,7 +101,8 @@ let client: DynamoDBClient;
 let fixtures: Fixtures;
 
 beforeAll(async () => {
-  system = await startTestSystem({ demoHosts: 1, demoMode: 'fast' });
+  // The RUNNING fixture names no real execution: the periodic sweep would end it mid-run.
+  system = await startTestSystem({ demoHosts: 1, demoMode: 'fast', sweepIntervalMs: 0 });
   ({ handler } = (await import('../../functions/api.ts')) as { handler: ApiHandler });
   client = tableClient(system);
   fixtures = await createFixtures();
