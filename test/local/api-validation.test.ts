@@ -248,7 +248,7 @@ describe('requests to the local endpoint, checked against the API models as AWS 
     const response = await fetch(endpoint.url, {
       method: 'POST',
       headers: {
-        'x-amz-target': 'AmazonSSM.DescribeInstanceInformation',
+        'x-amz-target': 'AmazonSSM.DeleteDocument',
         'content-type': 'application/x-amz-json-1.1',
       },
       body: '{}',
