@@ -12,11 +12,13 @@
 #   4  a process would not start
 #   5  unhealthy after the restart (finish-operation.sh)
 #
-# Settings: environment variable first, then `NAME=<seconds>` in $AGENT_HOME/conf/restart.conf
-# (per-host override), then the default. Seconds may have up to 3 decimals.
-#   STOP_GRACE_SECONDS  (10)  time between SIGTERM and SIGKILL
-#   KILL_WAIT_SECONDS   (10)  time for a SIGKILLed process to disappear
-#   START_WAIT_SECONDS  (30)  time for started processes to have a live pid
+# Waits, in seconds (up to 3 decimals), from the environment: each SSM document sets those its
+# script uses to its subtask's budget (scriptWaits in functions/core/subtasks.ts), which fits the
+# command's execution timeout, so a script fails with its own exit code before SSM would kill it.
+#   STOP_GRACE_SECONDS  time between SIGTERM and SIGKILL
+#   KILL_WAIT_SECONDS   time for a SIGKILLed process to disappear
+#   START_WAIT_SECONDS  time for the control script to return and the started processes to have a
+#                       live pid; a control script still running then is SIGKILLed
 
 readonly EXIT_INSTALL_BROKEN=2
 readonly EXIT_STOP_FAILED=3
@@ -50,31 +52,21 @@ now_ms() {
   printf '%s' "$((ns / 1000000))"
 }
 
-# Prints the value of NAME=<seconds> from conf/restart.conf, if the file sets it.
-conf_setting() {
-  local name=$1 file="$AGENT_HOME/conf/restart.conf" line value=''
-  if [[ -f "$file" ]]; then
-    while IFS= read -r line || [[ -n "$line" ]]; do
-      if [[ "$line" =~ ^[[:space:]]*([A-Z_]+)=([^[:space:]]*)[[:space:]]*$ && "${BASH_REMATCH[1]}" == "$name" ]]; then
-        value=${BASH_REMATCH[2]}
-      fi
-    done <"$file"
-  fi
-  printf '%s' "$value"
-}
-
-# load_setting_ms <variable> <NAME> <default seconds>: sets <variable> to the setting in ms.
-# Runs in the main shell (never in $(...)), so a bad value ends the script with exit 2.
-load_setting_ms() {
-  local variable=$1 name=$2 default=$3 value fraction
-  value=${!name:-}
-  if [[ -z "$value" ]]; then value=$(conf_setting "$name"); fi
-  if [[ -z "$value" ]]; then value=$default; fi
-  if [[ ! "$value" =~ ^([0-9]{1,6})(\.([0-9]{1,3}))?$ ]]; then
-    fail "$EXIT_INSTALL_BROKEN" "$name must be a number of seconds (e.g. 10 or 0.5), got '$value'"
-  fi
-  fraction="${BASH_REMATCH[3]}000"
-  printf -v "$variable" '%s' "$((10#${BASH_REMATCH[1]} * 1000 + 10#${fraction:0:3}))"
+# require_waits <NAME...>: sets <NAME less _SECONDS>_MS to each wait NAME, in ms. Runs in the main
+# shell (never in $(...)), so a missing or bad value ends the script with exit 2 before it acts.
+require_waits() {
+  local name value fraction
+  for name in "$@"; do
+    value=${!name:-}
+    if [[ -z "$value" ]]; then
+      fail "$EXIT_INSTALL_BROKEN" "$name is not set (the SSM document sets it)"
+    fi
+    if [[ ! "$value" =~ ^([0-9]{1,6})(\.([0-9]{1,3}))?$ ]]; then
+      fail "$EXIT_INSTALL_BROKEN" "$name must be a number of seconds (e.g. 10 or 0.5), got '$value'"
+    fi
+    fraction="${BASH_REMATCH[3]}000"
+    printf -v "${name%_SECONDS}_MS" '%s' "$((10#${BASH_REMATCH[1]} * 1000 + 10#${fraction:0:3}))"
+  done
 }
 
 format_seconds() {
@@ -82,7 +74,7 @@ format_seconds() {
 }
 
 # Fails with exit 2 unless AGENT_HOME is an agent install we can operate on and the settings are
-# valid (CONTROL_SCRIPT, relative to AGENT_HOME, defaults to bin/ocp_agentctl). Sets CTL, RUN_DIR, STOP_GRACE_MS, KILL_WAIT_MS and START_WAIT_MS.
+# valid (CONTROL_SCRIPT, relative to AGENT_HOME, defaults to bin/ocp_agentctl). Sets CTL and RUN_DIR.
 require_install() {
   if [[ -z "${AGENT_HOME:-}" ]]; then fail "$EXIT_INSTALL_BROKEN" "AGENT_HOME is not set"; fi
   if [[ "$AGENT_HOME" != /* ]]; then
@@ -100,9 +92,6 @@ require_install() {
   RUN_DIR="$AGENT_HOME/run"
   if [[ ! -d "$RUN_DIR" ]]; then fail "$EXIT_INSTALL_BROKEN" "run directory $RUN_DIR is missing"; fi
   if [[ ! -w "$RUN_DIR" ]]; then fail "$EXIT_INSTALL_BROKEN" "run directory $RUN_DIR is not writable"; fi
-  load_setting_ms STOP_GRACE_MS STOP_GRACE_SECONDS 10
-  load_setting_ms KILL_WAIT_MS KILL_WAIT_SECONDS 10
-  load_setting_ms START_WAIT_MS START_WAIT_SECONDS 30
 }
 
 pid_file() {
@@ -228,12 +217,14 @@ close_inherited_fds() {
 
 # run_detached <limit ms> <command...>: runs the command (the control script, which may not detach
 # what it starts) in a session of its own, stdin from /dev/null, stdout and stderr appended to
-# $RUN_DIR/ocp_agentctl-start.out and .err, no other descriptor inherited; then copies what it
-# wrote there to our stdout and stderr and returns its exit status (124: out of time). Why: the
-# SSM agent ends a command only when its stdout and stderr pipes close, and on timeout or cancel
-# SIGKILLs its process group, so a process started holding a pipe would hang the command and one
-# left in its group would die with it. setsid(1) forks (and stops reporting the status) only when
-# called as a process group leader; `timeout` leads its own group, so its child never is one.
+# $RUN_DIR/ocp_agentctl-start.out and .err, no other descriptor inherited, SIGKILLed at the limit
+# (SIGTERM may be ignored, and `timeout` would wait for the command past it); then copies what it
+# wrote there to our stdout and stderr and returns its exit status (137, or 124, when out of time).
+# Why: the SSM agent ends a command only when its stdout and stderr pipes close, and on timeout or
+# cancel SIGKILLs its process group, so a process started holding a pipe would hang the command
+# and one left in its group would die with it. setsid(1) forks (and stops reporting the status)
+# only when called as a process group leader, which the child `timeout` forks never is.
+# --foreground: `timeout` does not SIGKILL itself with the command, so bash reports no "Killed".
 run_detached() {
   local limit_ms=$1 out="$RUN_DIR/ocp_agentctl-start.out" err="$RUN_DIR/ocp_agentctl-start.err"
   local file out_size err_size status=0
@@ -246,7 +237,7 @@ run_detached() {
   err_size=$(stat -c %s -- "$err" 2>/dev/null || printf 0)
   (
     close_inherited_fds
-    exec timeout "$(format_seconds "$limit_ms")" setsid "$@"
+    exec timeout --foreground --signal=KILL "$(format_seconds "$limit_ms")" setsid "$@"
   ) </dev/null >>"$out" 2>>"$err" || status=$?
   tail -c +"$((out_size + 1))" -- "$out" 2>/dev/null || true
   tail -c +"$((err_size + 1))" -- "$err" >&2 2>/dev/null || true
@@ -254,10 +245,10 @@ run_detached() {
 }
 
 # start_processes <name...>: starts the named processes that are not running through the control
-# script (as the install's owner when run as root) detached from this script (run_detached), then
-# waits START_WAIT_SECONDS for each to have a live pid. Exits 4 on failure.
+# script (as the install's owner when run as root) detached from this script (run_detached), and
+# waits for each to have a live pid: all within START_WAIT_SECONDS. Exits 4 on failure.
 start_processes() {
-  local wait_ms=$START_WAIT_MS deadline name status pending owner
+  local wait_ms=$START_WAIT_MS deadline name status pending owner limit_ms
   local -a to_start=()
   for name in "$@"; do
     if [[ -n "$(running_pid "$name")" ]]; then
@@ -270,7 +261,7 @@ start_processes() {
 
   deadline=$(($(now_ms) + wait_ms))
   log "Starting ${to_start[*]} with $CTL"
-  status=0
+  local -a ctl_start=("$CTL" start "${to_start[@]}")
   owner=$(stat -c %U -- "$AGENT_HOME")
   if [[ $EUID -eq 0 && "$owner" != root && "$owner" != UNKNOWN ]]; then
     # SSM runs as root; the agent runs as the install's owner, as when OCP starts it.
@@ -278,12 +269,15 @@ start_processes() {
       fail "$EXIT_INSTALL_BROKEN" "runuser is needed to start the agent as $owner, the owner of $AGENT_HOME"
     fi
     log "Running $CTL as $owner, the owner of $AGENT_HOME"
-    run_detached "$wait_ms" runuser -u "$owner" -- "$CTL" start "${to_start[@]}" || status=$?
-  else
-    run_detached "$wait_ms" "$CTL" start "${to_start[@]}" || status=$?
+    ctl_start=(runuser -u "$owner" -- "${ctl_start[@]}")
   fi
-  if [[ $status -eq 124 ]]; then
-    fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} did not finish within $(format_seconds "$wait_ms")"
+  # At least 1 ms: `timeout 0` would not time out at all.
+  limit_ms=$((deadline - $(now_ms)))
+  if ((limit_ms < 1)); then limit_ms=1; fi
+  status=0
+  run_detached "$limit_ms" "${ctl_start[@]}" || status=$?
+  if [[ ($status -eq 124 || $status -eq 137) && "$(now_ms)" -ge "$deadline" ]]; then
+    fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} did not finish within $(format_seconds "$wait_ms") (SIGKILLed)"
   elif [[ $status -ne 0 ]]; then
     fail "$EXIT_START_FAILED" "$CTL start ${to_start[*]} failed with exit status $status"
   fi

@@ -7,6 +7,12 @@ import {
   HOST_PARAMETER_MAX_LENGTH,
   HOST_PARAMETER_PATTERNS,
 } from '#core/host-parameters';
+import {
+  checkedScriptWaits,
+  SCRIPT_WAIT_SETTINGS,
+  type ScriptWait,
+  type ScriptWaits,
+} from '#core/script-waits';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import type { CommandDocumentKey } from '../functions/runtime-config.ts';
 
@@ -74,12 +80,20 @@ function readScript(file: string): string[] {
     .split('\n');
 }
 
+/** `readonly STOP_GRACE_SECONDS=5`, one line per wait: literals, so what runs is what was checked. */
+function waitLines(waits: ScriptWaits): string[] {
+  return (Object.keys(SCRIPT_WAIT_SETTINGS) as ScriptWait[]).flatMap((wait) => {
+    const seconds = waits[wait];
+    return seconds === undefined ? [] : [`readonly ${SCRIPT_WAIT_SETTINGS[wait]}=${seconds}`];
+  });
+}
+
 /**
  * The lines SSM runs: the script's shebang first (SSM runs `sh -c _script.sh`, so the kernel
- * honours it and bash runs the script), then the AGENT_HOME export, then the rest with the shared
- * library inlined.
+ * honours it and bash runs the script), then the AGENT_HOME and CONTROL_SCRIPT exports and the
+ * script's waits, then the rest with the shared library inlined.
  */
-function runCommandFor(script: string): string[] {
+function runCommandFor(script: string, waits: ScriptWaits): string[] {
   const [shebang, ...body] = readScript(script);
   if (!shebang?.startsWith('#!')) throw new Error(`host-scripts/${script} must start with a shebang`);
   const lines = body.flatMap((line) => {
@@ -94,6 +108,7 @@ function runCommandFor(script: string): string[] {
     shebang,
     "export AGENT_HOME='{{ agentHome }}'",
     "export CONTROL_SCRIPT='{{ controlScript }}'",
+    ...waitLines(waits),
     ...lines,
   ];
 }
@@ -103,6 +118,7 @@ function documentContent(
   stepName: string,
   script: string,
   timeoutSeconds: number,
+  waits: ScriptWaits,
 ): SsmCommandDocumentContent {
   return {
     schemaVersion: '2.2',
@@ -128,16 +144,20 @@ function documentContent(
         action: 'aws:runShellScript',
         name: stepName,
         precondition: { StringEquals: ['platformType', 'Linux'] },
-        inputs: { timeoutSeconds, runCommand: runCommandFor(script) },
+        inputs: { timeoutSeconds, runCommand: runCommandFor(script, waits) },
       },
     ],
   };
 }
 
-/** The five subtask documents in RESTART_SUBTASKS order, then the agent status document. */
+/**
+ * The five subtask documents in RESTART_SUBTASKS order, then the agent status document. Throws when
+ * a subtask's waits do not fit its execution timeout.
+ */
 export function commandDocuments(): CommandDocument[] {
   const subtaskDocuments = RESTART_SUBTASKS.map((subtask): CommandDocument => {
     const { executionTimeoutSeconds } = commandTimeouts(subtask.timeoutSeconds);
+    const waits = checkedScriptWaits(subtask.timeoutSeconds, subtask.scriptWaits);
     return {
       key: subtask.key,
       script: subtask.script,
@@ -147,6 +167,7 @@ export function commandDocuments(): CommandDocument[] {
         subtask.key,
         subtask.script,
         executionTimeoutSeconds,
+        waits,
       ),
     };
   });
@@ -159,6 +180,7 @@ export function commandDocuments(): CommandDocument[] {
       'agentStatus',
       'agent-status.sh',
       AGENT_STATUS_TIMEOUT_SECONDS,
+      {},
     ),
   };
   return [...subtaskDocuments, agentStatus];

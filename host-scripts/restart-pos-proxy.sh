@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Subtask "Restart pos proxy": stops pos_proxy (SIGTERM, then SIGKILL after STOP_GRACE_SECONDS),
-# starts it again with bin/ocp_agentctl and checks that it runs with a new pid. A pos_proxy that
-# was not running is simply started.
+# starts it again with bin/ocp_agentctl (within START_WAIT_SECONDS) and checks that it runs with a
+# new pid. A pos_proxy that was not running is simply started.
 # Exit codes: 0 ok, 1 unexpected failure, 2 install broken, 3 would not stop, 4 would not start.
 set -Eeuo pipefail
 SCRIPT_NAME=restart-pos-proxy
@@ -9,6 +9,7 @@ SCRIPT_NAME=restart-pos-proxy
 source "$(dirname -- "${BASH_SOURCE[0]}")/agent-lib.sh"
 
 require_install
+require_waits STOP_GRACE_SECONDS KILL_WAIT_SECONDS START_WAIT_SECONDS
 old_pid=$(running_pid pos_proxy)
 stop_processes pos_proxy || fail "$EXIT_STOP_FAILED" "pos_proxy would not stop"
 remove_stale_pid_file pos_proxy

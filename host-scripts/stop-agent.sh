@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Subtask "Stop all OCP agent processes": sends SIGTERM to every agent process named by a pid
-# file, waits up to STOP_GRACE_SECONDS (default 10), SIGKILLs the rest, then checks that none is
-# left and removes the stale pid files. Stopping stopped processes succeeds.
+# file, waits up to STOP_GRACE_SECONDS, SIGKILLs the rest (and waits up to KILL_WAIT_SECONDS for
+# them to go), then checks that none is left and removes the stale pid files. Stopping stopped
+# processes succeeds.
 # Exit codes: 0 ok, 1 unexpected failure, 2 install broken, 3 a process would not stop.
 set -Eeuo pipefail
 SCRIPT_NAME=stop-agent
@@ -9,6 +10,7 @@ SCRIPT_NAME=stop-agent
 source "$(dirname -- "${BASH_SOURCE[0]}")/agent-lib.sh"
 
 require_install
+require_waits STOP_GRACE_SECONDS KILL_WAIT_SECONDS
 stop_processes "${AGENT_PROCESSES[@]}" || fail "$EXIT_STOP_FAILED" "some agent processes would not stop"
 left=''
 for name in "${AGENT_PROCESSES[@]}"; do

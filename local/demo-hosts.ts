@@ -47,10 +47,6 @@ export interface DemoAgentProcess {
 const HOST_MARKER = 'OCP_DEMO_AGENT_HOME';
 const AGENT_FILES = ['ocp_agentctl', 'agent-process.sh'] as const;
 const MODE_MARKERS: readonly DemoMode[] = DEMO_MODES.filter((mode) => mode !== 'normal');
-/** Per-host override read by the host scripts; hang-stop makes stop-agent.sh wait an hour. */
-const RESTART_CONF = 'restart.conf';
-const HANG_STOP_RESTART_CONF =
-  '# Written by local/demo-hosts.ts for demo mode hang-stop\nSTOP_GRACE_SECONDS=3600\n';
 const START_TIMEOUT_MS = 30_000;
 /** The control script's output, in run/ (the names host-scripts/agent-lib.sh's run_detached uses). */
 const CTL_STDOUT_FILE = 'ocp_agentctl-start.out';
@@ -111,9 +107,7 @@ export function createDemoHost(root: string, hostId: number, options: { mode?: D
 export function setDemoMode(host: DemoHost, mode: DemoMode): void {
   const conf = confDir(host);
   for (const marker of MODE_MARKERS) rmSync(join(conf, marker), { force: true });
-  rmSync(join(conf, RESTART_CONF), { force: true });
   if (mode !== 'normal') writeFileSync(join(conf, mode), `demo mode ${mode}\n`);
-  if (mode === 'hang-stop') writeFileSync(join(conf, RESTART_CONF), HANG_STOP_RESTART_CONF);
 }
 
 /** The host's current mode (the first marker found; "normal" when none). */

@@ -1,3 +1,5 @@
+import type { ScriptWaits } from './script-waits.ts';
+
 /** The five subtasks of "Restart OCP agent", in execution order: the one place this fact lives. */
 export interface SubtaskDefinition {
   /** Stable key, used for script files, SSM documents and configuration. */
@@ -12,6 +14,8 @@ export interface SubtaskDefinition {
   readonly seriesId: number;
   /** Shell script in host-scripts/ that the SSM document runs on the host. */
   readonly script: string;
+  /** The waits that script may perform, set by its document; they fit its execution timeout. */
+  readonly scriptWaits: ScriptWaits;
 }
 
 export type SubtaskKey = 'prepare' | 'restartPosProxy' | 'stopAgent' | 'startAgent' | 'finish';
@@ -27,6 +31,7 @@ export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
     timeoutSeconds: 60,
     seriesId: 2,
     script: 'prepare-restart.sh',
+    scriptWaits: {},
   },
   {
     key: 'restartPosProxy',
@@ -36,6 +41,7 @@ export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
     timeoutSeconds: 60,
     seriesId: 0,
     script: 'restart-pos-proxy.sh',
+    scriptWaits: { stopGraceSeconds: 5, killWaitSeconds: 2, startWaitSeconds: 10 },
   },
   {
     key: 'stopAgent',
@@ -45,6 +51,7 @@ export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
     timeoutSeconds: 600,
     seriesId: 4,
     script: 'stop-agent.sh',
+    scriptWaits: { stopGraceSeconds: 30, killWaitSeconds: 10 },
   },
   {
     key: 'startAgent',
@@ -54,6 +61,7 @@ export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
     timeoutSeconds: 600,
     seriesId: 1,
     script: 'start-agent.sh',
+    scriptWaits: { startWaitSeconds: 30 },
   },
   {
     key: 'finish',
@@ -63,6 +71,7 @@ export const RESTART_SUBTASKS: readonly SubtaskDefinition[] = [
     timeoutSeconds: 60,
     seriesId: 3,
     script: 'finish-operation.sh',
+    scriptWaits: {},
   },
 ];
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandTimeouts } from '#core/command-timeouts';
 import {
@@ -8,6 +9,7 @@ import {
   HOST_PARAMETER_PATTERNS,
   isValidHostParameter,
 } from '#core/host-parameters';
+import { SCRIPT_WAIT_SETTINGS, type ScriptWait } from '#core/script-waits';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { type DemoHost, demoAgentProcesses } from '#local/demo-hosts';
 import {
@@ -62,6 +64,45 @@ describe('commandDocuments', () => {
       expect(executionTimeoutSeconds).toBeLessThan(subtask.timeoutSeconds - 30);
     });
     expect(documentFor('agentStatus').content.mainSteps[0]?.inputs.timeoutSeconds).toBe(30);
+  });
+
+  it('sets each subtask’s waits, as literal seconds, right after the exports: what runs on the host is its budget', () => {
+    const documents = commandDocuments();
+
+    RESTART_SUBTASKS.forEach((subtask, index) => {
+      const runCommand = documents[index]?.content.mainSteps[0]?.inputs.runCommand ?? [];
+      const waitLines = (Object.keys(SCRIPT_WAIT_SETTINGS) as ScriptWait[]).flatMap((wait) => {
+        const seconds = subtask.scriptWaits[wait];
+        return seconds === undefined ? [] : [`readonly ${SCRIPT_WAIT_SETTINGS[wait]}=${seconds}`];
+      });
+      expect(runCommand.slice(3, 3 + waitLines.length), subtask.key).toEqual(waitLines);
+      expect(
+        runCommand.filter((line) => /^readonly [A-Z_]+_SECONDS=/.test(line)),
+        subtask.key,
+      ).toEqual(waitLines);
+    });
+    expect(documentFor('restartPosProxy').content.mainSteps[0]?.inputs.runCommand.slice(3, 6)).toEqual([
+      'readonly STOP_GRACE_SECONDS=5',
+      'readonly KILL_WAIT_SECONDS=2',
+      'readonly START_WAIT_SECONDS=10',
+    ]);
+    expect(documentFor('agentStatus').content.mainSteps[0]?.inputs.runCommand.join('\n')).not.toMatch(
+      /_SECONDS=/,
+    );
+  });
+
+  it('gives each script exactly the waits it requires, and has it stop and start at most once (the budget counts each wait once)', () => {
+    for (const subtask of RESTART_SUBTASKS) {
+      const script = readFileSync(new URL(`../../host-scripts/${subtask.script}`, import.meta.url), 'utf8');
+      const required = /^require_waits (.+)$/m.exec(script)?.[1]?.split(' ') ?? [];
+      const given = (Object.keys(subtask.scriptWaits) as ScriptWait[]).map(
+        (wait) => SCRIPT_WAIT_SETTINGS[wait],
+      );
+
+      expect(required.sort(), subtask.script).toEqual(given.sort());
+      expect(script.match(/\bstop_processes\b/g)?.length ?? 0, subtask.script).toBeLessThanOrEqual(1);
+      expect(script.match(/\bstart_processes\b/g)?.length ?? 0, subtask.script).toBeLessThanOrEqual(1);
+    }
   });
 
   it('declares agentHome and controlScript with their defaults and allowed patterns in a schema 2.2 shell document', () => {

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isValidHostParameter } from '#core/host-parameters';
@@ -178,20 +178,17 @@ describe('demo hosts', () => {
     expect(otherPids.every(isLiveProcess)).toBe(true);
   });
 
-  it('setDemoMode writes exactly one marker, and hang-stop its long grace period', () => {
+  it('setDemoMode writes exactly one marker, and removes it for normal', () => {
     const host = createDemoHost(root.root, 12, { mode: 'stubborn' });
 
     setDemoMode(host, 'hang-stop');
 
     expect(demoMode(host)).toBe('hang-stop');
-    expect(existsSync(join(host.agentHome, 'conf', 'stubborn'))).toBe(false);
-    expect(readFileSync(join(host.agentHome, 'conf', 'restart.conf'), 'utf8')).toContain(
-      'STOP_GRACE_SECONDS=3600',
-    );
+    expect(readdirSync(join(host.agentHome, 'conf'))).toEqual(['hang-stop']);
 
     setDemoMode(host, 'normal');
 
     expect(demoMode(host)).toBe('normal');
-    expect(existsSync(join(host.agentHome, 'conf', 'restart.conf'))).toBe(false);
+    expect(readdirSync(join(host.agentHome, 'conf'))).toEqual([]);
   });
 });

@@ -138,18 +138,24 @@ describe('stop-agent.sh', () => {
     expect(again.stdout).toContain('ocp_agentd is not running');
   });
 
-  it('keeps waiting in hang-stop mode, beyond its caller’s patience', () => {
+  it('in hang-stop mode waits out the grace period for the three processes that ignore SIGTERM, then SIGKILLs them', () => {
     setDemoMode(host, 'hang-stop');
     const pids = pidsOf(host);
 
-    const result = runScript('stop-agent.sh', host.agentHome, {
-      unset: ['STOP_GRACE_SECONDS'],
-      timeoutMs: 1_000,
-    });
+    const result = runScript('stop-agent.sh', host.agentHome, { env: { STOP_GRACE_SECONDS: '0.3' } });
 
-    expect(result.signal).toBe('SIGTERM');
-    expect(result.stdout).toContain('Waiting up to 3600.000s');
-    expect(pids.slice(0, 3).every(isLiveProcess)).toBe(true);
+    expect(result.status).toBe(0);
+    expect(result.stdout.match(/did not exit within 0\.300s: SIGKILL/g)).toHaveLength(3);
+    expect(result.stdout).not.toMatch(/pos_proxy \(pid \d+\) did not exit/);
+    expect(pids.filter(isLiveProcess)).toEqual([]);
+  });
+
+  it('exits 2, touching nothing, when a wait its document sets is missing', () => {
+    const result = runScript('stop-agent.sh', host.agentHome, { unset: ['KILL_WAIT_SECONDS'] });
+
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('KILL_WAIT_SECONDS is not set (the SSM document sets it)');
+    expect(pidsOf(host).every(isLiveProcess)).toBe(true);
   });
 
   it('exits 2 on a grace period that is not a number', () => {
