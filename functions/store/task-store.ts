@@ -2,8 +2,8 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   GetItemCommand,
+  paginateScan,
   QueryCommand,
-  ScanCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -298,21 +298,16 @@ export class TaskStore {
    */
   async hostLocks(): Promise<HostLock[]> {
     const locks: HostLock[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await dynamodb.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          IndexName: TASK_TABLE.hostLocksIndex.name,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    const pages = paginateScan(
+      { client: dynamodb },
+      { TableName: this.tableName, IndexName: TASK_TABLE.hostLocksIndex.name },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const { pk, taskId, since } = unmarshall(item);
         locks.push({ hostId: lockedHostId(String(pk)), taskId: Number(taskId), since: String(since) });
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return locks;
   }
 

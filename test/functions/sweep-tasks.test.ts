@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { countCalls } from '../../bench/sdk-counter.ts';
 import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { ENV } from '../../functions/catalog.ts';
-import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
+import { createRestartTask } from '../support/tasks.ts';
 import { createTestTables, tableItems } from '../support/test-tables.ts';
 
 const sfnMock = mockClient(SFNClient);
@@ -22,19 +22,7 @@ beforeAll(async () => {
   ({ handler: sweep } = await import('../../functions/sweep-tasks.ts'));
 });
 
-async function runningTask(hostId: number): Promise<TaskRecord> {
-  const task = newRestartTask({
-    firstId: await store.allocateIds(6),
-    hostId,
-    creator: 'alice',
-    type: 'MANUAL',
-    prohibitRollback: false,
-    executionArn: `arn:aws:states:us-east-1:1:execution:sm:host-${hostId}`,
-    now: new Date(),
-  });
-  await store.createTask(task);
-  return task;
-}
+const runningTask = (hostId: number) => createRestartTask(store, hostId);
 
 /** The sweep's DynamoDB calls and read units, counted on the handlers' own client. */
 async function sweepReads() {

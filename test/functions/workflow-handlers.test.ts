@@ -24,10 +24,11 @@ import { commandComment } from '../../functions/core/command-comment.ts';
 import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
 import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
-import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import type { TaskRecord } from '../../functions/core/task.ts';
 import { retryTask } from '../../functions/core/task-lifecycle.ts';
 import { hostLockKey } from '../../functions/store/table-schema.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
+import { createRestartTask } from '../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../support/test-tables.ts';
 
 const ssmMock = mockClient(SSMClient);
@@ -64,20 +65,7 @@ beforeEach(() => {
   ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${nextId++}` } }));
 });
 
-async function runningTask(hostId: number): Promise<TaskRecord> {
-  const firstId = await store.allocateIds(6);
-  const task = newRestartTask({
-    firstId,
-    hostId,
-    creator: 'alice',
-    type: 'MANUAL',
-    prohibitRollback: false,
-    executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-    now: new Date(),
-  });
-  await store.createTask(task);
-  return task;
-}
+const runningTask = (hostId: number) => createRestartTask(store, hostId);
 
 const start = async (
   task: TaskRecord,
@@ -775,15 +763,11 @@ describe('sweep-tasks', () => {
     const { commandId } = await start(task, 0);
     await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
     described(task, { status: 'RUNNING' });
-    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE }).resolves({
-      CommandId: commandId,
-      InstanceId: INSTANCE,
+    commandEnded(commandId, {
       Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
       Status: 'Cancelled',
       StatusDetails: 'Cancelled',
       ResponseCode: -1,
-      StandardOutputContent: '',
-      StandardErrorContent: '',
     });
 
     const result = await sweep();

@@ -1,10 +1,11 @@
 import { DescribeTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { newRestartTask, type TaskRecord } from '../../../functions/core/task.ts';
+import type { TaskRecord } from '../../../functions/core/task.ts';
 import { retryTask } from '../../../functions/core/task-lifecycle.ts';
 import { hostLockKey, TASK_TABLE } from '../../../functions/store/table-schema.ts';
 import { type HostLock, TaskStore } from '../../../functions/store/task-store.ts';
+import { createRestartTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../../support/test-tables.ts';
 
 let tables: TestTables;
@@ -15,20 +16,7 @@ beforeAll(async () => {
   store = new TaskStore(tables.taskTable);
 });
 
-async function newTask(hostId: number, idempotencyKey?: string): Promise<TaskRecord> {
-  const firstId = await store.allocateIds(6);
-  const task = newRestartTask({
-    firstId,
-    hostId,
-    creator: 'alice',
-    type: 'MANUAL',
-    prohibitRollback: false,
-    executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-    now: new Date(),
-  });
-  await store.createTask(task, idempotencyKey);
-  return task;
-}
+const newTask = (hostId: number, idempotencyKey?: string) => createRestartTask(store, hostId, idempotencyKey);
 
 const failed = async (task: TaskRecord) => {
   await store.finishTask(task.id, 'FAILED', new Date().toISOString());
