@@ -18,7 +18,7 @@ const BENCH_HOST_OFFSET = 101;
 const TRANSITION_BUDGET = 20;
 
 /** Public list prices, us-east-1, as AWS's pricing pages gave them on PRICES.asOf. */
-const PRICES = {
+export const PRICES = {
   asOf: '2026-11-26',
   stepFunctionsPerTransition: 0.025 / 1_000,
   lambdaPerRequest: 0.2 / 1_000_000,

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- part...]`: measures the product's speed, scale and cost, prints a table with
- * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost.
+ * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -27,9 +27,10 @@ const PARTS: Record<PartId, () => Promise<{ run(context: BenchContext): Promise<
   orchestration: () => import('./orchestration.ts'),
   cost: () => import('./cost.ts'),
   fleet: () => import('./fleet.ts'),
+  sweep: () => import('./sweep.ts'),
 };
-/** Run order: cold start first, before local mode loads the machine; the fleet last. */
-const ORDER: readonly PartId[] = ['cold-start', 'api', 'orchestration', 'cost', 'fleet'];
+/** Run order: cold start first, before local mode loads the machine; the fleet, then the sweep's 10,000 tasks, last. */
+const ORDER: readonly PartId[] = ['cold-start', 'api', 'orchestration', 'cost', 'fleet', 'sweep'];
 const ALIASES: Record<string, PartId> = { cold: 'cold-start', orchestrate: 'orchestration' };
 
 function selectedParts(args: readonly string[]): PartId[] {

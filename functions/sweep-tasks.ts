@@ -16,7 +16,8 @@ const tasks = new TaskStore(taskTableName());
 
 /**
  * Scheduled every minute: ends RUNNING tasks whose execution ended without its status event reaching
- * the product, and completes subtasks whose command ended without SSM's event.
+ * the product, completes subtasks whose command ended without SSM's event, and frees a host lock
+ * whose task has ended.
  */
 export const handler = async (event?: unknown): Promise<SweepResult> => {
   const settledBefore = SweepInput.parse(event)?.handoversSettledBefore;
@@ -26,7 +27,7 @@ export const handler = async (event?: unknown): Promise<SweepResult> => {
       : new Date(Date.now() - HANDOVER_GRACE_MS),
     outputLogGroup: commandOutputLogGroup(),
   });
-  if (result.fixed.length || result.completed.length)
+  if (result.fixed.length || result.completed.length || result.released.length)
     logger.warn('Repaired what lost status events left unrecorded', { ...result });
   return result;
 };

@@ -6,9 +6,14 @@ export const TASK_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
   /** Every task item, newest id first; filtered by status and name on read. */
-  byCreationIndex: { name: 'byCreation', partitionKey: 'listPk', sortKey: 'id' },
+  byCreationIndex: { name: 'byCreation', partitionKey: 'listPk', sortKey: 'id', projection: 'ALL' },
   /** A host's tasks, newest id first. */
-  byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id' },
+  byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id', projection: 'ALL' },
+  /**
+   * The host locks, so the running tasks: sparse, as only a lock item carries both taskId and since (an
+   * idempotency key has taskId alone). A Scan of it reads the locks and nothing of the tasks' history.
+   */
+  hostLocksIndex: { name: 'hostLocks', partitionKey: 'taskId', sortKey: 'since', projection: 'KEYS_ONLY' },
   /** DynamoDB Streams view for task status events. */
   streamView: 'NEW_AND_OLD_IMAGES',
   /** Epoch seconds after which DynamoDB deletes an item (idempotency keys only). */
@@ -19,8 +24,26 @@ export const HOST_TABLE = {
   partitionKey: 'hostId',
 } as const;
 
-/** DynamoDB type of every key attribute above (tables and indexes): S for string, N for number. */
-export const KEY_ATTRIBUTE_TYPES = { pk: 'S', sk: 'S', listPk: 'S', id: 'N', hostId: 'N' } as const;
+/** The task table's global secondary indexes, in the order they were added (CloudFormation adds one per update). */
+export const TASK_TABLE_INDEXES = [
+  TASK_TABLE.byCreationIndex,
+  TASK_TABLE.byHostIndex,
+  TASK_TABLE.hostLocksIndex,
+] as const;
+
+/**
+ * DynamoDB type of every key attribute above (tables and indexes): S for string, N for number. An item
+ * whose attribute of that name has another type is refused, in every item of the table.
+ */
+export const KEY_ATTRIBUTE_TYPES = {
+  pk: 'S',
+  sk: 'S',
+  listPk: 'S',
+  id: 'N',
+  hostId: 'N',
+  taskId: 'N',
+  since: 'S',
+} as const;
 
 /** The constant partition of byCreationIndex. */
 export const TASK_LIST_PARTITION = 'TASK';
@@ -31,8 +54,14 @@ export const subtaskLogKey = (taskId: number, subtaskId: number, attempt: number
   sk: `LOG#${subtaskId}#${String(attempt).padStart(4, '0')}`,
 });
 export const subtaskLogPrefix = (subtaskId: number) => `LOG#${subtaskId}#`;
-/** The per-host lock: present while an agent operation runs on the host. */
-export const hostLockKey = (hostId: number) => ({ pk: `HOST#${hostId}`, sk: 'LOCK' });
+const HOST_LOCK_PREFIX = 'HOST#';
+/**
+ * The per-host lock: present exactly while an agent operation runs on the host, naming its task
+ * (`taskId`) and when it was taken (`since`), so it is in hostLocksIndex.
+ */
+export const hostLockKey = (hostId: number) => ({ pk: `${HOST_LOCK_PREFIX}${hostId}`, sk: 'LOCK' });
+/** The host whose lock has this partition key. */
+export const lockedHostId = (lockPk: string) => Number(lockPk.slice(HOST_LOCK_PREFIX.length));
 export const idCounterKey = { pk: 'COUNTER', sk: 'ID' } as const;
 /** An idempotency key (e.g. an EventBridge event id) and the task it created. */
 export const requestKey = (key: string) => ({ pk: `REQUEST#${key}`, sk: 'REQUEST' });

@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   GetItemCommand,
+  paginateScan,
   QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -16,6 +17,7 @@ import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core
 import {
   hostLockKey,
   idCounterKey,
+  lockedHostId,
   REQUEST_KEY_TTL_SECONDS,
   requestKey,
   subtaskLogKey,
@@ -35,6 +37,14 @@ export interface TaskListQuery {
   name?: string;
   page: number;
   size: number;
+}
+
+/** A host's lock: held by a task while it runs (taken and freed in the transactions that start and end it). */
+export interface HostLock {
+  hostId: number;
+  taskId: number;
+  /** When the task took it. */
+  since: string;
 }
 
 /** Stored output of one attempt of a subtask. */
@@ -279,6 +289,64 @@ export class TaskStore {
   /** Holder of a host's lock, if any. */
   async lockHolder(hostId: number): Promise<number | undefined> {
     return this.taskIdAt(hostLockKey(hostId));
+  }
+
+  /**
+   * Every host lock, so every running task, from the sparse hostLocks index: its cost grows with the
+   * locks, not with the tasks ever recorded. Eventually consistent (a GSI): a lock taken or freed just
+   * now may be missing or still listed.
+   */
+  async hostLocks(): Promise<HostLock[]> {
+    const locks: HostLock[] = [];
+    const pages = paginateScan(
+      { client: dynamodb },
+      { TableName: this.tableName, IndexName: TASK_TABLE.hostLocksIndex.name },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const { pk, taskId, since } = unmarshall(item);
+        locks.push({ hostId: lockedHostId(String(pk)), taskId: Number(taskId), since: String(since) });
+      }
+    }
+    return locks;
+  }
+
+  /**
+   * Frees a host's lock if it still names a task that is not RUNNING (or no longer exists), both checked
+   * in the one transaction that deletes it: a lock whose task runs is never touched. Returns whether
+   * it freed the lock (false: it was already free, taken by another task, or its task runs).
+   */
+  async releaseLockOfEndedTask(lock: HostLock): Promise<boolean> {
+    try {
+      await dynamodb.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: toItem(taskKey(lock.taskId)),
+                ConditionExpression: 'attribute_not_exists(pk) OR #status <> :running',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: toItem({ ':running': 'RUNNING' }),
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: toItem(hostLockKey(lock.hostId)),
+                ConditionExpression: 'taskId = :taskId',
+                ExpressionAttributeValues: toItem({ ':taskId': lock.taskId }),
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+      if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return false;
+      throw error;
+    }
   }
 
   /** The task an item that points at one (a host lock, an idempotency key) names, if the item exists. */

@@ -3,13 +3,11 @@ import { sfn } from '#aws/sfn';
 import { hasEnded } from '#core/command-outcome';
 import { type ExecutionStatus, type ExecutionView, sweepVerdict } from '#core/execution-sweep';
 import type { TaskRecord } from '#core/task';
-import type { TaskStore } from '#store/task-store';
+import type { HostLock, TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
 import { readInvocation } from './command-status.ts';
 import { endTask } from './end-task.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
-
-const PAGE_SIZE = 100;
 
 export interface SweepOptions {
   /** Hand-overs to Step Functions made before this are settled (see sweepVerdict). */
@@ -23,29 +21,30 @@ export interface SweepResult {
   fixed: number[];
   /** Tasks whose running subtask's command had ended unnoticed: its outcome recorded, its step completed. */
   completed: number[];
+  /** Tasks that had ended while their host's lock still named them: the lock freed. */
+  released: number[];
   /** Tasks the sweep could not check this time (logged); the next sweep tries again. */
   failed: number[];
 }
 
 /**
- * Safety net for lost status events (both Step Functions' and SSM's are best effort). For every
- * RUNNING task: if its execution ended, the task is ended as its execution did; if it still runs,
- * each running subtask whose command has ended has that outcome recorded and its step completed,
- * exactly as SSM's event would have done.
+ * Safety net for lost status events (both Step Functions' and SSM's are best effort). It visits the
+ * tasks that hold a host lock — every RUNNING task does, from the transaction that starts it to the
+ * one that ends it — so its cost follows the running tasks, not the history. For each: if its
+ * execution ended, the task is ended as its execution did; if it still runs, each running subtask
+ * whose command has ended has that outcome recorded and its step completed, exactly as SSM's event
+ * would have done. A lock whose task is not RUNNING any more is freed.
  */
 export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions): Promise<SweepResult> {
-  const running: TaskRecord[] = [];
-  for (let page = 0; ; page++) {
-    const found = (await tasks.listTasks({ status: 'RUNNING', page, size: PAGE_SIZE })).tasks;
-    running.push(...found);
-    if (found.length < PAGE_SIZE) break;
-  }
-  const result: SweepResult = { fixed: [], completed: [], failed: [] };
-  for (const listed of running) {
+  const result: SweepResult = { fixed: [], completed: [], released: [], failed: [] };
+  for (const lock of await tasks.hostLocks()) {
     try {
-      // The listing's index may lag: decide on the task as it is now.
-      const task = await tasks.getTask(listed.id);
-      if (task?.status !== 'RUNNING') continue;
+      // The locks' index may lag: decide on the task as it is now.
+      const task = await tasks.getTask(lock.taskId);
+      if (task?.status !== 'RUNNING') {
+        if (await releaseLockOfEndedTask(tasks, lock, task)) result.released.push(lock.taskId);
+        continue;
+      }
       const { execution, instanceId } = await describe(task.executor);
       const verdict = sweepVerdict(task, execution, options.handoversSettledBefore);
       if (verdict.action === 'end') {
@@ -61,11 +60,30 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
           result.completed.push(task.id);
       }
     } catch (error) {
-      logger.error('Could not sweep the task', { error, taskId: listed.id });
-      result.failed.push(listed.id);
+      logger.error('Could not sweep the task', { error, taskId: lock.taskId });
+      result.failed.push(lock.taskId);
     }
   }
   return result;
+}
+
+/**
+ * A lock listed for a task that is not RUNNING: usually one freed a moment ago that the index still
+ * shows (nothing to do); otherwise a lock no transaction should have left, freed so the host can be
+ * restarted again.
+ */
+async function releaseLockOfEndedTask(
+  tasks: TaskStore,
+  lock: HostLock,
+  task: TaskRecord | undefined,
+): Promise<boolean> {
+  if (!(await tasks.releaseLockOfEndedTask(lock))) return false;
+  logger.warn('Freed the host lock of a task that had ended', {
+    taskId: lock.taskId,
+    hostId: lock.hostId,
+    taskStatus: task?.status ?? 'none',
+  });
+  return true;
 }
 
 /** Records the outcome of each running subtask whose command ended without its status event. */

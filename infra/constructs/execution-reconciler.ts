@@ -23,8 +23,9 @@ export interface ExecutionReconcilerProps {
 /**
  * Keeps task records in line with their executions: reconcile-execution ends a task as its
  * execution ended (Step Functions' status events for the restart state machine), and sweep-tasks,
- * every minute, ends RUNNING tasks whose event never arrived and completes subtasks whose SSM event
- * never arrived (both kinds of event are best effort).
+ * every minute, visits the tasks that hold a host lock (the running ones, not the history): it ends
+ * those whose execution's event never arrived and completes subtasks whose SSM event never arrived
+ * (both kinds of event are best effort), and frees a lock whose task has ended.
  */
 export class ExecutionReconciler extends Construct {
   readonly handler: ProjectFunction;
@@ -53,7 +54,8 @@ export class ExecutionReconciler extends Construct {
       functionId: 'sweepTasks',
       timeout: Duration.minutes(5),
     });
-    store.grantTaskTable(this.sweeper, { queryIndexes: true });
+    store.grantTaskTable(this.sweeper);
+    store.grantLockSweep(this.sweeper);
     workflow.grantDescribeExecutions(this.sweeper, { redrive: true });
     workflow.grantTaskResponse(this.sweeper);
     commands.grantCancelCommands(this.sweeper);

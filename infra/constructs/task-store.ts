@@ -9,7 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { HOST_TABLE, KEY_ATTRIBUTE_TYPES, TASK_TABLE } from '#store/table-schema';
+import { HOST_TABLE, KEY_ATTRIBUTE_TYPES, TASK_TABLE, TASK_TABLE_INDEXES } from '#store/table-schema';
 import { ENV } from '../../functions/catalog.ts';
 import type { ProjectFunction } from './lambda-defaults.ts';
 
@@ -28,7 +28,7 @@ function key(name: keyof typeof KEY_ATTRIBUTE_TYPES): { name: string; type: Attr
 
 /**
  * The product's records: the task table (tasks, subtask logs, host locks, the id counter, expiring
- * idempotency keys; two GSIs for listing; a stream of task changes) and the host registry (hostId to instance and agent home).
+ * idempotency keys; two GSIs for listing and one of the host locks; a stream of task changes) and the host registry (hostId to instance and agent home).
  * Both keep point-in-time recovery and are retained when the stack is deleted.
  */
 export class TaskStore extends Construct {
@@ -52,12 +52,12 @@ export class TaskStore extends Construct {
       stream: StreamViewType[TASK_TABLE.streamView],
       timeToLiveAttribute: TASK_TABLE.timeToLiveAttribute,
     });
-    for (const index of [TASK_TABLE.byCreationIndex, TASK_TABLE.byHostIndex]) {
+    for (const index of TASK_TABLE_INDEXES) {
       this.taskTable.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: key(index.partitionKey),
         sortKey: key(index.sortKey),
-        projectionType: ProjectionType.ALL,
+        projectionType: ProjectionType[index.projection],
       });
     }
 
@@ -86,6 +86,22 @@ export class TaskStore extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Lets the function list the host locks (a Scan of the sparse hostLocks index) and release a lock whose
+   * task has ended, on the condition that it has (a ConditionCheck on the task item).
+   */
+  grantLockSweep(fn: ProjectFunction): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Scan'],
+        resources: [`${this.taskTable.tableArn}/index/${TASK_TABLE.hostLocksIndex.name}`],
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:ConditionCheckItem'], resources: [this.taskTable.tableArn] }),
+    );
   }
 
   /** Lets the function look hosts up by id and tells it the host table's name. */

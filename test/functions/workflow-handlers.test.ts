@@ -1,3 +1,4 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -14,6 +15,7 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,10 +24,12 @@ import { commandComment } from '../../functions/core/command-comment.ts';
 import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
 import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
-import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import type { TaskRecord } from '../../functions/core/task.ts';
 import { retryTask } from '../../functions/core/task-lifecycle.ts';
+import { hostLockKey } from '../../functions/store/table-schema.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
-import { createTestTables, type TestTables, tableItems } from '../support/test-tables.ts';
+import { createRestartTask } from '../support/tasks.ts';
+import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../support/test-tables.ts';
 
 const ssmMock = mockClient(SSMClient);
 const sfnMock = mockClient(SFNClient);
@@ -61,20 +65,7 @@ beforeEach(() => {
   ssmMock.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${nextId++}` } }));
 });
 
-async function runningTask(hostId: number): Promise<TaskRecord> {
-  const firstId = await store.allocateIds(6);
-  const task = newRestartTask({
-    firstId,
-    hostId,
-    creator: 'alice',
-    type: 'MANUAL',
-    prohibitRollback: false,
-    executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-    now: new Date(),
-  });
-  await store.createTask(task);
-  return task;
-}
+const runningTask = (hostId: number) => createRestartTask(store, hostId);
 
 const start = async (
   task: TaskRecord,
@@ -765,6 +756,51 @@ describe('sweep-tasks', () => {
 
     expect(settled.fixed).toContain(task.id);
     expect((await store.getTask(task.id))!.subtasks[0]!.error).toMatch(/execution running it was lost/);
+  });
+
+  it('records the end of a command cancelled while its subtask was CANCELING, failing its step', async () => {
+    const task = await runningTask(50);
+    const { commandId } = await start(task, 0);
+    await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
+    described(task, { status: 'RUNNING' });
+    commandEnded(commandId, {
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      Status: 'Cancelled',
+      StatusDetails: 'Cancelled',
+      ResponseCode: -1,
+    });
+
+    const result = await sweep();
+
+    expect(result.completed).toContain(task.id);
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.subtasks[0]).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/cancelled/) });
+    expect(
+      sfnMock.commandCalls(SendTaskFailureCommand).map((call) => call.args[0].input.taskToken),
+    ).toContain(`token-${task.id}-0`);
+  });
+
+  it('frees a lock left naming a task that had ended, without asking about its execution', async () => {
+    const task = await runningTask(51);
+    await store.finishTask(task.id, 'FAILED', new Date().toISOString());
+    // What a crash between two separate writes would leave (the store's own paths write both at once).
+    await testDynamoDb.send(
+      new PutItemCommand({
+        TableName: tables.taskTable,
+        Item: marshall({ ...hostLockKey(51), taskId: task.id, since: task.startTime }),
+      }),
+    );
+    sfnMock.resetHistory();
+
+    const result = await sweep();
+
+    expect(result.released).toEqual([task.id]);
+    expect(await store.lockHolder(51)).toBeUndefined();
+    expect((await store.getTask(task.id))!.status).toBe('FAILED');
+    expect(
+      sfnMock.commandCalls(DescribeExecutionCommand).map((call) => call.args[0].input.executionArn),
+    ).not.toContain(task.executor);
+    expect((await sweep()).released).toEqual([]);
   });
 
   it('goes on with the other tasks when one cannot be checked, and reports it', async () => {

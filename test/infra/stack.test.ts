@@ -328,7 +328,7 @@ describe('IAM', () => {
     );
   });
 
-  it('lets sweep-tasks list running tasks, read how their executions and commands ended, complete steps and cancel commands', () => {
+  it('lets sweep-tasks scan the host locks (not list tasks), free a lock whose task ended, read how executions and commands ended, complete steps and cancel commands', () => {
     const { sweeper, sweepSchedule } = synth.stack.executionReconciler;
     const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
     expect(canonical(statementsOf(sweeper))).toEqual(
@@ -336,11 +336,10 @@ describe('IAM', () => {
         ...basics(sweeper),
         taskItems(),
         allow(
-          ['dynamodb:Query'],
-          [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name].map((index) => ({
-            'Fn::Join': ['', [taskTableArn, `/index/${index}`]],
-          })),
+          ['dynamodb:Scan'],
+          [{ 'Fn::Join': ['', [taskTableArn, `/index/${TASK_TABLE.hostLocksIndex.name}`]] }],
         ),
+        allow(['dynamodb:ConditionCheckItem'], [taskTableArn]),
         allow(['states:DescribeExecution', 'states:RedriveExecution'], [executions()]),
         taskResponse(),
         diagnoseCommands(),
@@ -737,13 +736,32 @@ describe('tables', () => {
       })),
     );
     expect((table.GlobalSecondaryIndexes as { IndexName: string }[]).map((index) => index.IndexName)).toEqual(
-      [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name],
+      [TASK_TABLE.byCreationIndex.name, TASK_TABLE.byHostIndex.name, TASK_TABLE.hostLocksIndex.name],
     );
     expect(table.StreamSpecification).toEqual({ StreamViewType: TASK_TABLE.streamView });
     expect(table.TimeToLiveSpecification).toEqual({
       AttributeName: TASK_TABLE.timeToLiveAttribute,
       Enabled: true,
     });
+  });
+
+  it('index the host locks alone, by task and instant taken, keys only: what the sweep scans', () => {
+    const table = propertiesOf(idOf(synth.stack.store.taskTable));
+    const indexes = table.GlobalSecondaryIndexes as { IndexName: string }[];
+    expect(indexes.find((index) => index.IndexName === TASK_TABLE.hostLocksIndex.name)).toEqual({
+      IndexName: 'hostLocks',
+      KeySchema: [
+        { AttributeName: 'taskId', KeyType: 'HASH' },
+        { AttributeName: 'since', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'KEYS_ONLY' },
+    });
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: 'taskId', AttributeType: 'N' },
+        { AttributeName: 'since', AttributeType: 'S' },
+      ]),
+    );
   });
 
   it('create the host table keyed by a numeric hostId', () => {

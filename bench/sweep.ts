@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { dynamodb } from '../functions/aws/dynamodb.ts';
+import { HANDOVER_GRACE_MS } from '../functions/core/execution-sweep.ts';
+import { newRestartTask, type TaskRecord } from '../functions/core/task.ts';
+import { TaskStore } from '../functions/store/task-store.ts';
+import { type SweepResult, sweepRunningTasks } from '../functions/use-cases/sweep-running-tasks.ts';
+import { ensureTables } from '../local/tables.ts';
+import type { BenchContext } from './context.ts';
+import { PRICES } from './cost.ts';
+import { BENCH_HOSTS, type BenchSystem } from './local-bench.ts';
+import type { Figure, PartResult } from './report.ts';
+import { countCalls } from './sdk-counter.ts';
+import { machineInfo, median, percentile, round } from './stats.ts';
+
+const RUNNING_TASKS = 10;
+const ENDED_TASKS = 10_000;
+/** Timed sweeps per round, after one uncounted warm-up. */
+const SWEEPS = 20;
+/** Tasks written at once while the history is filled. */
+const WRITE_CONCURRENCY = 25;
+const SWEEPS_PER_MONTH = 60 * 24 * 30.44;
+const RATIO_BUDGET = 1.5;
+
+interface Round {
+  ms: number[];
+  readUnits: number;
+  /** Of readUnits, those of the GetItems of the running tasks (the sweep read them before too). */
+  taskReadUnits: number;
+  calls: string;
+  /** The RUNNING listing the sweep used before (byCreation, filtered): its read units and time. */
+  listing: { readUnits: number; ms: number };
+}
+
+type Count = ReturnType<typeof countCalls>['count'];
+
+/** One sweep of a table, with the DynamoDB calls and read units it made. */
+async function countedSweep(store: TaskStore, outputLogGroup: string): Promise<{ ms: number; count: Count }> {
+  const counter = countCalls(dynamodb, 'sweep');
+  const started = performance.now();
+  let result: SweepResult;
+  try {
+    result = await sweepRunningTasks(store, {
+      handoversSettledBefore: new Date(Date.now() - HANDOVER_GRACE_MS),
+      outputLogGroup,
+    });
+  } finally {
+    counter.stop();
+  }
+  const ms = performance.now() - started;
+  if (result.failed.length || result.fixed.length || result.released.length)
+    throw new Error(`The sweep changed or failed tasks: ${JSON.stringify(result)}`);
+  return { ms, count: counter.count };
+}
+
+/** What the sweep read until now to find the running tasks: every page of the RUNNING listing. */
+async function countedListing(store: TaskStore): Promise<Round['listing']> {
+  const counter = countCalls(dynamodb, 'listing');
+  const started = performance.now();
+  try {
+    for (let page = 0; ; page++) {
+      const found = (await store.listTasks({ status: 'RUNNING', page, size: 100 })).tasks;
+      if (found.length < 100) break;
+    }
+  } finally {
+    counter.stop();
+  }
+  return { readUnits: counter.count.readUnits, ms: performance.now() - started };
+}
+
+function summary(sweeps: { ms: number; count: Count }[], listing: Round['listing']): Round {
+  // The fewest units: local mode's own minute sweep shares the client and may overlap one run.
+  const least = sweeps.reduce((a, b) => (b.count.readUnits < a.count.readUnits ? b : a)).count;
+  return {
+    ms: sweeps.map((sweep) => sweep.ms),
+    readUnits: least.readUnits,
+    taskReadUnits: least.units.get('GetItemCommand') ?? 0,
+    calls: [...least.calls]
+      .map(([operation, count]) => `${operation.replace(/Command$/, '')} ${count}`)
+      .join(', '),
+    listing,
+  };
+}
+
+/** A finished restart's record, from one real restart in local mode: the history is copies of it. */
+async function finishedRestart(bench: BenchSystem): Promise<TaskRecord> {
+  const { status, body } = await bench.restart(BENCH_HOSTS);
+  if (status !== 200 || !body.data) throw new Error(`Restart of host ${BENCH_HOSTS} answered ${status}`);
+  await bench.waitForEnd([body.data.id], 60_000);
+  const task = await new TaskStore(bench.system.tables.taskTable).getTask(body.data.id);
+  if (task?.status !== 'SUCCESSFUL') throw new Error(`Task ${body.data.id} ended ${task?.status}`);
+  return task;
+}
+
+export async function run(context: BenchContext): Promise<PartResult> {
+  const started = Date.now();
+  const machine = machineInfo();
+  const bench = await context.localSystem();
+  const outputLogGroup = '/ocp/command-output';
+  const template = await finishedRestart(bench);
+  // Tables of their own in local mode's DynamoDB Local: exactly the history each is given, whatever
+  // other parts ran before. Swept in turn, so that both see the same machine load.
+  const suffix = randomUUID().slice(0, 8);
+  const tables = (name: string) => ({
+    taskTable: `bench-sweep-${name}-tasks-${suffix}`,
+    hostTable: `bench-sweep-${name}-hosts-${suffix}`,
+  });
+  const names = { empty: tables('empty'), full: tables('full') };
+  const executionPrefix = bench.system.stateMachineArn.replace(':stateMachine:', ':execution:');
+  const newTask = async (store: TaskStore, hostId: number, finished = false): Promise<TaskRecord> => {
+    const firstId = await store.allocateIds(6);
+    const task = newRestartTask({
+      firstId,
+      hostId,
+      creator: 'bench',
+      type: 'MANUAL',
+      prohibitRollback: false,
+      executionArn: `${executionPrefix}:bench-sweep-${suffix}-${firstId}`,
+      now: new Date(),
+    });
+    // A copy of the real restart's attempts (times, task tokens, command ids), so as large a record.
+    const record = finished
+      ? {
+          ...task,
+          subtasks: task.subtasks.map((subtask, i) => {
+            const { status, runTime, startTime, endTime, taskToken, commandId } = template.subtasks[i]!;
+            return { ...subtask, status, runTime, startTime, endTime, taskToken, commandId };
+          }),
+        }
+      : task;
+    await store.createTask(record);
+    if (finished) await store.finishTask(task.id, 'SUCCESSFUL', template.endTime ?? new Date().toISOString());
+    return record;
+  };
+
+  let empty: Round;
+  let full: Round;
+  let fillSeconds: number;
+  let endedItemBytes: number;
+  try {
+    const stores = { empty: new TaskStore(names.empty.taskTable), full: new TaskStore(names.full.taskTable) };
+    for (const which of ['empty', 'full'] as const) {
+      await ensureTables(dynamodb, names[which]);
+      for (let hostId = 1; hostId <= RUNNING_TASKS; hostId++) await newTask(stores[which], hostId);
+    }
+    context.log(`sweep: writing ${ENDED_TASKS.toLocaleString('en-US')} ended tasks`);
+    const fillStarted = Date.now();
+    let lastEnded: TaskRecord | undefined;
+    for (let first = 0; first < ENDED_TASKS; first += WRITE_CONCURRENCY) {
+      [lastEnded] = await Promise.all(
+        Array.from({ length: Math.min(WRITE_CONCURRENCY, ENDED_TASKS - first) }, (_, i) =>
+          newTask(stores.full, 1_000 + first + i, true),
+        ),
+      );
+    }
+    fillSeconds = (Date.now() - fillStarted) / 1000;
+    endedItemBytes = JSON.stringify(await stores.full.getTask(lastEnded!.id)).length;
+
+    context.log(`sweep: ${SWEEPS} sweeps of each table, in turn`);
+    await countedSweep(stores.empty, outputLogGroup);
+    await countedSweep(stores.full, outputLogGroup);
+    const sweeps: Record<'empty' | 'full', Awaited<ReturnType<typeof countedSweep>>[]> = {
+      empty: [],
+      full: [],
+    };
+    for (let i = 0; i < SWEEPS; i++) {
+      const order = i % 2 === 0 ? (['empty', 'full'] as const) : (['full', 'empty'] as const);
+      for (const which of order) sweeps[which].push(await countedSweep(stores[which], outputLogGroup));
+    }
+    empty = summary(sweeps.empty, await countedListing(stores.empty));
+    full = summary(sweeps.full, await countedListing(stores.full));
+  } finally {
+    for (const { taskTable, hostTable } of Object.values(names))
+      for (const TableName of [taskTable, hostTable])
+        await dynamodb.send(new DeleteTableCommand({ TableName })).catch(() => undefined);
+  }
+
+  const ended = ENDED_TASKS.toLocaleString('en-US');
+  const monthly = (readUnits: number) => round(readUnits * SWEEPS_PER_MONTH * PRICES.dynamodbPerReadUnit, 3);
+  const before = (measured: Round) => round(measured.listing.readUnits + measured.taskReadUnits, 1);
+  const figures: Figure[] = [
+    { name: `sweep time p50, ${RUNNING_TASKS} running, 0 ended`, value: round(median(empty.ms)), unit: 'ms' },
+    {
+      name: `sweep time p50, ${RUNNING_TASKS} running, ${ended} ended`,
+      value: round(median(full.ms)),
+      unit: 'ms',
+    },
+    {
+      name: `sweep time p50, ${ended} ended ÷ 0 ended`,
+      value: round(median(full.ms) / median(empty.ms), 2),
+      unit: '×',
+      budget: { max: RATIO_BUDGET },
+    },
+    { name: `sweep read units, ${RUNNING_TASKS} running, 0 ended`, value: empty.readUnits, unit: 'RRU' },
+    {
+      name: `sweep read units, ${RUNNING_TASKS} running, ${ended} ended`,
+      value: full.readUnits,
+      unit: 'RRU',
+    },
+    {
+      name: `before: sweep read units, ${RUNNING_TASKS} running, 0 ended`,
+      value: before(empty),
+      unit: 'RRU',
+    },
+    {
+      name: `before: sweep read units, ${RUNNING_TASKS} running, ${ended} ended`,
+      value: before(full),
+      unit: 'RRU',
+    },
+    {
+      name: `sweep reads per month (every minute), ${ended} ended`,
+      value: monthly(full.readUnits),
+      unit: '$',
+    },
+    {
+      name: `before: sweep reads per month, ${ended} ended`,
+      value: monthly(before(full)),
+      unit: '$',
+    },
+  ];
+  const row = (label: string, measured: Round) =>
+    `| ${label} | ${round(median(measured.ms))} / ${round(percentile(measured.ms, 95))} | ${measured.readUnits} | ${measured.calls} | ${round(measured.listing.readUnits, 1)} RRU in ${round(measured.listing.ms)} ms |`;
+
+  return {
+    id: 'sweep',
+    title: 'Sweep: running tasks against the history',
+    command: context.command,
+    machine,
+    seconds: (Date.now() - started) / 1000,
+    figures,
+    method: `
+The sweep (functions/use-cases/sweep-running-tasks.ts, what the scheduled sweep-tasks function runs every
+minute) runs in local mode against two task tables of its own in local mode's DynamoDB Local, each holding
+${RUNNING_TASKS} RUNNING tasks written by the store (createTask: task and host lock in one transaction); one
+holds nothing else, the other ${ended} ended tasks too, each created and finished by the store (${round(fillSeconds)} s
+to write) as a copy of a restart that really ran in local mode just before (its attempts' times, task
+tokens and command ids: ${round(endedItemBytes / 1024, 1)} KB of JSON per task item). Each running task names an
+execution that has not started (as in the instant between a restart's task write and its
+StartExecution), so for each the sweep reads the task, asks the local Step Functions endpoint about its
+execution and leaves it: it changes nothing. After one uncounted sweep of each table, the two tables
+are swept in turn, ${SWEEPS} times each, so that both see the same machine load; the time is the use
+case's wall time (p50).
+
+**Read units** are DynamoDB Local's ConsumedCapacity (\`ReturnConsumedCapacity: TOTAL\`) of the sweep's
+calls, counted by an SDK middleware on the handlers' client (bench/sdk-counter.ts): a Scan of the sparse
+\`hostLocks\` index (the lock items alone; eventually consistent, half a unit per 4 KB read) and one
+consistent GetItem per running task. **Before** is what the sweep read until now: the same GetItems
+plus every page of the \`RUNNING\` listing (a Query of \`byCreation\`, whose one partition holds every
+task, filtered on status), measured on the same tables. A month is ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} sweeps
+(one a minute), at $${PRICES.dynamodbPerReadUnit * 1_000_000} per million read request units (on demand,
+us-east-1, ${PRICES.asOf}). A running subtask's command (one GetCommandInvocation, when its execution
+runs) is per running task too, and is not exercised here.
+`,
+    details: [
+      `| table | sweep ms p50 / p95 | sweep read units | sweep DynamoDB calls | RUNNING listing (before) |
+| --- | --- | --- | --- | --- |
+${row(`${RUNNING_TASKS} running, 0 ended`, empty)}
+${row(`${RUNNING_TASKS} running, ${ended} ended`, full)}`,
+    ],
+  };
+}
