@@ -1,3 +1,6 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
@@ -103,6 +106,58 @@ describe('restarting an agent in local mode, over HTTP', () => {
     const task = await waitForTask(system, operator, envelope.data.id);
     expect(task.subtasks.map((s: { error?: string }) => s.error ?? '')).toEqual(['', '', '', '', '']);
     expect(task.status).toBe('SUCCESSFUL');
+  });
+});
+
+describe('the agent status of a registered host SSM cannot reach', () => {
+  it('answers 503 at once, naming the reason, when SSM does not know the host’s instance', async () => {
+    const dynamodb = new DynamoDBClient({});
+    try {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: system.tables.hostTable,
+          Item: marshall({
+            hostId: 90,
+            instanceId: 'mi-0123456789abcdef0',
+            agentHome: '/home/admin/ocp_agent',
+          }),
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+
+    const { status, envelope } = await call(system, 'GET', '/compute/hosts/90/agent', operator);
+
+    expect(status).toBe(503);
+    expect(envelope.error).toMatchObject({
+      code: 40000,
+      target: 'hostId',
+      message: expect.stringMatching(
+        /^Host 90 cannot be reached through SSM: SSM refused the command .*InvalidInstanceId/,
+      ),
+    });
+  });
+
+  it('answers 503 saying the SSM Agent is offline when the host is disconnected, and cancels the command', async () => {
+    const host = system.hosts[0]!;
+    const ssm = new SSMClient({});
+    system.offlineInstances.add(host.instanceId);
+    try {
+      const { status, envelope } = await call(system, 'GET', `/compute/hosts/${host.hostId}/agent`, operator);
+
+      expect(status).toBe(503);
+      expect(envelope.error?.message).toMatch(
+        /^Host 1 cannot be reached through SSM: its SSM Agent is offline/,
+      );
+      const { CommandInvocations: [latest] = [] } = await ssm.send(
+        new ListCommandInvocationsCommand({ InstanceId: host.instanceId, MaxResults: 1 }),
+      );
+      expect(latest).toMatchObject({ DocumentName: 'OcpAgentRestart-agentStatus', Status: 'Cancelled' });
+    } finally {
+      system.offlineInstances.delete(host.instanceId);
+      ssm.destroy();
+    }
   });
 });
 
