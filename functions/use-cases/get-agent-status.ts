@@ -6,23 +6,25 @@ import {
   waitUntilCommandExecuted,
 } from '@aws-sdk/client-ssm';
 import { ssm } from '#aws/ssm';
+import { type AgentProcessState, type AgentState, judgeAgentProcesses } from '#core/agent-status';
 import { AgentStatusUnavailable, HostNotFound, HostUnreachable } from '#core/errors';
 import * as z from '#core/schema';
 import { ocpTimestamp } from '#core/time';
 import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
 
-/** What agent-status.sh prints on the host. */
+/** What agent-status.sh prints on the host: each agent process and whether it runs. */
 const AgentStatusReport = z.object({
-  status: z.enum(['STARTED', 'STOPPED']),
-  processes: z.array(
-    z.object({ name: z.string(), pid: z.nullable(z.number().check(z.int())), running: z.boolean() }),
-  ),
+  processes: z
+    .array(z.object({ name: z.string(), pid: z.nullable(z.number().check(z.int())), running: z.boolean() }))
+    .check(z.minLength(1)),
 });
 
 export interface AgentStatus {
   hostId: number;
-  status: 'STARTED' | 'STOPPED';
-  processes: { name: string; pid: number | null; running: boolean }[];
+  status: AgentState;
+  /** Which processes run and which do not, in a sentence. */
+  summary: string;
+  processes: AgentProcessState[];
   checkedAt: string;
 }
 
@@ -37,7 +39,7 @@ const UNDELIVERED: ReadonlySet<string | undefined> = new Set([
   'DeliveryTimedOut',
 ]);
 
-/** Asks the host, through SSM, which agent processes run; STARTED when all of them do. */
+/** Asks the host, through SSM, which agent processes run, and judges the agent by them. */
 export async function getAgentStatus(
   hostId: bigint,
   deps: { hosts: HostRegistry; documentName: string; waitSeconds?: number },
@@ -97,13 +99,18 @@ export async function getAgentStatus(
   if (invocation.Status !== 'Success') {
     throw new AgentStatusUnavailable(`the status command ended ${invocation.Status} on ${host.instanceId}`);
   }
-  let report: z.infer<typeof AgentStatusReport>;
+  let processes: AgentProcessState[];
   try {
-    report = AgentStatusReport.parse(JSON.parse(invocation.StandardOutputContent ?? ''));
+    ({ processes } = AgentStatusReport.parse(JSON.parse(invocation.StandardOutputContent ?? '')));
   } catch {
     throw new AgentStatusUnavailable('the status command printed an unreadable report');
   }
-  return { hostId: host.hostId, ...report, checkedAt: ocpTimestamp(new Date()) };
+  return {
+    hostId: host.hostId,
+    ...judgeAgentProcesses(processes),
+    processes,
+    checkedAt: ocpTimestamp(new Date()),
+  };
 }
 
 /** The invocation, or nothing when SSM has not created it (the command has not reached the instance). */

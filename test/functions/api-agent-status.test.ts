@@ -30,10 +30,7 @@ const agentStatus = (hostId: string) =>
   );
 const parse = (result: { body?: string }) => JSON.parse(result.body ?? '{}');
 const statusLine = (processes: [string, number | null][]) =>
-  JSON.stringify({
-    status: processes.every(([, pid]) => pid !== null) ? 'STARTED' : 'STOPPED',
-    processes: processes.map(([name, pid]) => ({ name, pid, running: pid !== null })),
-  });
+  JSON.stringify({ processes: processes.map(([name, pid]) => ({ name, pid, running: pid !== null })) });
 
 beforeAll(async () => {
   tables = await createTestTables();
@@ -64,7 +61,53 @@ describe('GET /compute/hosts/{hostId}/agent', () => {
     const result = await agentStatus('1');
 
     expect(result.statusCode).toBe(200);
-    expect(parse(result).data).toMatchObject({ hostId: 1, status: 'STARTED' });
+    expect(parse(result).data).toMatchObject({
+      hostId: 1,
+      status: 'STARTED',
+      summary: '4 of 4 agent processes run.',
+    });
+  });
+
+  it('answers PARTIAL, naming which processes run and which do not, when 3 of 4 run', async () => {
+    ssmMock.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StandardOutputContent: statusLine([
+        ['ocp_agentd', 11],
+        ['ocp_mgragent', 12],
+        ['ocp_monagent', 13],
+        ['pos_proxy', null],
+      ]),
+    });
+
+    const { data } = parse(await agentStatus('1'));
+
+    expect(data).toMatchObject({
+      status: 'PARTIAL',
+      summary: '3 of 4 agent processes run (ocp_agentd, ocp_mgragent, ocp_monagent); not running: pos_proxy.',
+    });
+    expect(data.processes[3]).toEqual({ name: 'pos_proxy', pid: null, running: false });
+  });
+
+  it('judges the agent by its processes, not by a status an older status script prints', async () => {
+    const line = JSON.parse(statusLine([['ocp_agentd', null]]));
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StandardOutputContent: JSON.stringify({ status: 'STARTED', ...line }) });
+
+    const { data } = parse(await agentStatus('1'));
+
+    expect(data.status).toBe('STOPPED');
+  });
+
+  it('answers 503 for a report with no processes', async () => {
+    ssmMock
+      .on(GetCommandInvocationCommand)
+      .resolves({ Status: 'Success', StandardOutputContent: '{"processes":[]}' });
+
+    const result = await agentStatus('1');
+
+    expect(result.statusCode).toBe(503);
+    expect(parse(result).error.message).toMatch(/unreadable report/);
   });
 
   it('answers 503 naming the reason when SSM refuses the command for the host’s instance', async () => {
