@@ -102,6 +102,25 @@ describe('restarts requested by events', () => {
     });
   });
 
+  it('keeps the event’s reason on the task (context stringMap) and in each of its status events', async () => {
+    await requestRestart({ hostId: 5, reason: 'agent heartbeat lost', requestedBy: 'monitoring' });
+
+    await eventually(async () => (await tasksOfHost(5)).length === 1, 'the task of the event');
+    const [created] = await tasksOfHost(5);
+    const task = await waitForTask(system, viewer, created!.id);
+    await system.drainStream();
+    await eventually(() => sequenceOf(task.id).at(-1) === 'task:SUCCESSFUL', 'the final status event');
+
+    expect(task.context.stringMap).toEqual({
+      prohibit_rollback: 'false',
+      host_id: '5',
+      reason: 'agent heartbeat lost',
+    });
+    const reasons = statusEvents(task.id).map((event) => (event.detail as { reason?: string }).reason);
+    expect(reasons.length).toBeGreaterThan(1);
+    expect(new Set(reasons)).toEqual(new Set(['agent heartbeat lost']));
+  });
+
   it('creates one task when the same event is delivered twice', async () => {
     const event = {
       version: '0',
