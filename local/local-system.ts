@@ -8,6 +8,7 @@ import {
   commandFinishedPattern,
   EXECUTION_STATUS_EVENT,
   executionEndedPattern,
+  restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
 import { SCHEDULED_RESTART_QUEUE } from '#core/scheduled-restart';
@@ -52,6 +53,11 @@ const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
   scheduledRestarts: 'ocp-agent-restart-scheduled-restarts',
+  /**
+   * Local mode only: the bus's "Restart Rejected" events, as a subscriber's rule with an SQS target
+   * would deliver them; `npm run event` reads its request's outcome there.
+   */
+  rejectionEvents: 'ocp-agent-restart-rejection-events',
 };
 const documentName = (key: string) => `OcpAgentRestart-${key}`;
 /** Local function names: `ocp-agent-restart-<id>`, e.g. ocp-agent-restart-restartTrigger. */
@@ -61,6 +67,17 @@ const functionArn = (id: LambdaFunctionId) =>
 
 /** Where a running local mode writes its endpoints, in its state folder (read by `npm run event`). */
 export const ENDPOINTS_FILE = 'endpoints.json';
+
+/** What ENDPOINTS_FILE holds. */
+export interface LocalEndpoints {
+  apiUrl: string;
+  awsEndpointUrl: string;
+  dynamodbEndpoint: string;
+  eventBusName: string;
+  taskTable: string;
+  /** Where the bus's "Restart Rejected" events are delivered (QUEUE_NAMES.rejectionEvents). */
+  rejectionEventsQueueUrl: string;
+}
 
 export interface LocalSystemOptions {
   /** Where DynamoDB's data, Step Functions' executions, the signing key and the demo hosts live. */
@@ -181,6 +198,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const sqs = new LocalSqs([
       queues.rejected,
       queues.triggerDeadLetter,
+      queues.rejectionEvents,
       {
         url: queues.scheduledRestarts,
         visibilityTimeoutSeconds: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
@@ -200,6 +218,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           queues.triggerDeadLetter,
           JSON.stringify({ event, error: error instanceof Error ? error.message : String(error) }),
         ),
+    });
+    eventBridge.addRule({
+      name: 'rejection-events',
+      eventBusName: EVENT_BUS_NAME,
+      pattern: restartRejectedPattern(),
+      target: async (event) => {
+        sqs.send(queues.rejectionEvents, JSON.stringify(event));
+      },
     });
     eventBridge.addRule({
       name: 'execution-ended',
@@ -328,7 +354,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     stops.push(() => api.close());
     writeFileSync(
       join(options.stateDir, ENDPOINTS_FILE),
-      `${JSON.stringify({ apiUrl: api.url, awsEndpointUrl, dynamodbEndpoint: dynamodbLocal.endpoint, eventBusName: EVENT_BUS_NAME }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          apiUrl: api.url,
+          awsEndpointUrl,
+          dynamodbEndpoint: dynamodbLocal.endpoint,
+          eventBusName: EVENT_BUS_NAME,
+          taskTable: TABLES.taskTable,
+          rejectionEventsQueueUrl: queues.rejectionEvents,
+        } satisfies LocalEndpoints,
+        null,
+        2,
+      )}\n`,
     );
 
     return {
