@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { InvalidArgument } from '#core/errors';
-import { RESTART_REQUESTED_EVENT } from '#core/event-patterns';
+import { RESTART_REQUESTED_EVENT, restartEventKey } from '#core/event-patterns';
 import { parseLongId } from '#core/ids';
 import {
   MAX_REASON_LENGTH,
@@ -194,7 +194,7 @@ async function handleRequest(event: unknown): Promise<TriggerOutcome[]> {
         type: 'SYS_ONECE',
         prohibitRollback: detail.prohibitRollback ?? false,
         ...(detail.reason ? { reason: detail.reason } : {}),
-        idempotencyKey: `event:${id}`,
+        idempotencyKey: restartEventKey(id),
       },
       deps,
       event,

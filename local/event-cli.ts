@@ -1,19 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { RESTART_REQUESTED_EVENT } from '#core/event-patterns';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { RESTART_REQUESTED_EVENT, restartEventKey } from '#core/event-patterns';
 import { scheduledRestartInput } from '#core/scheduled-restart';
+import { requestKey, taskKey } from '#store/table-schema';
 import { localStateDir } from './jwt.ts';
-import { ENDPOINTS_FILE, functionName } from './local-system.ts';
+import { ENDPOINTS_FILE, functionName, type LocalEndpoints } from './local-system.ts';
+
+const DEFAULT_WAIT_SECONDS = 30;
+const POLL_MS = 200;
+/** A rejection event of another request, seen while looking for ours, stays hidden this long (SQS visibility). */
+const PEEK_VISIBILITY_SECONDS = 2;
+/** Rejection events older than this are no one's outcome any more: they are deleted on the way. */
+const STALE_REJECTION_MS = 10 * 60_000;
+const EXIT_REFUSED = 1;
+const EXIT_USAGE = 2;
+const EXIT_NO_OUTCOME = 3;
 
 const USAGE = `Usage (with npm start running):
-  npm run event -- restart --host 2 [--reason "agent unhealthy"] [--requested-by monitoring] [--prohibit-rollback]
-      puts an "${RESTART_REQUESTED_EVENT.detailType}" event on the product's bus (EventBridge PutEvents)
+  npm run event -- restart --host 2 [--reason "agent unhealthy"] [--requested-by monitoring] [--prohibit-rollback] [--wait ${DEFAULT_WAIT_SECONDS}]
+      puts an "${RESTART_REQUESTED_EVENT.detailType}" event on the product's bus (EventBridge PutEvents),
+      then waits up to --wait seconds for its outcome: the task it started (exit 0), or why it was
+      rejected or skipped (exit ${EXIT_REFUSED}); no outcome in time exits ${EXIT_NO_OUTCOME}
   npm run event -- schedule --hosts 1,2,3
       runs the restart schedule now, as EventBridge Scheduler would (Lambda Invoke of the trigger function)`;
+
+type RequestOutcome =
+  | { outcome: 'STARTED'; taskId: number; status: string }
+  | { outcome: 'REJECTED' | 'SKIPPED'; code: string; reason: string };
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -24,8 +45,11 @@ async function main(): Promise<void> {
       reason: { type: 'string' },
       'requested-by': { type: 'string' },
       'prohibit-rollback': { type: 'boolean' },
+      wait: { type: 'string', default: String(DEFAULT_WAIT_SECONDS) },
     },
   });
+  const waitSeconds = Number(values.wait);
+  if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) usage();
   const endpoints = readEndpoints();
   const clientConfig = {
     endpoint: endpoints.awsEndpointUrl,
@@ -55,6 +79,18 @@ async function main(): Promise<void> {
     if (result.FailedEntryCount || !entry?.EventId)
       throw new Error(`The bus refused the event: ${entry?.ErrorMessage}`);
     console.log(`event ${entry.EventId} put on ${endpoints.eventBusName}`);
+    const outcome = await waitForOutcome(entry.EventId, endpoints, clientConfig, waitSeconds);
+    if (!outcome) {
+      console.error(
+        `no outcome within ${waitSeconds} s: see npm start's output (the trigger may be retrying the event, or it went to the trigger's dead-letter queue)`,
+      );
+      process.exit(EXIT_NO_OUTCOME);
+    }
+    if (outcome.outcome !== 'STARTED') {
+      console.error(`${outcome.outcome} (${outcome.code}): ${outcome.reason}`);
+      process.exit(EXIT_REFUSED);
+    }
+    console.log(`task ${outcome.taskId} started for host ${values.host}: ${outcome.status}`);
     return;
   }
   if (positionals[0] === 'schedule' && values.hosts) {
@@ -73,11 +109,98 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(JSON.parse(text), null, 2));
     return;
   }
-  console.error(USAGE);
-  process.exit(2);
+  usage();
 }
 
-function readEndpoints(): { awsEndpointUrl: string; eventBusName: string } {
+function usage(): never {
+  console.error(USAGE);
+  process.exit(EXIT_USAGE);
+}
+
+/**
+ * Waits for what became of the restart event: the task it created (its idempotency key names it), or
+ * the "Restart Rejected" event naming it, which local mode routes to a queue as a subscriber would.
+ */
+async function waitForOutcome(
+  eventId: string,
+  endpoints: LocalEndpoints,
+  clientConfig: { region: string; credentials: { accessKeyId: string; secretAccessKey: string } },
+  waitSeconds: number,
+): Promise<RequestOutcome | undefined> {
+  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: endpoints.dynamodbEndpoint });
+  const sqs = new SQSClient({ ...clientConfig, endpoint: endpoints.awsEndpointUrl });
+  const deadline = Date.now() + waitSeconds * 1000;
+  try {
+    for (;;) {
+      const outcome =
+        (await startedTask(dynamodb, endpoints.taskTable, eventId)) ??
+        (await rejection(sqs, endpoints.rejectionEventsQueueUrl, eventId));
+      if (outcome) return outcome;
+      if (Date.now() >= deadline) return undefined;
+      await sleep(POLL_MS);
+    }
+  } finally {
+    dynamodb.destroy();
+    sqs.destroy();
+  }
+}
+
+async function startedTask(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  eventId: string,
+): Promise<RequestOutcome | undefined> {
+  const read = async (key: Record<string, string>) =>
+    (
+      await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: marshall(key), ConsistentRead: true }),
+      )
+    ).Item;
+  const request = await read(requestKey(restartEventKey(eventId)));
+  if (!request) return undefined;
+  const taskId = Number(unmarshall(request).taskId);
+  // Absent when its execution could not start: the trigger removed it and the event is retried.
+  const task = await read(taskKey(taskId));
+  return task ? { outcome: 'STARTED', taskId, status: String(unmarshall(task).status) } : undefined;
+}
+
+async function rejection(
+  sqs: SQSClient,
+  queueUrl: string,
+  eventId: string,
+): Promise<RequestOutcome | undefined> {
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
+      }),
+    );
+    if (Messages.length === 0) return undefined;
+    for (const message of Messages) {
+      const event = JSON.parse(message.Body ?? '{}') as {
+        time?: string;
+        detail?: { requestEventId?: string; outcome?: string; code?: string; reason?: string };
+      };
+      const ours = event.detail?.requestEventId === eventId;
+      if (ours || Date.parse(event.time ?? '') < Date.now() - STALE_REJECTION_MS) {
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+      if (ours) {
+        return {
+          outcome: event.detail?.outcome === 'SKIPPED' ? 'SKIPPED' : 'REJECTED',
+          code: event.detail?.code ?? 'unknown',
+          reason: event.detail?.reason ?? 'no reason given',
+        };
+      }
+    }
+  }
+}
+
+function readEndpoints(): LocalEndpoints {
   try {
     return JSON.parse(readFileSync(join(localStateDir(), ENDPOINTS_FILE), 'utf8'));
   } catch {

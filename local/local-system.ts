@@ -3,15 +3,17 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { EventBridgeEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent, EventBridgeEvent } from 'aws-lambda';
 import {
   commandFinishedPattern,
   EXECUTION_STATUS_EVENT,
   executionEndedPattern,
+  restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
 import { SCHEDULED_RESTART_QUEUE } from '#core/scheduled-restart';
 import { API_ROUTES } from '#http/routes';
+import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
 import {
   commandDocuments,
@@ -28,7 +30,12 @@ import {
   stopAllDemoHosts,
 } from './demo-hosts.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
-import { pollTableStream, type StreamConsumer, type StreamPoller } from './dynamodb-stream.ts';
+import {
+  pollTableStream,
+  type StreamConsumer,
+  type StreamMappingSettings,
+  type StreamPoller,
+} from './dynamodb-stream.ts';
 import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
 import { LocalCloudWatchLogs } from './services/cloudwatch-logs.ts';
@@ -48,10 +55,24 @@ const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-
 const EVENT_BUS_NAME = 'ocp-agent-restart-events';
 const COMMAND_OUTPUT_LOG_GROUP = '/ocp-agent-restart/command-output';
 const SWEEP_INTERVAL_MS = 60_000;
+/** Local observers of the task stream (transition log, tests, benchmarks): a failure is logged, not retried. */
+const OBSERVER_MAPPING: StreamMappingSettings = {
+  batchSize: 1000,
+  retryAttempts: 0,
+  reportBatchItemFailures: false,
+  bisectBatchOnError: false,
+};
 const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
   scheduledRestarts: 'ocp-agent-restart-scheduled-restarts',
+  /**
+   * Local mode only: the bus's "Restart Rejected" events, as a subscriber's rule with an SQS target
+   * would deliver them; `npm run event` reads its request's outcome there.
+   */
+  rejectionEvents: 'ocp-agent-restart-rejection-events',
+  /** As the stack's FailedBatches: the task stream's batches publish-task-events kept failing. */
+  failedStreamBatches: 'ocp-agent-restart-failed-stream-batches',
 };
 const documentName = (key: string) => `OcpAgentRestart-${key}`;
 /** Local function names: `ocp-agent-restart-<id>`, e.g. ocp-agent-restart-restartTrigger. */
@@ -61,6 +82,17 @@ const functionArn = (id: LambdaFunctionId) =>
 
 /** Where a running local mode writes its endpoints, in its state folder (read by `npm run event`). */
 export const ENDPOINTS_FILE = 'endpoints.json';
+
+/** What ENDPOINTS_FILE holds. */
+export interface LocalEndpoints {
+  apiUrl: string;
+  awsEndpointUrl: string;
+  dynamodbEndpoint: string;
+  eventBusName: string;
+  taskTable: string;
+  /** Where the bus's "Restart Rejected" events are delivered (QUEUE_NAMES.rejectionEvents). */
+  rejectionEventsQueueUrl: string;
+}
 
 export interface LocalSystemOptions {
   /** Where DynamoDB's data, Step Functions' executions, the signing key and the demo hosts live. */
@@ -183,6 +215,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const sqs = new LocalSqs([
       queues.rejected,
       queues.triggerDeadLetter,
+      queues.rejectionEvents,
+      queues.failedStreamBatches,
       {
         url: queues.scheduledRestarts,
         visibilityTimeoutSeconds: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
@@ -202,6 +236,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           queues.triggerDeadLetter,
           JSON.stringify({ event, error: error instanceof Error ? error.message : String(error) }),
         ),
+    });
+    eventBridge.addRule({
+      name: 'rejection-events',
+      eventBusName: EVENT_BUS_NAME,
+      pattern: restartRejectedPattern(),
+      target: async (event) => {
+        sqs.send(queues.rejectionEvents, JSON.stringify(event));
+      },
     });
     eventBridge.addRule({
       name: 'execution-ended',
@@ -283,17 +325,33 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     stops.push(() => endpoint.close());
 
     // The stack's event source mapping: the task table's stream feeds the status-change publisher.
-    const consumers: StreamConsumer[] = [
-      async (event) => {
-        await handlers.publishTaskEvents(event as never);
-      },
-      ...(options.streamConsumers ?? []),
-    ];
+    // Local observers read the stream through a mapping of their own, so they see each record once.
+    const observers: StreamConsumer[] = [...(options.streamConsumers ?? [])];
     if (options.onTransition) {
       const { transitionLog } = await import('./transition-log.ts');
-      consumers.push(transitionLog(options.onTransition));
+      observers.push(transitionLog(options.onTransition));
     }
-    const poller: StreamPoller = await pollTableStream(dynamodb, TABLES.taskTable, consumers);
+    const poller: StreamPoller = await pollTableStream(dynamodb, TABLES.taskTable, [
+      {
+        functionArn: functionArn('publishTaskEvents'),
+        consumer: handlers.publishTaskEvents as StreamConsumer,
+        settings: TASK_STREAM_MAPPING,
+        onFailure: (record) => {
+          sqs.send(queues.failedStreamBatches, JSON.stringify(record));
+        },
+      },
+      ...(observers.length > 0
+        ? [
+            {
+              functionArn: 'local-stream-observers',
+              consumer: async (event: DynamoDBStreamEvent) => {
+                for (const observer of observers) await observer(event);
+              },
+              settings: OBSERVER_MAPPING,
+            },
+          ]
+        : []),
+    ]);
     stops.push(() => poller.stop());
 
     // The stack's SQS event source mapping: a schedule run's host messages, in batches, to restart-trigger.
@@ -333,7 +391,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     stops.push(() => api.close());
     writeFileSync(
       join(options.stateDir, ENDPOINTS_FILE),
-      `${JSON.stringify({ apiUrl: api.url, awsEndpointUrl, dynamodbEndpoint: dynamodbLocal.endpoint, eventBusName: EVENT_BUS_NAME }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          apiUrl: api.url,
+          awsEndpointUrl,
+          dynamodbEndpoint: dynamodbLocal.endpoint,
+          eventBusName: EVENT_BUS_NAME,
+          taskTable: TABLES.taskTable,
+          rejectionEventsQueueUrl: queues.rejectionEvents,
+        } satisfies LocalEndpoints,
+        null,
+        2,
+      )}\n`,
     );
 
     return {

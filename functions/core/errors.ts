@@ -139,3 +139,13 @@ export class AgentStatusUnavailable extends DomainError {
     super(`The agent status could not be read: ${reason}.`, 'hostId');
   }
 }
+
+/** SSM cannot reach the host: its instance is unknown to SSM or not in a valid state, or its SSM Agent is offline. */
+export class HostUnreachable extends DomainError {
+  readonly httpStatus = 503;
+  readonly ocpCode = 40000;
+  readonly ocpCodeName = 'COMPUTE_HOST_AGENT_STATUS_NOT_VALID';
+  constructor(hostId: number, reason: string) {
+    super(`Host ${hostId} cannot be reached through SSM: ${reason}.`, 'hostId');
+  }
+}

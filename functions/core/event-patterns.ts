@@ -65,6 +65,16 @@ export const PRODUCT_EVENT_SOURCE = 'ocp.agent.restart';
 export const RESTART_REJECTED_DETAIL_TYPE = 'OCP Agent Restart Rejected';
 export const TASK_STATUS_CHANGE_DETAIL_TYPE = 'OCP Agent Task Status Change';
 
+/** The idempotency key of a restart requested by an event: its id, so a repeated delivery starts nothing. */
+export function restartEventKey(eventId: string): string {
+  return `event:${eventId}`;
+}
+
+/** The product's refusals of restart requests (rejected or skipped), with the request's event id. */
+export function restartRejectedPattern() {
+  return { source: [PRODUCT_EVENT_SOURCE], 'detail-type': [RESTART_REJECTED_DETAIL_TYPE] };
+}
+
 /** A request to restart a host's agent, sent by monitoring or automation to the product's bus. */
 export function restartRequestedPattern() {
   return { source: [RESTART_REQUESTED_EVENT.source], 'detail-type': [RESTART_REQUESTED_EVENT.detailType] };

@@ -8,6 +8,8 @@ export interface TaskChange {
   /** The task's status after the change. */
   status: TaskStatus;
   operation: Operation;
+  /** The task's reason, when the restart was asked for with one. */
+  reason?: string;
   /** Present when a subtask changed. */
   subtask?: {
     id: number;
@@ -34,6 +36,7 @@ export function taskChanges(before: TaskRecord | undefined, after: TaskRecord, a
     hostId: after.hostId,
     status: after.status,
     operation: after.operation,
+    ...(after.reason ? { reason: after.reason } : {}),
     at,
   };
   if (!before) return [base];

@@ -43,6 +43,8 @@ export interface TaskRecord {
    */
   resumedAt?: string;
   prohibitRollback: boolean;
+  /** Why the restart was asked for (an event's or a schedule's reason). */
+  reason?: string;
   subtasks: SubtaskRecord[];
 }
 
@@ -53,6 +55,7 @@ export interface NewTaskInput {
   creator: string;
   type: TaskType;
   prohibitRollback: boolean;
+  reason?: string;
   executionArn: string;
   now: Date;
 }
@@ -70,6 +73,7 @@ export function newRestartTask(input: NewTaskInput): TaskRecord {
     hostId: input.hostId,
     startTime: ocpTimestamp(input.now),
     prohibitRollback: input.prohibitRollback,
+    ...(input.reason ? { reason: input.reason } : {}),
     subtasks: RESTART_SUBTASKS.map((_, index) => ({
       id: input.firstId + 1 + index,
       index,
@@ -107,7 +111,8 @@ export interface OcpTask {
     listMap: Record<string, string[]>;
     parallel: boolean;
     parallelIdx: number;
-    stringMap: { prohibit_rollback: string; host_id: string };
+    /** OCP's context values, all strings; `reason` only for a restart that gave one. */
+    stringMap: { prohibit_rollback: string; host_id: string; reason?: string };
   };
   creator: string;
   executor: string;
@@ -130,7 +135,11 @@ export function toOcpTask(task: TaskRecord): OcpTask {
       listMap: {},
       parallel: false,
       parallelIdx: -1,
-      stringMap: { prohibit_rollback: String(task.prohibitRollback), host_id: String(task.hostId) },
+      stringMap: {
+        prohibit_rollback: String(task.prohibitRollback),
+        host_id: String(task.hostId),
+        ...(task.reason ? { reason: task.reason } : {}),
+      },
     },
     creator: task.creator,
     executor: task.executor,

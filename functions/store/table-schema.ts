@@ -20,6 +20,19 @@ export const TASK_TABLE = {
   timeToLiveAttribute: 'expiresAt',
 } as const;
 
+/**
+ * The event source mapping of the task table's stream onto publish-task-events: the stack deploys it
+ * and local mode's stream poller applies it (with the stack's on-failure queue).
+ */
+export const TASK_STREAM_MAPPING = {
+  batchSize: 100,
+  /** The publisher answers with the first record it could not publish; the stream resumes there. */
+  reportBatchItemFailures: true,
+  /** Retries of a failed batch; then it is described to the on-failure queue and skipped. */
+  retryAttempts: 20,
+  bisectBatchOnError: false,
+} as const;
+
 export const HOST_TABLE = {
   partitionKey: 'hostId',
 } as const;

@@ -12,6 +12,8 @@ export interface RestartRequest {
   creator: string;
   type: TaskType;
   prohibitRollback: boolean;
+  /** Why the restart is asked for; kept on the task. */
+  reason?: string;
   /** Makes a repeated request (e.g. an event delivered twice) answer with the task it created. */
   idempotencyKey?: string;
 }
@@ -63,6 +65,7 @@ export async function startRestartTask(
     creator: request.creator,
     type: request.type,
     prohibitRollback: request.prohibitRollback,
+    ...(request.reason ? { reason: request.reason } : {}),
     executionArn: executionArnFor(deps.stateMachineArn, executionName),
     now: new Date(),
   });

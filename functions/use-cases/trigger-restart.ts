@@ -11,16 +11,10 @@ import {
   type ScheduledRestartInput,
   scheduledRestartKey,
 } from '#core/scheduled-restart';
-import type { TaskType } from '#core/task';
-import { type RestartDependencies, startRestartTask } from './start-restart-task.ts';
+import { type RestartDependencies, type RestartRequest, startRestartTask } from './start-restart-task.ts';
 
 /** A restart asked for by an event or a schedule, before validation of its host. */
-export interface TriggeredRestart {
-  hostId: bigint;
-  creator: string;
-  type: TaskType;
-  prohibitRollback: boolean;
-  reason?: string;
+export interface TriggeredRestart extends RestartRequest {
   /** The event id (or schedule run and host): a repeated delivery creates no second task. */
   idempotencyKey: string;
 }

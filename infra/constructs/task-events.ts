@@ -5,6 +5,7 @@ import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { ENV } from '../../functions/catalog.ts';
 import { ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
 import type { TaskStore } from './task-store.ts';
@@ -66,9 +67,7 @@ export class TaskEvents extends Construct {
       new DynamoEventSource(props.store.taskTable, {
         // From the oldest record: a change made before the mapping existed is still published.
         startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: 100,
-        reportBatchItemFailures: true,
-        retryAttempts: 20,
+        ...TASK_STREAM_MAPPING,
         onFailure: new SqsDlq(this.failedBatches),
       }),
     );

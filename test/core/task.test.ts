@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RESTART_SUBTASKS } from '#core/subtasks';
 import { newRestartTask, toOcpTask } from '#core/task';
+import { taskChanges } from '#core/task-changes';
 import { referenceRestartResponse } from '../support/reference-sample.ts';
 
 const sample = referenceRestartResponse().data;
@@ -99,5 +100,53 @@ describe('a new restart task', () => {
     );
     expect(task.context.stringMap).toEqual({ prohibit_rollback: 'true', host_id: '7' });
     expect(task.subtasks.every((subtask) => subtask.prohibitRollback)).toBe(true);
+  });
+
+  it('keeps the reason it was asked for with, as a string in the context', () => {
+    const task = newRestartTask({
+      firstId: 1,
+      hostId: 7,
+      creator: 'monitoring',
+      type: 'SYS_ONECE',
+      prohibitRollback: false,
+      reason: 'agent heartbeat lost',
+      executionArn: 'arn',
+      now: new Date(),
+    });
+
+    expect(toOcpTask(task).context.stringMap).toEqual({
+      prohibit_rollback: 'false',
+      host_id: '7',
+      reason: 'agent heartbeat lost',
+    });
+    expect(taskChanges(undefined, task, 'now')).toEqual([
+      expect.objectContaining({ reason: 'agent heartbeat lost' }),
+    ]);
+    const started = {
+      ...task,
+      subtasks: task.subtasks.map((subtask, index) =>
+        index === 0 ? { ...subtask, status: 'RUNNING' as const } : subtask,
+      ),
+    };
+    expect(taskChanges(task, started, 'later')).toEqual([
+      expect.objectContaining({
+        reason: 'agent heartbeat lost',
+        subtask: expect.objectContaining({ status: 'RUNNING' }),
+      }),
+    ]);
+  });
+
+  it('adds no reason to the context or the changes of a task asked for without one', () => {
+    expect(Object.keys(created.context.stringMap)).toEqual(['prohibit_rollback', 'host_id']);
+    const task = newRestartTask({
+      firstId: 1,
+      hostId: 7,
+      creator: 'ops',
+      type: 'MANUAL',
+      prohibitRollback: false,
+      executionArn: 'arn',
+      now: new Date(),
+    });
+    expect(taskChanges(undefined, task, 'now')[0]).not.toHaveProperty('reason');
   });
 });

@@ -67,6 +67,10 @@ const sequenceOf = (taskId: number) =>
     const detail = event.detail as { status: string; subtask?: { index: number; status: string } };
     return detail.subtask ? `${detail.subtask.index}:${detail.subtask.status}` : `task:${detail.status}`;
   });
+const eventCli = (args: string[]) =>
+  promisify(execFile)('npx', ['tsx', 'local/event-cli.ts', ...args], {
+    env: { ...process.env, OCP_LOCAL_DIR: system.signingKeyDir },
+  });
 const rejections = () => published.filter((event) => event['detail-type'] === RESTART_REJECTED_DETAIL_TYPE);
 
 async function tasksOfHost(hostId: number) {
@@ -100,6 +104,25 @@ describe('restarts requested by events', () => {
       operation: 'EXECUTE',
       at: expect.any(String),
     });
+  });
+
+  it('keeps the event’s reason on the task (context stringMap) and in each of its status events', async () => {
+    await requestRestart({ hostId: 5, reason: 'agent heartbeat lost', requestedBy: 'monitoring' });
+
+    await eventually(async () => (await tasksOfHost(5)).length === 1, 'the task of the event');
+    const [created] = await tasksOfHost(5);
+    const task = await waitForTask(system, viewer, created!.id);
+    await system.drainStream();
+    await eventually(() => sequenceOf(task.id).at(-1) === 'task:SUCCESSFUL', 'the final status event');
+
+    expect(task.context.stringMap).toEqual({
+      prohibit_rollback: 'false',
+      host_id: '5',
+      reason: 'agent heartbeat lost',
+    });
+    const reasons = statusEvents(task.id).map((event) => (event.detail as { reason?: string }).reason);
+    expect(reasons.length).toBeGreaterThan(1);
+    expect(new Set(reasons)).toEqual(new Set(['agent heartbeat lost']));
   });
 
   it('creates one task when the same event is delivered twice', async () => {
@@ -159,18 +182,64 @@ describe('restarts requested by events', () => {
     expect(taskStatusChangePattern()['detail-type']).toEqual(['OCP Agent Task Status Change']);
   });
 
-  it('is what `npm run event -- restart` sends', async () => {
-    const { stdout } = await promisify(execFile)(
-      'npx',
-      ['tsx', 'local/event-cli.ts', 'restart', '--host', '4', '--requested-by', 'cli'],
-      {
-        env: { ...process.env, OCP_LOCAL_DIR: system.signingKeyDir },
-      },
+  it('is what `npm run event -- restart` sends; it prints the task the event started', async () => {
+    const { stdout } = await eventCli(['restart', '--host', '4', '--requested-by', 'cli']);
+
+    const tasks = await tasksOfHost(4);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({ creator: 'cli', type: 'SYS_ONECE' });
+    expect(stdout).toMatch(
+      new RegExp(
+        `^event [0-9a-f-]{36} put on ${system.eventBusName}\ntask ${tasks[0]!.id} started for host 4: RUNNING\n$`,
+      ),
     );
-    expect(stdout).toMatch(/event [0-9a-f-]{36} put on/);
-    await eventually(async () => (await tasksOfHost(4)).length === 1, 'the task of the CLI event');
-    expect((await tasksOfHost(4))[0]).toMatchObject({ creator: 'cli', type: 'SYS_ONECE' });
-    await waitForTask(system, viewer, (await tasksOfHost(4))[0]!.id);
+    await waitForTask(system, viewer, tasks[0]!.id);
+  });
+
+  it('`npm run event -- restart` prints why a request was rejected and exits 1', async () => {
+    const failure = await eventCli(['restart', '--host', '999']).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toMatch(/^event [0-9a-f-]{36} put on /);
+    expect(failure?.stderr).toMatch(/\nREJECTED \(COMMON_NOT_FOUND\): Host 999 does not exist\.\n$/);
+  });
+
+  it('`npm run event -- restart` prints why a request for a busy host was skipped and exits 1', async () => {
+    const host = system.hosts[2]!;
+    setDemoMode(host, 'hang-stop');
+    const busy = await call(system, 'POST', '/compute/hosts/3/agent/restart', viewer);
+    const busyId: number = busy.envelope.data.id;
+    try {
+      const failure = await eventCli(['restart', '--host', '3']).then(
+        () => undefined,
+        (error: { code: number; stderr: string }) => error,
+      );
+
+      expect(failure?.code).toBe(1);
+      expect(failure?.stderr).toMatch(
+        new RegExp(
+          `\\nSKIPPED \\(COMMON_CONFLICT\\): Host 3 already has a running agent operation: task ${busyId}\\.\\n$`,
+        ),
+      );
+    } finally {
+      const stuck = await waitForTask(
+        system,
+        viewer,
+        busyId,
+        (task) => task.subtasks[2].status === 'RUNNING',
+      );
+      await call(
+        system,
+        'POST',
+        `/api/v2/tasks/instances/${busyId}/subtasks/${stuck.subtasks[2].id}/cancel`,
+        await tokenFor(system, 'ops', ['TASK_MANAGER']),
+      );
+      await waitForTask(system, viewer, busyId);
+      setDemoMode(host, 'normal');
+    }
   });
 });
 

@@ -1,6 +1,9 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
-import { demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
+import { demoAgentProcesses, isLiveProcess, setDemoMode, startDemoAgent } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { call, startTestSystem, tokenFor, waitForTask } from '../support/local-client.ts';
 
@@ -93,7 +96,10 @@ describe('restarting an agent in local mode, over HTTP', () => {
     );
     expect(log.data.log).toMatch(/exit code 4/);
     const { envelope: agent } = await call(system, 'GET', '/compute/hosts/3/agent', operator);
-    expect(agent.data.status).toBe('STOPPED');
+    expect(agent.data).toMatchObject({
+      status: 'PARTIAL',
+      summary: '3 of 4 agent processes run (ocp_agentd, ocp_mgragent, ocp_monagent); not running: pos_proxy.',
+    });
     setDemoMode(system.hosts[2]!, 'normal');
   });
 
@@ -103,6 +109,85 @@ describe('restarting an agent in local mode, over HTTP', () => {
     const task = await waitForTask(system, operator, envelope.data.id);
     expect(task.subtasks.map((s: { error?: string }) => s.error ?? '')).toEqual(['', '', '', '', '']);
     expect(task.status).toBe('SUCCESSFUL');
+  });
+});
+
+describe('the agent status of a host where some agent processes run', () => {
+  it('is PARTIAL, naming the process that does not run, when one of the four was killed', async () => {
+    const host = system.hosts[1]!;
+    const killed = demoAgentProcesses(host).find((agentProcess) => agentProcess.name === 'ocp_monagent')!;
+    process.kill(killed.pid!, 'SIGKILL');
+    try {
+      await expect.poll(() => isLiveProcess(killed.pid!), { timeout: 10_000 }).toBe(false);
+
+      const { status, envelope } = await call(system, 'GET', `/compute/hosts/${host.hostId}/agent`, operator);
+
+      expect(status).toBe(200);
+      expect(envelope.data).toMatchObject({
+        status: 'PARTIAL',
+        summary:
+          '3 of 4 agent processes run (ocp_agentd, ocp_mgragent, pos_proxy); not running: ocp_monagent.',
+      });
+      expect(envelope.data.processes).toEqual(
+        demoAgentProcesses(host).map((agentProcess) =>
+          agentProcess.running ? agentProcess : { ...agentProcess, pid: null },
+        ),
+      );
+    } finally {
+      await startDemoAgent(host);
+    }
+  });
+});
+
+describe('the agent status of a registered host SSM cannot reach', () => {
+  it('answers 503 at once, naming the reason, when SSM does not know the host’s instance', async () => {
+    const dynamodb = new DynamoDBClient({});
+    try {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: system.tables.hostTable,
+          Item: marshall({
+            hostId: 90,
+            instanceId: 'mi-0123456789abcdef0',
+            agentHome: '/home/admin/ocp_agent',
+          }),
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+
+    const { status, envelope } = await call(system, 'GET', '/compute/hosts/90/agent', operator);
+
+    expect(status).toBe(503);
+    expect(envelope.error).toMatchObject({
+      code: 40000,
+      target: 'hostId',
+      message: expect.stringMatching(
+        /^Host 90 cannot be reached through SSM: SSM refused the command .*InvalidInstanceId/,
+      ),
+    });
+  });
+
+  it('answers 503 saying the SSM Agent is offline when the host is disconnected, and cancels the command', async () => {
+    const host = system.hosts[0]!;
+    const ssm = new SSMClient({});
+    system.offlineInstances.add(host.instanceId);
+    try {
+      const { status, envelope } = await call(system, 'GET', `/compute/hosts/${host.hostId}/agent`, operator);
+
+      expect(status).toBe(503);
+      expect(envelope.error?.message).toMatch(
+        /^Host 1 cannot be reached through SSM: its SSM Agent is offline/,
+      );
+      const { CommandInvocations: [latest] = [] } = await ssm.send(
+        new ListCommandInvocationsCommand({ InstanceId: host.instanceId, MaxResults: 1 }),
+      );
+      expect(latest).toMatchObject({ DocumentName: 'OcpAgentRestart-agentStatus', Status: 'Cancelled' });
+    } finally {
+      system.offlineInstances.delete(host.instanceId);
+      ssm.destroy();
+    }
   });
 });
 

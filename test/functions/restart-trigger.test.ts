@@ -140,7 +140,9 @@ describe('a batch of scheduled host restarts', () => {
     expect(answer).toEqual({ batchItemFailures: [] });
     const tasks = await tasksOf(hostIds);
     expect(tasks.map((task) => Number(task.hostId)).sort(byNumber)).toEqual(hostIds);
-    for (const task of tasks) expect(task).toMatchObject({ type: 'SCHEDULED', creator: 'nightly' });
+    for (const task of tasks) {
+      expect(task).toMatchObject({ type: 'SCHEDULED', creator: 'nightly', reason: 'weekly refresh' });
+    }
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(3);
   });
 

@@ -280,6 +280,6 @@ describe('the rendered documents on a demo host', () => {
     const result = runDocument('agentStatus');
 
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'STARTED' });
+    expect(JSON.parse(result.stdout)).toEqual({ processes: demoAgentProcesses(host) });
   });
 });

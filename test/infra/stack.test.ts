@@ -13,7 +13,7 @@ import { SWEEP_INTERVAL } from '#infra/constructs/execution-reconciler';
 import { LOG_RETENTION, type ProjectFunction } from '#infra/constructs/lambda-defaults';
 import { DEFAULT_SETTINGS } from '#infra/settings';
 import { tableDefinitions } from '#local/tables';
-import { HOST_TABLE, TASK_TABLE } from '#store/table-schema';
+import { HOST_TABLE, TASK_STREAM_MAPPING, TASK_TABLE } from '#store/table-schema';
 import { ENV, LAMBDA_FUNCTIONS } from '../../functions/catalog.ts';
 import { commandDocuments } from '../../host-scripts/command-documents.ts';
 import {
@@ -571,7 +571,12 @@ describe('event rules', () => {
       StartingPosition: 'TRIM_HORIZON',
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: { OnFailure: { Destination: getAtt(idOf(failedBatches), 'Arn') } },
+      // The settings local mode's stream poller applies too.
+      BatchSize: TASK_STREAM_MAPPING.batchSize,
+      MaximumRetryAttempts: TASK_STREAM_MAPPING.retryAttempts,
+      BisectBatchOnFunctionError: TASK_STREAM_MAPPING.bisectBatchOnError,
     });
+    expect(TASK_STREAM_MAPPING.reportBatchItemFailures).toBe(true);
     expect(propertiesOf(idOf(failedBatches))).toMatchObject({ SqsManagedSseEnabled: true });
   });
 
