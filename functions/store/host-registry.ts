@@ -1,6 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
+import { HostNotFound } from '#core/errors';
 import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, isValidHostParameter } from '#core/host-parameters';
 
 /** A host the product may act on: its OCP host id and its SSM managed-instance id. */
@@ -39,4 +40,13 @@ export function hasValidHostParameters(host: HostRecord): boolean {
     isValidHostParameter('agentHome', host.agentHome) &&
     isValidHostParameter('controlScript', host.controlScript)
   );
+}
+
+/**
+ * The host a command may be sent to. A host that is not registered, or whose record holds a value
+ * that would not pass its SSM allowedPattern, is answered as not existing (HostNotFound).
+ */
+export function requireCommandableHost(host: HostRecord | undefined, hostId: bigint | number): HostRecord {
+  if (!host || !hasValidHostParameters(host)) throw new HostNotFound(hostId);
+  return host;
 }

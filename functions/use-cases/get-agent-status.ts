@@ -7,10 +7,10 @@ import {
 } from '@aws-sdk/client-ssm';
 import { ssm } from '#aws/ssm';
 import { type AgentProcessState, type AgentState, judgeAgentProcesses } from '#core/agent-status';
-import { AgentStatusUnavailable, HostNotFound, HostUnreachable } from '#core/errors';
+import { AgentStatusUnavailable, HostUnreachable } from '#core/errors';
 import * as z from '#core/schema';
 import { ocpTimestamp } from '#core/time';
-import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
+import { type HostRegistry, requireCommandableHost } from '#store/host-registry';
 
 /** What agent-status.sh prints on the host: each agent process and whether it runs. */
 const AgentStatusReport = z.object({
@@ -44,10 +44,7 @@ export async function getAgentStatus(
   hostId: bigint,
   deps: { hosts: HostRegistry; documentName: string; waitSeconds?: number },
 ): Promise<AgentStatus> {
-  const host = await deps.hosts.find(hostId);
-  if (!host || !hasValidHostParameters(host)) {
-    throw new HostNotFound(hostId);
-  }
+  const host = requireCommandableHost(await deps.hosts.find(hostId), hostId);
   const waitSeconds = deps.waitSeconds ?? STATUS_WAIT_SECONDS;
   let commandId: string | undefined;
   try {

@@ -1,10 +1,10 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { sfn } from '#aws/sfn';
-import { HostBusy, HostNotFound } from '#core/errors';
+import { HostBusy } from '#core/errors';
 import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
-import { type HostRegistry, hasValidHostParameters } from '#store/host-registry';
+import { type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
 
 export interface RestartRequest {
@@ -47,15 +47,13 @@ export async function startRestartTask(
   const { idempotencyKey } = request;
   const hostNumber = asSafeNumber(request.hostId);
   // The lock and the key are checked again, atomically, when the task is written; this early look saves ids.
-  const [host, holder, earlier] = await Promise.all([
+  const [found, holder, earlier] = await Promise.all([
     deps.hosts.find(request.hostId),
     hostNumber === undefined ? undefined : deps.tasks.lockHolder(hostNumber),
     idempotencyKey === undefined ? undefined : deps.tasks.taskForRequest(idempotencyKey),
   ]);
   if (earlier !== undefined) return { task: await existingTask(deps.tasks, earlier), duplicate: true };
-  if (!host || !hasValidHostParameters(host)) {
-    throw new HostNotFound(request.hostId);
-  }
+  const host = requireCommandableHost(found, request.hostId);
   if (holder !== undefined) throw new HostBusy(host.hostId, holder);
   const firstId = await deps.tasks.allocateIds(IDS_PER_TASK);
   const executionName = `task-${firstId}`;

@@ -11,7 +11,7 @@ import {
   rollbackTask,
   skipSubtask,
 } from '#core/task-lifecycle';
-import type { HostRegistry } from '#store/host-registry';
+import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import type { TaskStore } from '#store/task-store';
 import { executionArnFor, type RestartExecutionInput } from './start-restart-task.ts';
 
@@ -27,7 +27,9 @@ export interface TaskActionDependencies {
  */
 export async function retry(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, retryTask(task, new Date()), deps, () => redrive(task));
+  const reopened = retryTask(task, new Date());
+  await commandableHostOf(task, deps);
+  return resume(task, reopened, deps, () => redrive(task));
 }
 
 /** Skip: the failed subtask counts as done and the redriven execution goes on from the next one (same window). */
@@ -37,15 +39,16 @@ export async function skip(
   deps: TaskActionDependencies,
 ): Promise<TaskRecord> {
   const task = await load(taskId, deps);
-  return resume(task, skipSubtask(task, subtaskId, new Date()), deps, () => redrive(task));
+  const reopened = skipSubtask(task, subtaskId, new Date());
+  await commandableHostOf(task, deps);
+  return resume(task, reopened, deps, () => redrive(task));
 }
 
 /** Rollback: an execution of its own runs "Start all OCP agent processes" again, so the agent runs. */
 export async function rollback(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
   const task = await load(taskId, deps);
   const reopened = rollbackTask(task, new Date());
-  const host = await deps.hosts.find(BigInt(task.hostId));
-  if (!host) throw new TaskNotFound(taskId);
+  const host = await commandableHostOf(task, deps);
   const name = `task-${task.id}-rollback-${reopened.subtasks[ROLLBACK_SUBTASK_INDEX]!.runTime}`;
   const withExecutor = { ...reopened, executor: executionArnFor(deps.stateMachineArn, name) };
   const input: RestartExecutionInput = {
@@ -98,6 +101,14 @@ async function load(taskId: number, deps: TaskActionDependencies): Promise<TaskR
   const task = await deps.tasks.getTask(taskId);
   if (!task) throw new TaskNotFound(taskId);
   return task;
+}
+
+/**
+ * Retry, skip and rollback send commands to the task's host again, so they need it still registered
+ * and valid, as a restart does; cancel does not, since it only stops what runs.
+ */
+async function commandableHostOf(task: TaskRecord, deps: TaskActionDependencies): Promise<HostRecord> {
+  return requireCommandableHost(await deps.hosts.find(BigInt(task.hostId)), task.hostId);
 }
 
 /** Records the reopened task (taking the host's lock), then resumes the workflow; undone if that fails. */

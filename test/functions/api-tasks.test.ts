@@ -1,11 +1,11 @@
-import { RedriveExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
-import { createTestTables, type TestTables, tableItems } from '../support/test-tables.ts';
+import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
 let store: TaskStore;
@@ -198,48 +198,50 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
   });
 });
 
+const sfnMock = mockClient(SFNClient);
+afterAll(() => sfnMock.restore());
+
+const act = (task: TaskRecord, action: 'retry' | 'skip' | 'rollback') =>
+  handler(
+    apiEvent({
+      method: 'POST',
+      ...(action !== 'skip'
+        ? {
+            routePath: `/api/v2/tasks/instances/{id}/${action}`,
+            rawPath: `/api/v2/tasks/instances/${task.id}/${action}`,
+            pathParameters: { id: String(task.id) },
+          }
+        : {
+            routePath: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/skip',
+            rawPath: `/api/v2/tasks/instances/${task.id}/subtasks/${task.subtasks[0]!.id}/skip`,
+            pathParameters: { id: String(task.id), subtaskId: String(task.subtasks[0]!.id) },
+          }),
+      claims: operator('TASK_MANAGER'),
+    }),
+  );
+
+/** A task that failed at its first subtask `ageMs` ago. */
+async function failedTask(hostId: number, ageMs: number): Promise<TaskRecord> {
+  const firstId = await store.allocateIds(6);
+  const task = newRestartTask({
+    firstId,
+    hostId,
+    creator: 'alice',
+    type: 'MANUAL',
+    prohibitRollback: false,
+    executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
+    now: new Date(Date.now() - ageMs),
+  });
+  await store.createTask(task);
+  await store.finishTask(task.id, 'FAILED', task.startTime, () => 'Subtask failed: boom.');
+  return (await store.getTask(task.id))!;
+}
+
 describe('POST /api/v2/tasks/instances/{id}/retry and skip, and Step Functionsâ€™ 14-day redrive window', () => {
-  const sfnMock = mockClient(SFNClient);
   beforeEach(() => sfnMock.reset());
-  afterAll(() => sfnMock.restore());
-
-  const act = (task: TaskRecord, action: 'retry' | 'skip') =>
-    handler(
-      apiEvent({
-        method: 'POST',
-        ...(action === 'retry'
-          ? {
-              routePath: '/api/v2/tasks/instances/{id}/retry',
-              rawPath: `/api/v2/tasks/instances/${task.id}/retry`,
-              pathParameters: { id: String(task.id) },
-            }
-          : {
-              routePath: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/skip',
-              rawPath: `/api/v2/tasks/instances/${task.id}/subtasks/${task.subtasks[0]!.id}/skip`,
-              pathParameters: { id: String(task.id), subtaskId: String(task.subtasks[0]!.id) },
-            }),
-        claims: operator('TASK_MANAGER'),
-      }),
-    );
-
-  /** A task that failed at its first subtask `ageMs` ago. */
-  async function failedTask(hostId: number, ageMs: number): Promise<TaskRecord> {
-    const firstId = await store.allocateIds(6);
-    const task = newRestartTask({
-      firstId,
-      hostId,
-      creator: 'alice',
-      type: 'MANUAL',
-      prohibitRollback: false,
-      executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-      now: new Date(Date.now() - ageMs),
-    });
-    await store.createTask(task);
-    await store.finishTask(task.id, 'FAILED', task.startTime, () => 'Subtask failed: boom.');
-    return (await store.getTask(task.id))!;
-  }
 
   it('refuses both, naming the window, without asking Step Functions or changing anything', async () => {
+    await registerHost(tables, { hostId: 201, instanceId: 'i-0123456789abcdef0' });
     const task = await failedTask(201, 15 * 86_400_000);
     const before = await tableItems(tables.taskTable);
 
@@ -257,6 +259,7 @@ describe('POST /api/v2/tasks/instances/{id}/retry and skip, and Step Functionsâ€
   });
 
   it('answers 409 naming the window when Step Functions refuses the redrive, restoring the task and freeing the host', async () => {
+    await registerHost(tables, { hostId: 202, instanceId: 'i-0123456789abcdef0' });
     const task = await failedTask(202, 60_000);
     const before = await tableItems(tables.taskTable);
     sfnMock
@@ -272,4 +275,59 @@ describe('POST /api/v2/tasks/instances/{id}/retry and skip, and Step Functionsâ€
     expect(await tableItems(tables.taskTable)).toEqual(before);
     expect(await store.lockHolder(202)).toBeUndefined();
   });
+});
+
+describe('Task actions on a host that is gone from the registry or holds a hostile value', () => {
+  beforeEach(() => sfnMock.reset());
+
+  it.each(['retry', 'skip', 'rollback'] as const)(
+    'answers %s on a task of a deregistered host with 404 / COMMON_NOT_FOUND naming the host, changing nothing',
+    async (action) => {
+      const task = await failedTask(301, 60_000);
+      const before = await tableItems(tables.taskTable);
+
+      const result = await act(task, action);
+
+      expect(result.statusCode).toBe(404);
+      expect(parse(result)).toMatchObject({
+        successful: false,
+        error: { code: 10002, message: 'Host 301 does not exist.', target: 'hostId' },
+      });
+      expect(sfnMock.calls()).toHaveLength(0);
+      expect(await tableItems(tables.taskTable)).toEqual(before);
+      expect(await store.lockHolder(301)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['agentHome', { agentHome: '/home/admin/ocp_agent;rm -rf /' }],
+    ['agentHome with a dot segment', { agentHome: '/home/admin/../../etc' }],
+    ['controlScript', { controlScript: 'bin/ocp_agentctl $(id)' }],
+    ['instanceId', { instanceId: 'i-0123 --x' }],
+  ])(
+    'refuses a rollback whose host record holds a hostile %s as a restart does (404), changing nothing',
+    async (_name, hostile) => {
+      await registerHost(tables, { hostId: 302, instanceId: 'i-0123456789abcdef0', ...hostile });
+      const task = await failedTask(302, 60_000);
+      const before = await tableItems(tables.taskTable);
+
+      const rollback = await act(task, 'rollback');
+      const restart = await handler(
+        apiEvent({
+          method: 'POST',
+          routePath: '/compute/hosts/{hostId}/agent/restart',
+          rawPath: '/compute/hosts/302/agent/restart',
+          pathParameters: { hostId: '302' },
+          claims: operator('HOST_MANAGER'),
+        }),
+      );
+
+      expect(rollback.statusCode).toBe(404);
+      expect(parse(rollback).error).toMatchObject({ code: 10002, message: 'Host 302 does not exist.' });
+      expect(parse(rollback).error).toEqual(parse(restart).error);
+      expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+      expect(await tableItems(tables.taskTable)).toEqual(before);
+      expect(await store.lockHolder(302)).toBeUndefined();
+    },
+  );
 });

@@ -24,7 +24,7 @@ export async function createTestTables(): Promise<TestTables> {
 
 export async function registerHost(
   tables: TestTables,
-  host: { hostId: number; instanceId: string; agentHome?: string },
+  host: { hostId: number; instanceId: string; agentHome?: string; controlScript?: string },
 ): Promise<void> {
   await testDynamoDb.send(
     new PutItemCommand({
