@@ -15,7 +15,7 @@ import { StaleRecord, TaskStore } from '#store/task-store';
 import { getAgentStatus } from '#use-cases/get-agent-status';
 import { startRestartTask } from '#use-cases/start-restart-task';
 import { cancel, retry, rollback, skip } from '#use-cases/task-actions';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import {
   documentFor,
   hostTableName,
@@ -134,30 +134,30 @@ const routeIds = new Map(
 );
 
 /** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
-export const handler = async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
-  const scope = newRequestScope();
-  logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
-  try {
-    const routeId = routeIds.get(event.routeKey);
-    if (!routeId) throw new RouteNotFound(event.requestContext?.http?.method ?? '?', event.rawPath ?? '?');
-    const caller = callerFromClaims(event.requestContext?.authorizer?.jwt?.claims, permissionsClaim());
-    logger.appendKeys({ caller: caller.username });
-    const data = await actions[routeId](event, caller);
-    return respond(successEnvelope(scope, data));
-  } catch (error) {
-    const envelope = errorEnvelope(scope, error);
-    if (envelope.status >= 500) logger.error('Request failed', { error });
-    else
-      logger.info('Request refused', {
-        status: envelope.status,
-        code: envelope.error.code,
-        reason: envelope.error.message,
-      });
-    return respond(envelope);
-  } finally {
-    logger.removeKeys(['traceId', 'requestId', 'caller']);
-  }
-};
+export const handler = loggedInvocation(
+  async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    const scope = newRequestScope();
+    logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
+    try {
+      const routeId = routeIds.get(event.routeKey);
+      if (!routeId) throw new RouteNotFound(event.requestContext?.http?.method ?? '?', event.rawPath ?? '?');
+      const caller = callerFromClaims(event.requestContext?.authorizer?.jwt?.claims, permissionsClaim());
+      logger.appendKeys({ caller: caller.username });
+      const data = await actions[routeId](event, caller);
+      return respond(successEnvelope(scope, data));
+    } catch (error) {
+      const envelope = errorEnvelope(scope, error);
+      if (envelope.status >= 500) logger.error('Request failed', { error });
+      else
+        logger.info('Request refused', {
+          status: envelope.status,
+          code: envelope.error.code,
+          reason: envelope.error.message,
+        });
+      return respond(envelope);
+    }
+  },
+);
 
 function respond(envelope: { status: number; traceId: string }): APIGatewayProxyStructuredResultV2 {
   return {

@@ -3,7 +3,7 @@ import type { CommandStatusDetail } from '#core/event-patterns';
 import { TaskStore } from '#store/task-store';
 import { readInvocation } from '#use-cases/command-status';
 import { recordCommandOutcome } from '#use-cases/record-command-outcome';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 const tasks = new TaskStore(taskTableName());
@@ -13,12 +13,14 @@ const tasks = new TaskStore(taskTableName());
  * outcome and output on its subtask, then completes the waiting workflow step with its task token.
  * Safe to receive twice: a repeated event re-sends the same completion, which Step Functions ignores.
  */
-export const handler = async (event: EventBridgeEvent<string, CommandStatusDetail>): Promise<void> => {
-  const { 'command-id': commandId, 'instance-id': instanceId } = event.detail;
-  const invocation = await readInvocation(commandId, instanceId);
-  if (!invocation) {
-    logger.warn('SSM has no invocation for the event', { commandId, instanceId });
-    return;
-  }
-  await recordCommandOutcome(tasks, invocation, commandOutputLogGroup());
-};
+export const handler = loggedInvocation(
+  async (event: EventBridgeEvent<string, CommandStatusDetail>): Promise<void> => {
+    const { 'command-id': commandId, 'instance-id': instanceId } = event.detail;
+    const invocation = await readInvocation(commandId, instanceId);
+    if (!invocation) {
+      logger.warn('SSM has no invocation for the event', { commandId, instanceId });
+      return;
+    }
+    await recordCommandOutcome(tasks, invocation, commandOutputLogGroup());
+  },
+);

@@ -1,7 +1,7 @@
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { taskTableName } from './runtime-config.ts';
 
 const FinishTaskInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
@@ -9,9 +9,9 @@ const FinishTaskInput = z.object({ taskId: z.number().check(z.int(), z.positive(
 const tasks = new TaskStore(taskTableName());
 
 /** Last state of a successful run: the task is SUCCESSFUL and its host's lock released. */
-export const handler = async (event: unknown): Promise<{ status: string }> => {
+export const handler = loggedInvocation(async (event: unknown): Promise<{ status: string }> => {
   const { taskId } = FinishTaskInput.parse(event);
   const task = await endTask(tasks, taskId, { status: 'SUCCESSFUL' });
   logger.info('Task finished', { taskId, status: task.status });
   return { status: task.status };
-};
+});

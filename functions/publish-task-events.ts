@@ -4,7 +4,7 @@ import { eventbridge } from '#aws/eventbridge';
 import { PRODUCT_EVENT_SOURCE, TASK_STATUS_CHANGE_DETAIL_TYPE } from '#core/event-patterns';
 import { taskChanges } from '#core/task-changes';
 import { taskFromStreamImage } from '#store/task-stream';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { eventBusName } from './runtime-config.ts';
 
 const PUT_EVENTS_LIMIT = 10;
@@ -14,27 +14,29 @@ const PUT_EVENTS_LIMIT = 10;
  * change is missed even if a handler crashes after its write. Records are handled in order; on a
  * failure the batch reports the first unpublished record, and the stream retries from there.
  */
-export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-  for (const record of event.Records) {
-    const entries = entriesFor(record);
-    try {
-      for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
-        const result = await eventbridge.send(
-          new PutEventsCommand({ Entries: entries.slice(i, i + PUT_EVENTS_LIMIT) }),
-        );
-        if (result.FailedEntryCount)
-          throw new Error(`EventBridge refused ${result.FailedEntryCount} event(s)`);
+export const handler = loggedInvocation(
+  async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    for (const record of event.Records) {
+      const entries = entriesFor(record);
+      try {
+        for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
+          const result = await eventbridge.send(
+            new PutEventsCommand({ Entries: entries.slice(i, i + PUT_EVENTS_LIMIT) }),
+          );
+          if (result.FailedEntryCount)
+            throw new Error(`EventBridge refused ${result.FailedEntryCount} event(s)`);
+        }
+      } catch (error) {
+        logger.error('Could not publish task status changes', {
+          error,
+          sequence: record.dynamodb?.SequenceNumber,
+        });
+        return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
       }
-    } catch (error) {
-      logger.error('Could not publish task status changes', {
-        error,
-        sequence: record.dynamodb?.SequenceNumber,
-      });
-      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' }] };
     }
-  }
-  return { batchItemFailures: [] };
-};
+    return { batchItemFailures: [] };
+  },
+);
 
 function entriesFor(record: DynamoDBRecord): PutEventsRequestEntry[] {
   const after = taskFromStreamImage(record.dynamodb?.NewImage);

@@ -2,7 +2,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 /** The fields of "Step Functions Execution Status Change" the product reads. */
@@ -32,7 +32,7 @@ const tasks = new TaskStore(taskTableName());
  * of the run a retry redrives, or of the execution a rollback replaced) changes nothing. A subtask
  * whose state timed out although its command had succeeded is recorded so and the run resumed.
  */
-export const handler = async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
+export const handler = loggedInvocation(async (event: EventBridgeEvent<string, unknown>): Promise<void> => {
   const detail = ExecutionStatusDetail.parse(event.detail);
   if (detail.status === 'RUNNING' || detail.status === 'PENDING_REDRIVE') return;
   const { taskId, instanceId } = ExecutionInput.parse(JSON.parse(detail.input ?? '{}'));
@@ -60,7 +60,7 @@ export const handler = async (event: EventBridgeEvent<string, unknown>): Promise
     executionStatus: detail.status,
     taskStatus: task.status,
   });
-};
+});
 
 /** True when the task now runs in another execution (a rollback's): this one's end is not the task's. */
 async function replacedExecution(taskId: number, executionArn: string): Promise<boolean> {

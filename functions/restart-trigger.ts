@@ -21,7 +21,7 @@ import {
   type TriggerOutcome,
   triggerRestart,
 } from '#use-cases/trigger-restart';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import {
   eventBusName,
   hostTableName,
@@ -107,23 +107,23 @@ const dependencies = (): TriggerDependencies => ({
  * message delivered twice starts no second task; a message whose host could not be started (a
  * transient error) is reported in batchItemFailures and redelivered, and dead-lettered after a few.
  */
-export const handler = async (
-  event: unknown,
-): Promise<TriggerOutcome[] | ScheduledRunQueued | SQSBatchResponse> => {
-  const batch = QueueBatch.safeParse(event);
-  if (batch.success) return restartQueuedHosts(batch.data.Records);
-  const scheduled = ScheduledRestart.safeParse(event);
-  if (scheduled.success) {
-    const queued = await queueScheduledRun(scheduled.data.scheduledRestart, {
-      scheduledRestartQueueUrl: scheduledRestartQueueUrl(),
-    });
-    logger.info('Queued a schedule run', { ...queued });
-    return queued;
-  }
-  const outcomes = await handleRequest(event);
-  for (const outcome of outcomes) logger.info('Triggered restart', { ...outcome });
-  return outcomes;
-};
+export const handler = loggedInvocation(
+  async (event: unknown): Promise<TriggerOutcome[] | ScheduledRunQueued | SQSBatchResponse> => {
+    const batch = QueueBatch.safeParse(event);
+    if (batch.success) return restartQueuedHosts(batch.data.Records);
+    const scheduled = ScheduledRestart.safeParse(event);
+    if (scheduled.success) {
+      const queued = await queueScheduledRun(scheduled.data.scheduledRestart, {
+        scheduledRestartQueueUrl: scheduledRestartQueueUrl(),
+      });
+      logger.info('Queued a schedule run', { ...queued });
+      return queued;
+    }
+    const outcomes = await handleRequest(event);
+    for (const outcome of outcomes) logger.info('Triggered restart', { ...outcome });
+    return outcomes;
+  },
+);
 
 /** Starts each message's host restart at once; the messages that failed transiently are redelivered. */
 async function restartQueuedHosts(

@@ -10,7 +10,7 @@ import { subtaskAt } from '#core/subtasks';
 import type { TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
 import { StaleRecord, TaskStore } from '#store/task-store';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
 
 /** A value the SSM Agent will accept for the document parameter (or instance id) `name`. */
@@ -44,66 +44,66 @@ const tasks = new TaskStore(taskTableName());
  * Invoked by a subtask state with its task token: marks the subtask RUNNING with the token,
  * then sends the subtask's command. The command's completion event finishes the state.
  */
-export const handler = async (
-  event: unknown,
-): Promise<{ commandId: string } | { alreadySucceeded: true }> => {
-  const input = RunSubtaskInput.parse(event);
-  const definition = subtaskAt(input.subtaskIndex);
-  logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
+export const handler = loggedInvocation(
+  async (event: unknown): Promise<{ commandId: string } | { alreadySucceeded: true }> => {
+    const input = RunSubtaskInput.parse(event);
+    const definition = subtaskAt(input.subtaskIndex);
+    logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
 
-  let task: TaskRecord;
-  try {
-    task = await tasks.beginSubtaskAttempt(
-      input.taskId,
-      input.subtaskIndex,
-      input.taskToken,
-      ocpTimestamp(new Date()),
-    );
-  } catch (error) {
-    if (error instanceof StaleRecord && (await hasSucceeded(input.taskId, input.subtaskIndex))) {
-      // The execution was redriven into a subtask that is done: an operator skipped it, or its
-      // command had succeeded although the state timed out. The step is done already.
-      await sfn.send(
-        new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
+    let task: TaskRecord;
+    try {
+      task = await tasks.beginSubtaskAttempt(
+        input.taskId,
+        input.subtaskIndex,
+        input.taskToken,
+        ocpTimestamp(new Date()),
       );
-      logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
-      return { alreadySucceeded: true };
+    } catch (error) {
+      if (error instanceof StaleRecord && (await hasSucceeded(input.taskId, input.subtaskIndex))) {
+        // The execution was redriven into a subtask that is done: an operator skipped it, or its
+        // command had succeeded although the state timed out. The step is done already.
+        await sfn.send(
+          new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
+        );
+        logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+        return { alreadySucceeded: true };
+      }
+      throw error;
     }
-    throw error;
-  }
-  const attempt = task.subtasks[input.subtaskIndex]!.runTime;
-  let commandId: string | undefined;
-  try {
-    const sent = await ssm.send(
-      new SendCommandCommand({
-        DocumentName: documentFor(definition.key),
-        InstanceIds: [input.instanceId],
-        Parameters: { agentHome: [input.agentHome], controlScript: [input.controlScript] },
-        // The full output, beyond what SSM returns inline, for the subtask's log.
-        CloudWatchOutputConfig: {
-          CloudWatchOutputEnabled: true,
-          CloudWatchLogGroupName: commandOutputLogGroup(),
-        },
-        Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
-        TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
-      }),
-    );
-    commandId = sent.Command?.CommandId;
-  } catch (error) {
-    logger.error('SSM did not accept the command', { error });
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
-    throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
-  }
-  if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
-  try {
-    await tasks.recordCommand(input.taskId, input.subtaskIndex, attempt, commandId);
-  } catch (error) {
-    // A fast command can finish, and its callback record the outcome, before this write.
-    if (!(error instanceof StaleRecord)) throw error;
-  }
-  logger.info('Subtask command sent', { commandId, attempt });
-  return { commandId };
-};
+    const attempt = task.subtasks[input.subtaskIndex]!.runTime;
+    let commandId: string | undefined;
+    try {
+      const sent = await ssm.send(
+        new SendCommandCommand({
+          DocumentName: documentFor(definition.key),
+          InstanceIds: [input.instanceId],
+          Parameters: { agentHome: [input.agentHome], controlScript: [input.controlScript] },
+          // The full output, beyond what SSM returns inline, for the subtask's log.
+          CloudWatchOutputConfig: {
+            CloudWatchOutputEnabled: true,
+            CloudWatchLogGroupName: commandOutputLogGroup(),
+          },
+          Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
+          TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
+        }),
+      );
+      commandId = sent.Command?.CommandId;
+    } catch (error) {
+      logger.error('SSM did not accept the command', { error });
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+      throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
+    }
+    if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
+    try {
+      await tasks.recordCommand(input.taskId, input.subtaskIndex, attempt, commandId);
+    } catch (error) {
+      // A fast command can finish, and its callback record the outcome, before this write.
+      if (!(error instanceof StaleRecord)) throw error;
+    }
+    logger.info('Subtask command sent', { commandId, attempt });
+    return { commandId };
+  },
+);
 
 async function hasSucceeded(taskId: number, index: number): Promise<boolean> {
   const task = await tasks.getTask(taskId);

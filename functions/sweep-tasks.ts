@@ -2,7 +2,7 @@ import { HANDOVER_GRACE_MS } from '#core/execution-sweep';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { type SweepResult, sweepRunningTasks } from '#use-cases/sweep-running-tasks';
-import { logger } from './logger.ts';
+import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 /**
@@ -19,7 +19,7 @@ const tasks = new TaskStore(taskTableName());
  * the product, completes subtasks whose command ended without SSM's event, and frees a host lock
  * whose task has ended.
  */
-export const handler = async (event?: unknown): Promise<SweepResult> => {
+export const handler = loggedInvocation(async (event?: unknown): Promise<SweepResult> => {
   const settledBefore = SweepInput.parse(event)?.handoversSettledBefore;
   const result = await sweepRunningTasks(tasks, {
     handoversSettledBefore: settledBefore
@@ -30,4 +30,4 @@ export const handler = async (event?: unknown): Promise<SweepResult> => {
   if (result.fixed.length || result.completed.length || result.released.length)
     logger.warn('Repaired what lost status events left unrecorded', { ...result });
   return result;
-};
+});

@@ -18,7 +18,7 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { commandComment } from '../../functions/core/command-comment.ts';
 import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
@@ -26,6 +26,7 @@ import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import type { TaskRecord } from '../../functions/core/task.ts';
 import { retryTask } from '../../functions/core/task-lifecycle.ts';
+import { logger } from '../../functions/logger.ts';
 import { hostLockKey } from '../../functions/store/table-schema.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { createRestartTask } from '../support/tasks.ts';
@@ -298,6 +299,48 @@ describe('command-callback', () => {
 
     expect(await tableItems(tables.taskTable)).toEqual(before);
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+});
+
+describe('log keys of one invocation', () => {
+  /** The JSON log lines the handlers' logger writes at INFO (the tests run it SILENT) while `act` runs. */
+  async function logLines(act: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const level = logger.getLevelName();
+    logger.setLogLevel('INFO');
+    try {
+      await act();
+    } finally {
+      logger.setLogLevel(level);
+      spy.mockRestore();
+    }
+    return written
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+  }
+
+  it('do not reach the next invocation, which logs only its own task', async () => {
+    const first = await runningTask(901);
+    const second = await runningTask(902);
+
+    const firstLines = await logLines(() => start(first, 0));
+    const secondLines = await logLines(() => finishTask({ taskId: second.id }));
+
+    expect(firstLines).toContainEqual(
+      expect.objectContaining({
+        message: 'Subtask command sent',
+        taskId: first.id,
+        subtask: RESTART_SUBTASKS[0]!.name,
+      }),
+    );
+    expect(secondLines).toEqual([expect.objectContaining({ message: 'Task finished', taskId: second.id })]);
+    expect(secondLines[0]).not.toHaveProperty('subtask');
   });
 });
 
