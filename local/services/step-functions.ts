@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { isWithinRedriveWindow } from '#core/redrive-window';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 import { deferred, type Resolvers } from '#local/promise-with-resolvers';
-import type { ExecutionStore } from '#local/services/execution-store';
+import type { ExecutionStore, StoredExecution } from '#local/services/execution-store';
 import {
   type JsonValue,
   type LambdaFunction,
@@ -75,22 +75,9 @@ type LibraryEvent = RunHandle['eventLogs'] extends AsyncGenerator<infer Event> ?
 type EventBody = Omit<HistoryEvent, 'id' | 'previousEventId' | 'timestamp'>;
 type TaskStateDefinition = { Resource: string; TimeoutSeconds?: number; HeartbeatSeconds?: number };
 
-interface Execution {
-  executionArn: string;
-  name: string;
-  input: string;
-  startDate: Date;
-  stopDate?: Date;
-  status: ExecutionStatus;
-  output?: string;
-  error?: string;
-  cause?: string;
-  redriveCount: number;
-  redriveDate?: Date;
-  history: HistoryEvent[];
+/** An execution as kept (see StoredExecution), with its run in progress, if any. */
+interface Execution extends StoredExecution {
   run?: Run;
-  /** The last top-level state entered, where a redrive resumes. */
-  resumePoint?: { name: string; input: JsonValue };
 }
 
 /** One run of the machine for an execution: the first, or one per redrive. */

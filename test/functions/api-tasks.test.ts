@@ -5,6 +5,7 @@ import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
+import { createRestartTask } from '../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
@@ -222,17 +223,7 @@ const act = (task: TaskRecord, action: 'retry' | 'skip' | 'rollback') =>
 
 /** A task that failed at its first subtask `ageMs` ago. */
 async function failedTask(hostId: number, ageMs: number): Promise<TaskRecord> {
-  const firstId = await store.allocateIds(6);
-  const task = newRestartTask({
-    firstId,
-    hostId,
-    creator: 'alice',
-    type: 'MANUAL',
-    prohibitRollback: false,
-    executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-    now: new Date(Date.now() - ageMs),
-  });
-  await store.createTask(task);
+  const task = await createRestartTask(store, hostId, undefined, new Date(Date.now() - ageMs));
   await store.finishTask(task.id, 'FAILED', task.startTime, () => 'Subtask failed: boom.');
   return (await store.getTask(task.id))!;
 }

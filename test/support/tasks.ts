@@ -1,3 +1,4 @@
+import { IDS_PER_TASK } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import type { TaskStore } from '../../functions/store/task-store.ts';
 
@@ -6,8 +7,9 @@ export async function createRestartTask(
   store: TaskStore,
   hostId: number,
   idempotencyKey?: string,
+  now: Date = new Date(),
 ): Promise<TaskRecord> {
-  const firstId = await store.allocateIds(6);
+  const firstId = await store.allocateIds(IDS_PER_TASK);
   const task = newRestartTask({
     firstId,
     hostId,
@@ -15,7 +17,7 @@ export async function createRestartTask(
     type: 'MANUAL',
     prohibitRollback: false,
     executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${firstId}`,
-    now: new Date(),
+    now,
   });
   await store.createTask(task, idempotencyKey);
   return task;
