@@ -122,13 +122,27 @@ async function expectResumedAfterTimeout(
   expect(task.status).toBe('SUCCESSFUL');
   expect(statuses(task)).toEqual(['SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL']);
   expect(seconds).toBeGreaterThanOrEqual(STATE_TIMEOUT_SECONDS);
-  const execution = (await system.stepFunctions.handle('DescribeExecution', {
-    executionArn: task.executor,
-  })) as { status: string; redriveCount: number };
+  // The record is SUCCESSFUL once the workflow's last state wrote it; the execution ends just after.
+  const execution = await executionEnded(String(task.executor));
   expect(execution).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
   const prepares = (await invocationsOf(host(hostId))).filter((i) => i.DocumentName === PREPARE_DOCUMENT);
   expect(prepares.map((invocation) => invocation.Status)).toEqual(['Success']);
   expect((await lockItems(client, system)).filter((lock) => lock.pk === `HOST#${hostId}`)).toEqual([]);
+}
+
+async function executionEnded(
+  executionArn: string,
+  deadlineMs = 10_000,
+): Promise<{ status: string; redriveCount: number }> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const execution = (await system.stepFunctions.handle('DescribeExecution', { executionArn })) as {
+      status: string;
+      redriveCount: number;
+    };
+    if (execution.status !== 'RUNNING' || Date.now() > deadline) return execution;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Processes still running a command script (bash on local-ssm's _script.sh) in the host's folder. */
