@@ -3,6 +3,8 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { dynamodb } from '../functions/aws/dynamodb.ts';
 import { HANDOVER_GRACE_MS } from '../functions/core/execution-sweep.ts';
 import { newRestartTask, type TaskRecord } from '../functions/core/task.ts';
+import { finishTask } from '../functions/core/task-progress.ts';
+import { ocpTimestamp } from '../functions/core/time.ts';
 import { TaskStore } from '../functions/store/task-store.ts';
 import { type SweepResult, sweepRunningTasks } from '../functions/use-cases/sweep-running-tasks.ts';
 import { ensureTables } from '../local/tables.ts';
@@ -118,18 +120,24 @@ export async function run(context: BenchContext): Promise<PartResult> {
       executionArn: `${executionPrefix}:bench-sweep-${suffix}-${firstId}`,
       now: new Date(),
     });
-    // A copy of the real restart's attempts (times, task tokens, command ids), so as large a record.
+    // A copy of the real restart's attempts (times), so as large a record.
     const record = finished
       ? {
           ...task,
           subtasks: task.subtasks.map((subtask, i) => {
-            const { status, runTime, startTime, endTime, taskToken, commandId } = template.subtasks[i]!;
-            return { ...subtask, status, runTime, startTime, endTime, taskToken, commandId };
+            const { status, runTime, startTime, endTime } = template.subtasks[i]!;
+            return { ...subtask, status, runTime, startTime, endTime };
           }),
         }
       : task;
     await store.createTask(record);
-    if (finished) await store.finishTask(task.id, 'SUCCESSFUL', template.endTime ?? new Date().toISOString());
+    if (finished) {
+      const ended = finishTask(record, {
+        status: 'SUCCESSFUL',
+        endTime: template.endTime ?? ocpTimestamp(new Date()),
+      });
+      await store.save(record, ended!.task);
+    }
     return record;
   };
 

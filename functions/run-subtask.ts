@@ -7,8 +7,8 @@ import { commandTimeouts } from '#core/command-timeouts';
 import { type HostParameter, isValidHostParameter } from '#core/host-parameters';
 import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
-import type { TaskRecord } from '#core/task';
-import { ocpTimestamp } from '#core/time';
+import type { SubtaskAttempt } from '#core/task';
+import { startAttempt } from '#core/task-progress';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
@@ -50,27 +50,16 @@ export const handler = loggedInvocation(
     const definition = subtaskAt(input.subtaskIndex);
     logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
 
-    let task: TaskRecord;
-    try {
-      task = await tasks.beginSubtaskAttempt(
-        input.taskId,
-        input.subtaskIndex,
-        input.taskToken,
-        ocpTimestamp(new Date()),
+    const attempt = await beginAttempt(input.taskId, input.subtaskIndex, input.taskToken);
+    if (attempt === 'done') {
+      // The execution was redriven into a subtask that is done: an operator skipped it, or its
+      // command had succeeded although the state timed out. The step is done already.
+      await sfn.send(
+        new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
       );
-    } catch (error) {
-      if (error instanceof StaleRecord && (await hasSucceeded(input.taskId, input.subtaskIndex))) {
-        // The execution was redriven into a subtask that is done: an operator skipped it, or its
-        // command had succeeded although the state timed out. The step is done already.
-        await sfn.send(
-          new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
-        );
-        logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
-        return { alreadySucceeded: true };
-      }
-      throw error;
+      logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+      return { alreadySucceeded: true };
     }
-    const attempt = task.subtasks[input.subtaskIndex]!.runTime;
     let commandId: string | undefined;
     try {
       const sent = await ssm.send(
@@ -83,7 +72,11 @@ export const handler = loggedInvocation(
             CloudWatchOutputEnabled: true,
             CloudWatchLogGroupName: commandOutputLogGroup(),
           },
-          Comment: commandComment({ taskId: input.taskId, subtaskIndex: input.subtaskIndex, attempt }),
+          Comment: commandComment({
+            taskId: input.taskId,
+            subtaskIndex: input.subtaskIndex,
+            attempt: attempt.attempt,
+          }),
           TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
         }),
       );
@@ -94,18 +87,40 @@ export const handler = loggedInvocation(
       throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
     }
     if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
-    try {
-      await tasks.recordCommand(input.taskId, input.subtaskIndex, attempt, commandId);
-    } catch (error) {
-      // A fast command can finish, and its callback record the outcome, before this write.
-      if (!(error instanceof StaleRecord)) throw error;
-    }
-    logger.info('Subtask command sent', { commandId, attempt });
+    await tasks.recordCommand(attempt, commandId);
+    logger.info('Subtask command sent', { commandId, attempt: attempt.attempt });
     return { commandId };
   },
 );
 
-async function hasSucceeded(taskId: number, index: number): Promise<boolean> {
-  const task = await tasks.getTask(taskId);
-  return task?.status === 'RUNNING' && task.subtasks[index]?.status === 'SUCCESSFUL';
+/**
+ * Marks the subtask RUNNING, its task token kept beside the task, before its command is sent; the
+ * same attempt again when an earlier try of this call began it and its answer was lost. 'done' when
+ * the subtask has succeeded already.
+ */
+async function beginAttempt(
+  taskId: number,
+  index: number,
+  taskToken: string,
+): Promise<SubtaskAttempt | 'done'> {
+  for (let tries = 1; ; tries++) {
+    const task = await tasks.getTask(taskId);
+    if (!task) throw new StaleRecord(`Task ${taskId} does not exist`);
+    const subtask = task.subtasks[index]!;
+    const recorded =
+      subtask.status === 'RUNNING' ? await tasks.attempt(taskId, subtask.id, subtask.runTime) : undefined;
+    const start = startAttempt(task, index, taskToken, recorded, new Date());
+    if (start.action === 'complete') return 'done';
+    if (start.action === 'refuse') throw new StaleRecord(`Subtask cannot run: ${start.reason}`);
+    const attempt: SubtaskAttempt = { taskId, subtaskId: subtask.id, attempt: start.attempt, taskToken };
+    if (start.action === 'send') return attempt;
+    if (!(await tasks.putAttempt(attempt)))
+      throw new StaleRecord(`Attempt ${start.attempt} of subtask ${index} sent its command already`);
+    try {
+      await tasks.save(task, start.task);
+      return attempt;
+    } catch (error) {
+      if (!(error instanceof StaleRecord) || tries >= 3) throw error;
+    }
+  }
 }

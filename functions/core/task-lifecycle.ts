@@ -12,22 +12,39 @@ export const ROLLBACK_SUBTASK_INDEX = 3;
  * the workflow resumes.
  */
 
-/** Resume a FAILED task from its failed subtask, keeping the subtasks that succeeded (a redrive). */
+/**
+ * Resume a FAILED task from its failed subtask, keeping the subtasks that succeeded (a redrive). A
+ * task whose rollback failed retries its rollback: the rest of it is history.
+ */
 export function retryTask(task: TaskRecord, now: Date): TaskRecord {
   requireTaskStatus(task, 'FAILED', 'retry');
   requireRedrivable(task, now);
-  return reopen(task, 'RETRY', now, (subtask) =>
-    subtask.status === 'FAILED' ? freshAttempt(subtask, 'RETRY') : subtask,
+  const rolledBack = task.operation === 'ROLLBACK';
+  return reopen(task, rolledBack ? 'ROLLBACK' : 'RETRY', now, (subtask) =>
+    subtask.status === 'FAILED' && (!rolledBack || subtask.index === ROLLBACK_SUBTASK_INDEX)
+      ? freshAttempt(subtask, rolledBack ? 'ROLLBACK' : 'RETRY')
+      : subtask,
   );
 }
 
-/** Mark a FAILED subtask SUCCESSFUL and go on from the next one (a redrive). */
+/**
+ * Mark a FAILED subtask SUCCESSFUL and go on from the next one (a redrive). In a task whose rollback
+ * failed, only the rollback's subtask can be skipped.
+ */
 export function skipSubtask(task: TaskRecord, subtaskId: number, now: Date): TaskRecord {
   const target = findSubtask(task, subtaskId);
   requireTaskStatus(task, 'FAILED', 'skip');
   if (target.status !== 'FAILED') throw subtaskStateInvalid('skip', target);
+  if (task.operation === 'ROLLBACK' && target.index !== ROLLBACK_SUBTASK_INDEX) {
+    throw new TaskStateInvalid(
+      'skip',
+      `subtask "${subtaskAt(target.index).name}" (${target.id})`,
+      'ROLLBACK',
+    );
+  }
   requireRedrivable(task, now);
-  return reopen(task, 'SKIP', now, (subtask) => {
+  // Skipping the subtask of a failed rollback finishes the rollback: the task stays one.
+  return reopen(task, task.operation === 'ROLLBACK' ? 'ROLLBACK' : 'SKIP', now, (subtask) => {
     if (subtask.id === target.id) return { ...subtask, status: 'SUCCESSFUL', operation: 'SKIP' };
     if (subtask.index === target.index + 1 && subtask.status === 'PENDING')
       return { ...subtask, status: 'READY' };
@@ -37,14 +54,19 @@ export function skipSubtask(task: TaskRecord, subtaskId: number, now: Date): Tas
 
 /**
  * Bring a FAILED task's host back to a running agent by running "Start all OCP agent processes"
- * again, in an execution of its own (so at any age of the task).
+ * again, in an execution of its own (so at any age of the task). What did not run and now will not
+ * is ROLLBACK_SKIP; what ran keeps its status (a failed subtask stays FAILED with its error), so a
+ * rolled-back task, SUCCESSFUL with operation ROLLBACK, never claims the agent was restarted.
  */
 export function rollbackTask(task: TaskRecord, now: Date): TaskRecord {
   requireTaskStatus(task, 'FAILED', 'rollback');
   if (task.prohibitRollback) throw new TaskProhibitRollback(task.id);
-  return reopen(task, 'ROLLBACK', now, (subtask) =>
-    subtask.index === ROLLBACK_SUBTASK_INDEX ? freshAttempt(subtask, 'ROLLBACK') : subtask,
-  );
+  return reopen(task, 'ROLLBACK', now, (subtask) => {
+    if (subtask.index === ROLLBACK_SUBTASK_INDEX) return freshAttempt(subtask, 'ROLLBACK');
+    if (subtask.status === 'PENDING' || subtask.status === 'READY')
+      return { ...subtask, status: 'ROLLBACK_SKIP', operation: 'ROLLBACK' };
+    return subtask;
+  });
 }
 
 /** Ask a RUNNING subtask to stop: it goes CANCELING and ends FAILED when its command is cancelled. */
@@ -87,9 +109,15 @@ function requireRedrivable(task: TaskRecord, now: Date): void {
   if (!isWithinRedriveWindow(new Date(endTime), now)) throw new RedriveWindowClosed(task.id, endTime);
 }
 
+/** The subtask's next attempt, READY: its runTime grows only if it has run (it counts real attempts). */
 function freshAttempt(subtask: SubtaskRecord, operation: SubtaskRecord['operation']): SubtaskRecord {
-  const { startTime: _s, endTime: _e, error: _error, taskToken: _t, commandId: _c, ...kept } = subtask;
-  return { ...kept, status: 'READY', operation, runTime: subtask.runTime + 1 };
+  const { startTime, endTime: _e, error: _error, ...kept } = subtask;
+  return {
+    ...kept,
+    status: 'READY',
+    operation,
+    runTime: subtask.runTime + (startTime === undefined ? 0 : 1),
+  };
 }
 
 function findSubtask(task: TaskRecord, subtaskId: number): SubtaskRecord {

@@ -2,7 +2,15 @@ import { RESTART_SUBTASKS, RESTART_TASK_NAME, subtaskAt } from './subtasks.ts';
 import { ocpTimestamp } from './time.ts';
 
 export type TaskStatus = 'RUNNING' | 'FAILED' | 'SUCCESSFUL';
-export type SubtaskStatus = 'PENDING' | 'READY' | 'RUNNING' | 'CANCELING' | 'FAILED' | 'SUCCESSFUL';
+/** OCP's subtask statuses, and OCP Express's ROLLBACK_SKIP: not run because the task was rolled back. */
+export type SubtaskStatus =
+  | 'PENDING'
+  | 'READY'
+  | 'RUNNING'
+  | 'CANCELING'
+  | 'FAILED'
+  | 'SUCCESSFUL'
+  | 'ROLLBACK_SKIP';
 export type Operation = 'EXECUTE' | 'RETRY' | 'ROLLBACK' | 'SKIP' | 'CANCEL';
 /** How the task was started: MANUAL from the API; OCP's names for event and schedule triggers. */
 export type TaskType = 'MANUAL' | 'SCHEDULED' | 'SYS_SCHEDULED' | 'SYS_ONECE';
@@ -10,23 +18,34 @@ export type TaskType = 'MANUAL' | 'SCHEDULED' | 'SYS_SCHEDULED' | 'SYS_ONECE';
 /** A subtask as stored: only what changes; the rest comes from RESTART_SUBTASKS by index. */
 export interface SubtaskRecord {
   id: number;
+  /** Its position in the task (and in RESTART_SUBTASKS). */
   index: number;
   status: SubtaskStatus;
   operation: Operation;
+  /** The attempt it is on: 1 until it has run, then how many times it has run. */
   runTime: number;
   startTime?: string;
   endTime?: string;
   /** Why the subtask failed, for an operator. */
   error?: string;
-  /** Step Functions task token of the attempt in progress. */
-  taskToken?: string;
-  /** SSM command of the attempt in progress. */
+}
+
+/** What one attempt of a subtask needs to be completed or stopped: kept beside the task, not in it. */
+export interface SubtaskAttempt {
+  taskId: number;
+  subtaskId: number;
+  attempt: number;
+  /** Step Functions task token of the workflow step waiting for the attempt. */
+  taskToken: string;
+  /** SSM command of the attempt, once sent. */
   commandId?: string;
 }
 
 /** A restart task as stored in the task table. */
 export interface TaskRecord {
   id: number;
+  /** How many times the record was written: a write is refused unless it read the version it replaces. */
+  version: number;
   name: string;
   status: TaskStatus;
   type: TaskType;
@@ -64,6 +83,7 @@ export interface NewTaskInput {
 export function newRestartTask(input: NewTaskInput): TaskRecord {
   return {
     id: input.firstId,
+    version: 1,
     name: RESTART_TASK_NAME,
     status: 'RUNNING',
     type: input.type,

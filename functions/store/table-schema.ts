@@ -67,6 +67,11 @@ export const subtaskLogKey = (taskId: number, subtaskId: number, attempt: number
   sk: `LOG#${subtaskId}#${String(attempt).padStart(4, '0')}`,
 });
 export const subtaskLogPrefix = (subtaskId: number) => `LOG#${subtaskId}#`;
+/** One attempt of a subtask: its task token and command (SubtaskAttempt). */
+export const attemptKey = (taskId: number, subtaskId: number, attempt: number) => ({
+  pk: `TASK#${taskId}`,
+  sk: `ATTEMPT#${subtaskId}#${String(attempt).padStart(4, '0')}`,
+});
 const HOST_LOCK_PREFIX = 'HOST#';
 /**
  * The per-host lock: present exactly while an agent operation runs on the host, naming its task

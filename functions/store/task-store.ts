@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   GetItemCommand,
+  PutItemCommand,
   paginateScan,
   QueryCommand,
   TransactionCanceledException,
@@ -11,10 +12,12 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostBusy } from '#core/errors';
-import { endedBeforeHandover } from '#core/execution-sweep';
 import type { AttemptOutput } from '#core/subtask-log';
-import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core/task';
+import type { SubtaskAttempt, SubtaskRecord, TaskRecord, TaskStatus } from '#core/task';
+import { lockChange } from '#core/task-progress';
+import { ocpTimestamp } from '#core/time';
 import {
+  attemptKey,
   hostLockKey,
   idCounterKey,
   lockedHostId,
@@ -26,6 +29,7 @@ import {
   TASK_TABLE,
   taskKey,
 } from './table-schema.ts';
+import { fromTaskItem, toTaskItem } from './task-item.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
@@ -51,7 +55,7 @@ export interface HostLock {
 export type SubtaskLog = AttemptOutput;
 
 /** Reads and conditional writes tried before concurrent changes are reported as StaleRecord. */
-const FINISH_ATTEMPTS = 3;
+const CHANGE_ATTEMPTS = 5;
 
 /** An idempotency key that already created a task. */
 export class DuplicateRequest extends Error {
@@ -101,7 +105,7 @@ export class TaskStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: toItem(this.taskItem(task)),
+                Item: toItem(toTaskItem(task)),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -155,18 +159,17 @@ export class TaskStore {
     await dynamodb.send(
       new TransactWriteItemsCommand({
         TransactItems: [
-          { Delete: { TableName: this.tableName, Key: toItem(taskKey(task.id)) } },
-          ...(idempotencyKey
-            ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
-            : []),
           {
             Delete: {
               TableName: this.tableName,
-              Key: toItem(hostLockKey(task.hostId)),
-              ConditionExpression: 'taskId = :taskId',
-              ExpressionAttributeValues: { ':taskId': { N: String(task.id) } },
+              Key: toItem(taskKey(task.id)),
+              ...versionIs(task.version),
             },
           },
+          ...(idempotencyKey
+            ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
+            : []),
+          this.lockRelease(task),
         ],
       }),
     );
@@ -180,110 +183,128 @@ export class TaskStore {
   }
 
   /**
-   * Records a FAILED task as running again (retry, skip, rollback) and re-takes its host's lock, in one
-   * transaction: refused with StaleRecord if the task changed since it was read, HostBusy if another
-   * task holds the host.
+   * Writes `after` over `before` if the stored task is still `before` (its version), taking or freeing
+   * the host's lock in the same transaction when the task starts or stops running (lockChange).
+   * StaleRecord if the task changed since it was read; HostBusy if another task holds the host.
+   * Returns the task as written (its version counted up).
    */
-  async reopenTask(previous: TaskRecord, reopened: TaskRecord): Promise<void> {
+  async save(before: TaskRecord, after: TaskRecord): Promise<TaskRecord> {
+    const saved = { ...after, version: before.version + 1 };
+    const put = { TableName: this.tableName, Item: toItem(toTaskItem(saved)), ...versionIs(before.version) };
+    const lock = lockChange(before, saved);
     try {
-      await dynamodb.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: toItem(this.taskItem(reopened)),
-                ConditionExpression: '#status = :status AND #operation = :operation AND #endTime = :endTime',
-                ExpressionAttributeNames: {
-                  '#status': 'status',
-                  '#operation': 'operation',
-                  '#endTime': 'endTime',
-                },
-                ExpressionAttributeValues: toItem({
-                  ':status': previous.status,
-                  ':operation': previous.operation,
-                  ':endTime': previous.endTime ?? '',
-                }),
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: toItem({
-                  ...hostLockKey(reopened.hostId),
-                  taskId: reopened.id,
-                  since: new Date().toISOString(),
-                }),
-                ConditionExpression: 'attribute_not_exists(pk)',
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-          ],
-        }),
-      );
+      if (lock === 'keep') {
+        await dynamodb.send(new PutItemCommand(put));
+      } else {
+        await dynamodb.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [{ Put: put }, lock === 'take' ? this.lockTake(saved) : this.lockRelease(saved)],
+          }),
+        );
+      }
     } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        throw new StaleRecord(`Task ${after.id} changed meanwhile`);
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [task, lock] = error.CancellationReasons ?? [];
-      if (lock?.Code === 'ConditionalCheckFailed' && lock.Item) {
-        throw new HostBusy(reopened.hostId, Number(unmarshall(lock.Item).taskId));
+      const [task, lockItem] = error.CancellationReasons ?? [];
+      if (lockItem?.Code === 'ConditionalCheckFailed' && lockItem.Item) {
+        throw new HostBusy(after.hostId, Number(unmarshall(lockItem.Item).taskId));
       }
       if (task?.Code === 'ConditionalCheckFailed')
-        throw new StaleRecord(`Task ${reopened.id} changed meanwhile`);
+        throw new StaleRecord(`Task ${after.id} changed meanwhile`);
+      throw error;
+    }
+    return saved;
+  }
+
+  /**
+   * Applies a transition to the task as stored and saves the result, reading again and re-applying it
+   * when the task changed in between (several paths may move a task at once: the first wins, a later
+   * one re-decides on what it wrote). `after` is undefined when the transition did not apply.
+   * StaleRecord if the task does not exist or kept changing.
+   */
+  async change(
+    taskId: number,
+    transition: (task: TaskRecord) => TaskRecord | undefined,
+  ): Promise<{ before: TaskRecord; after?: TaskRecord }> {
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.getTask(taskId);
+      if (!before) throw new StaleRecord(`Task ${taskId} does not exist`);
+      const after = transition(before);
+      if (!after) return { before };
+      try {
+        return { before, after: await this.save(before, after) };
+      } catch (error) {
+        if (!(error instanceof StaleRecord) || attempt >= CHANGE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Records an attempt's task token before its command is sent; false (nothing written) if that
+   * attempt's command was sent already.
+   */
+  async putAttempt(attempt: SubtaskAttempt): Promise<boolean> {
+    try {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem({ ...attemptKey(attempt.taskId, attempt.subtaskId, attempt.attempt), ...attempt }),
+          ConditionExpression: 'attribute_not_exists(commandId)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
   }
 
-  /** Undoes reopenTask when the workflow could not be resumed: the task is as it was and the lock free. */
-  async restoreTask(previous: TaskRecord, reopened: TaskRecord): Promise<void> {
+  /** An attempt's task token and command, if it was begun. */
+  async attempt(taskId: number, subtaskId: number, attempt: number): Promise<SubtaskAttempt | undefined> {
+    const result = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: toItem(attemptKey(taskId, subtaskId, attempt)),
+        ConsistentRead: true,
+      }),
+    );
+    if (!result.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...stored } = unmarshall(result.Item);
+    return stored as SubtaskAttempt;
+  }
+
+  /** The SSM command a subtask's current attempt sent, if it sent one. */
+  async commandOf(taskId: number, subtask: SubtaskRecord): Promise<string | undefined> {
+    return (await this.attempt(taskId, subtask.id, subtask.runTime))?.commandId;
+  }
+
+  /** Stores the SSM command of an attempt, so that it can be cancelled and looked up. */
+  async recordCommand(attempt: SubtaskAttempt, commandId: string): Promise<void> {
     await dynamodb.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: toItem(this.taskItem(previous)),
-              ConditionExpression: '#status = :running AND #operation = :operation',
-              ExpressionAttributeNames: { '#status': 'status', '#operation': 'operation' },
-              ExpressionAttributeValues: toItem({ ':running': 'RUNNING', ':operation': reopened.operation }),
-            },
-          },
-          {
-            Delete: {
-              TableName: this.tableName,
-              Key: toItem(hostLockKey(reopened.hostId)),
-              ConditionExpression: 'taskId = :taskId',
-              ExpressionAttributeValues: { ':taskId': { N: String(reopened.id) } },
-            },
-          },
-        ],
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: toItem(attemptKey(attempt.taskId, attempt.subtaskId, attempt.attempt)),
+        UpdateExpression: 'SET commandId = :commandId',
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: toItem({ ':commandId': commandId, ':token': attempt.taskToken }),
       }),
     );
   }
 
-  /** Marks a RUNNING attempt CANCELING (operation CANCEL); StaleRecord if it ended meanwhile. */
-  async markCanceling(taskId: number, subtask: SubtaskRecord): Promise<void> {
-    const path = `subtasks[${subtask.index}]`;
-    await this.conditionalUpdate(taskId, {
-      UpdateExpression: `SET ${path}.#status = :canceling, ${path}.#operation = :cancel`,
-      ConditionExpression: `${path}.#status = :running AND ${path}.runTime = :attempt`,
-      ExpressionAttributeNames: { '#status': 'status', '#operation': 'operation' },
-      ExpressionAttributeValues: toItem({
-        ':canceling': 'CANCELING',
-        ':cancel': 'CANCEL',
-        ':running': 'RUNNING',
-        ':attempt': subtask.runTime,
-      }),
-    });
-  }
-
-  /** Records that a RUNNING task is being handed back to Step Functions (see TaskRecord.resumedAt). */
-  async markResumed(taskId: number, resumedAt: string): Promise<void> {
-    await this.conditionalUpdate(taskId, {
-      UpdateExpression: 'SET resumedAt = :resumedAt',
-      ConditionExpression: '#status = :running',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: toItem({ ':resumedAt': resumedAt, ':running': 'RUNNING' }),
-    });
+  /** Stores the output of one attempt of a subtask (its log) once its command ended; the first record stays. */
+  async putLog(taskId: number, subtaskId: number, log: SubtaskLog): Promise<void> {
+    try {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem({ ...subtaskLogKey(taskId, subtaskId, log.attempt), ...log }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** Holder of a host's lock, if any. */
@@ -355,234 +376,6 @@ export class TaskStore {
       new GetItemCommand({ TableName: this.tableName, Key: toItem(key), ConsistentRead: true }),
     );
     return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
-  }
-
-  /**
-   * Marks a READY or PENDING subtask of a RUNNING task RUNNING and stores the attempt's task token,
-   * before its command is sent. Returns the updated task.
-   */
-  async beginSubtaskAttempt(
-    taskId: number,
-    index: number,
-    taskToken: string,
-    now: string,
-  ): Promise<TaskRecord> {
-    const subtask = `subtasks[${index}]`;
-    try {
-      const result = await dynamodb.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: toItem(taskKey(taskId)),
-          UpdateExpression: `SET ${subtask}.#status = :running, ${subtask}.startTime = :now, ${subtask}.taskToken = :token REMOVE ${subtask}.endTime, ${subtask}.#error, ${subtask}.commandId`,
-          // Or this very attempt, begun by an earlier try of this call whose answer was lost (an SDK
-          // retry after a network error): same task token, no command sent yet.
-          ConditionExpression: `#taskStatus = :running AND (${subtask}.#status IN (:ready, :pending) OR (${subtask}.#status = :running AND ${subtask}.taskToken = :token AND attribute_not_exists(${subtask}.commandId)))`,
-          ExpressionAttributeNames: { '#status': 'status', '#taskStatus': 'status', '#error': 'error' },
-          ExpressionAttributeValues: toItem({
-            ':running': 'RUNNING',
-            ':ready': 'READY',
-            ':pending': 'PENDING',
-            ':now': now,
-            ':token': taskToken,
-          }),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return fromTaskItem(unmarshall(result.Attributes ?? {}));
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new StaleRecord(`Task ${taskId} is not running or its subtask ${index} is not ready to run`);
-      }
-      throw error;
-    }
-  }
-
-  /** Stores the SSM command of the attempt in progress, so that it can be cancelled. */
-  async recordCommand(taskId: number, index: number, attempt: number, commandId: string): Promise<void> {
-    const subtask = `subtasks[${index}]`;
-    await this.conditionalUpdate(taskId, {
-      UpdateExpression: `SET ${subtask}.commandId = :commandId`,
-      ConditionExpression: `${subtask}.#status = :running AND ${subtask}.runTime = :attempt`,
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: toItem({
-        ':commandId': commandId,
-        ':running': 'RUNNING',
-        ':attempt': attempt,
-      }),
-    });
-  }
-
-  /**
-   * Records the end of a RUNNING attempt: its status, error and output, and readies the next subtask
-   * when it succeeded. One transaction, so the log and the status never disagree.
-   */
-  async recordSubtaskOutcome(
-    taskId: number,
-    index: number,
-    outcome: {
-      attempt: number;
-      status: Extract<SubtaskStatus, 'SUCCESSFUL' | 'FAILED'>;
-      error?: string;
-      endTime: string;
-      log?: SubtaskLog;
-    },
-  ): Promise<TaskRecord> {
-    const task = await this.getTask(taskId);
-    const current = task?.subtasks[index];
-    const inProgress = current?.status === 'RUNNING' || current?.status === 'CANCELING';
-    if (!task || !current || !inProgress || current.runTime !== outcome.attempt) {
-      throw new StaleRecord(`Subtask ${index} of task ${taskId} is not running`);
-    }
-    const subtask = `subtasks[${index}]`;
-    const hasNext = index + 1 < task.subtasks.length && outcome.status === 'SUCCESSFUL';
-    const sets = [`${subtask}.#status = :status`, `${subtask}.endTime = :endTime`];
-    if (outcome.error) sets.push(`${subtask}.#error = :error`);
-    if (hasNext) sets.push(`subtasks[${index + 1}].#status = :ready`);
-    const update = {
-      TableName: this.tableName,
-      Key: toItem(taskKey(taskId)),
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: `${subtask}.#status = :current AND ${subtask}.runTime = :attempt`,
-      ExpressionAttributeNames: { '#status': 'status', ...(outcome.error ? { '#error': 'error' } : {}) },
-      ExpressionAttributeValues: toItem({
-        ':status': outcome.status,
-        ':endTime': outcome.endTime,
-        ':current': current.status,
-        ':attempt': outcome.attempt,
-        ...(outcome.error ? { ':error': outcome.error } : {}),
-        ...(hasNext ? { ':ready': 'READY' } : {}),
-      }),
-    };
-    try {
-      await dynamodb.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            { Update: update },
-            ...(outcome.log
-              ? [
-                  {
-                    Put: {
-                      TableName: this.tableName,
-                      Item: toItem({
-                        ...subtaskLogKey(taskId, current.id, outcome.log.attempt),
-                        ...outcome.log,
-                      }),
-                    },
-                  },
-                ]
-              : []),
-          ],
-        }),
-      );
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        throw new StaleRecord(`Subtask ${index} of task ${taskId} changed while its outcome was recorded`);
-      }
-      throw error;
-    }
-    const updated = structuredClone(task);
-    const record = updated.subtasks[index]!;
-    record.status = outcome.status;
-    record.endTime = outcome.endTime;
-    if (outcome.error) record.error = outcome.error;
-    if (hasNext) updated.subtasks[index + 1]!.status = 'READY';
-    return updated;
-  }
-
-  /**
-   * Ends a RUNNING task and releases its host's lock in one transaction. A subtask still RUNNING
-   * (the workflow caught a timeout or an error) is marked FAILED with `failure` as its error.
-   * With `executionEndedAt`, a task handed back to Step Functions after that instant (retried,
-   * skipped, rolled back or resumed: its resumedAt) is left as it is, atomically.
-   */
-  async finishTask(
-    taskId: number,
-    status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
-    endTime: string,
-    failure?: (subtaskIndex: number) => string,
-    executionEndedAt?: Date,
-  ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
-    // Several paths may end a task at once (the success state, the status event, the sweep): the
-    // first wins; a later one finds the task ended and changes nothing.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.finishTaskOnce(taskId, status, endTime, failure, executionEndedAt);
-      } catch (error) {
-        if (!(error instanceof StaleRecord) || attempt >= FINISH_ATTEMPTS) throw error;
-      }
-    }
-  }
-
-  private async finishTaskOnce(
-    taskId: number,
-    status: Extract<TaskStatus, 'SUCCESSFUL' | 'FAILED'>,
-    endTime: string,
-    failure?: (subtaskIndex: number) => string,
-    executionEndedAt?: Date,
-  ): Promise<{ task: TaskRecord; interrupted?: SubtaskRecord }> {
-    const task = await this.getTask(taskId);
-    if (!task) throw new StaleRecord(`Task ${taskId} does not exist`);
-    if (task.status !== 'RUNNING' || endedBeforeHandover(task, executionEndedAt)) return { task };
-    const interrupted =
-      task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING') ??
-      (task.subtasks.some((s) => s.status === 'FAILED')
-        ? undefined
-        : task.subtasks.find((s) => s.status === 'READY'));
-    const sets = ['#status = :status', 'endTime = :endTime'];
-    const values: Record<string, unknown> = { ':status': status, ':endTime': endTime, ':running': 'RUNNING' };
-    if (interrupted && status === 'FAILED') {
-      const path = `subtasks[${interrupted.index}]`;
-      sets.push(`${path}.#status = :failed`, `${path}.endTime = :endTime`, `${path}.#error = :error`);
-      values[':failed'] = 'FAILED';
-      values[':error'] = failure?.(interrupted.index) ?? 'Subtask failed: it was interrupted.';
-    }
-    try {
-      await dynamodb.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: toItem(taskKey(taskId)),
-                UpdateExpression: `SET ${sets.join(', ')}`,
-                // Not handed back to Step Functions since it was read.
-                ConditionExpression: `#status = :running${
-                  executionEndedAt === undefined
-                    ? ''
-                    : task.resumedAt === undefined
-                      ? ' AND attribute_not_exists(resumedAt)'
-                      : ' AND resumedAt = :resumedAt'
-                }`,
-                ExpressionAttributeNames: {
-                  '#status': 'status',
-                  ...(values[':error'] ? { '#error': 'error' } : {}),
-                },
-                ExpressionAttributeValues: toItem({
-                  ...values,
-                  ...(executionEndedAt !== undefined && task.resumedAt !== undefined
-                    ? { ':resumedAt': task.resumedAt }
-                    : {}),
-                }),
-              },
-            },
-            {
-              Delete: {
-                TableName: this.tableName,
-                Key: toItem(hostLockKey(task.hostId)),
-                ConditionExpression: 'attribute_not_exists(pk) OR taskId = :taskId',
-                ExpressionAttributeValues: { ':taskId': { N: String(taskId) } },
-              },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (error instanceof TransactionCanceledException) {
-        throw new StaleRecord(`Task ${taskId} changed while it was being finished`);
-      }
-      throw error;
-    }
-    return { task: (await this.getTask(taskId)) ?? task, interrupted };
   }
 
   /**
@@ -658,31 +451,36 @@ export class TaskStore {
     return logs;
   }
 
-  private async conditionalUpdate(
-    taskId: number,
-    expression: Pick<
-      ConstructorParameters<typeof UpdateItemCommand>[0],
-      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    >,
-  ): Promise<void> {
-    try {
-      await dynamodb.send(
-        new UpdateItemCommand({ TableName: this.tableName, Key: toItem(taskKey(taskId)), ...expression }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new StaleRecord(`Task ${taskId} changed: ${expression.ConditionExpression} no longer holds`);
-      }
-      throw error;
-    }
+  private lockTake(task: TaskRecord) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: toItem({ ...hostLockKey(task.hostId), taskId: task.id, since: ocpTimestamp(new Date()) }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    };
   }
 
-  private taskItem(task: TaskRecord) {
-    return { ...taskKey(task.id), listPk: TASK_LIST_PARTITION, ...task };
+  /** Frees the host's lock if this task holds it (or nobody does). */
+  private lockRelease(task: TaskRecord) {
+    return {
+      Delete: {
+        TableName: this.tableName,
+        Key: toItem(hostLockKey(task.hostId)),
+        ConditionExpression: 'attribute_not_exists(pk) OR taskId = :taskId',
+        ExpressionAttributeValues: toItem({ ':taskId': task.id }),
+      },
+    };
   }
 }
 
-function fromTaskItem(item: Record<string, unknown>): TaskRecord {
-  const { pk: _pk, sk: _sk, listPk: _listPk, ...task } = item;
-  return task as unknown as TaskRecord;
+/** A write conditional on the stored task being `version` (an item from before versions counts as 0). */
+function versionIs(version: number) {
+  return version === 0
+    ? { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(version)' }
+    : {
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeValues: toItem({ ':version': version }),
+      };
 }

@@ -64,11 +64,12 @@ export interface TimedOutCommand {
  */
 export async function lookUpTimedOutCommand(
   subtask: SubtaskRecord,
+  commandId: string | undefined,
   instanceId: string,
 ): Promise<TimedOutCommand | undefined> {
-  if (!subtask.commandId) return undefined;
+  if (!commandId) return undefined;
   try {
-    const invocation = await readInvocation(subtask.commandId, instanceId);
+    const invocation = await readInvocation(commandId, instanceId);
     // Without the ping status the reason still says the command never reached the host.
     const ping =
       invocation && commandProgress(invocation) === 'undelivered'
@@ -82,7 +83,7 @@ export async function lookUpTimedOutCommand(
       reason: describeTimedOutSubtask(subtaskAt(subtask.index).timeoutSeconds, invocation, ping),
     };
   } catch (error) {
-    logger.warn('Could not ask SSM why the subtask timed out', { error, commandId: subtask.commandId });
+    logger.warn('Could not ask SSM why the subtask timed out', { error, commandId });
     return undefined;
   }
 }

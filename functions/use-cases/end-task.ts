@@ -5,9 +5,10 @@ import { ssm } from '#aws/ssm';
 import { type CommandInvocation, resumesAfterTimeout } from '#core/command-outcome';
 import { endedBeforeHandover } from '#core/execution-sweep';
 import type { SubtaskRecord, TaskRecord } from '#core/task';
+import { finishTask, markResumed, type TaskEnding } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import { describeWorkflowError } from '#core/workflow-error';
-import { StaleRecord, type TaskStore } from '#store/task-store';
+import type { TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
 import { lookUpTimedOutCommand } from './command-status.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
@@ -65,21 +66,23 @@ export async function endTask(
             ? timedOut.reason
             : describeWorkflowError(outcome.error, outcome.cause, index)
       : undefined;
-  const { task, interrupted } = await tasks.finishTask(
-    taskId,
-    outcome.status,
-    ocpTimestamp(new Date()),
-    failure,
-    outcome.executionEndedAt,
-  );
-  if (outcome.status === 'FAILED' && interrupted?.commandId) {
+  const ending: TaskEnding = {
+    status: outcome.status,
+    endTime: ocpTimestamp(new Date()),
+    ...(failure ? { failure } : {}),
+    ...(outcome.executionEndedAt ? { executionEndedAt: outcome.executionEndedAt } : {}),
+  };
+  const { before, after } = await tasks.change(taskId, (task) => finishTask(task, ending)?.task);
+  const interrupted = after && finishTask(before, ending)?.interrupted;
+  const commandId = interrupted && (await tasks.commandOf(taskId, interrupted));
+  if (commandId) {
     try {
-      await ssm.send(new CancelCommandCommand({ CommandId: interrupted.commandId }));
+      await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
     } catch (error) {
-      logger.warn('Could not cancel the interrupted command', { error, commandId: interrupted.commandId });
+      logger.warn('Could not cancel the interrupted command', { error, commandId });
     }
   }
-  return task;
+  return after ?? before;
 }
 
 /** For a timed-out run: the subtask that was running, and what SSM says of its command. */
@@ -95,7 +98,9 @@ async function timedOutSubtask(
   const task = await tasks.getTask(taskId);
   if (task?.status !== 'RUNNING' || endedBeforeHandover(task, outcome.executionEndedAt)) return undefined;
   const subtask = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
-  const command = subtask && (await lookUpTimedOutCommand(subtask, outcome.instanceId));
+  const command =
+    subtask &&
+    (await lookUpTimedOutCommand(subtask, await tasks.commandOf(task.id, subtask), outcome.instanceId));
   return subtask && command ? { task, subtask, ...command } : undefined;
 }
 
@@ -112,12 +117,8 @@ async function resumePastSucceededSubtask(
   invocation: CommandInvocation,
   outputLogGroup: string,
 ): Promise<TaskRecord | undefined> {
-  try {
-    await tasks.markResumed(task.id, ocpTimestamp(new Date()));
-  } catch (error) {
-    if (error instanceof StaleRecord) return undefined;
-    throw error;
-  }
+  const { after } = await tasks.change(task.id, (current) => markResumed(current, new Date()));
+  if (!after) return undefined;
   await recordCommandOutcome(tasks, invocation, outputLogGroup);
   try {
     await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));

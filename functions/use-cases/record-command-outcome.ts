@@ -4,8 +4,9 @@ import { parseCommandComment } from '#core/command-comment';
 import { type CommandInvocation, describeCommandFailure, hasEnded } from '#core/command-outcome';
 import { fullOutputLocation, isTruncatedBySsm } from '#core/subtask-log';
 import { subtaskAt } from '#core/subtasks';
+import { recordOutcome } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
-import { StaleRecord, type TaskStore } from '#store/task-store';
+import type { TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
 
 /** What became of an ended command's outcome. */
@@ -48,53 +49,48 @@ export async function recordCommandOutcome(
     : describeCommandFailure(invocation.status, exitCode, stderr, stdout, invocation.statusDetails);
   const now = ocpTimestamp(new Date());
 
-  let taskToken: string | undefined;
-  try {
-    const task = await tasks.recordSubtaskOutcome(origin.taskId, origin.subtaskIndex, {
+  const task = await tasks.getTask(origin.taskId);
+  const subtask = task?.subtasks[origin.subtaskIndex];
+  const attempt = subtask && (await tasks.attempt(origin.taskId, subtask.id, origin.attempt));
+  if (!subtask || !attempt || (attempt.commandId !== undefined && attempt.commandId !== commandId)) {
+    logger.info('Ignoring the outcome of an attempt the task does not know');
+    return 'ignored';
+  }
+  // The output first: once the subtask says it ended, its log is there.
+  await tasks.putLog(origin.taskId, subtask.id, {
+    attempt: origin.attempt,
+    commandId,
+    exitCode,
+    stdout,
+    stderr,
+    recordedAt: now,
+    ...(isTruncatedBySsm(stdout, stderr)
+      ? {
+          fullOutput: fullOutputLocation(
+            outputLogGroup,
+            commandId,
+            instanceId,
+            subtaskAt(origin.subtaskIndex).key,
+          ),
+        }
+      : {}),
+  });
+  const { before } = await tasks.change(origin.taskId, (current) =>
+    recordOutcome(current, {
+      index: origin.subtaskIndex,
       attempt: origin.attempt,
       status: succeeded ? 'SUCCESSFUL' : 'FAILED',
       endTime: now,
       ...(error ? { error } : {}),
-      log: {
-        attempt: origin.attempt,
-        commandId,
-        exitCode,
-        stdout,
-        stderr,
-        recordedAt: now,
-        ...(isTruncatedBySsm(stdout, stderr)
-          ? {
-              fullOutput: fullOutputLocation(
-                outputLogGroup,
-                commandId,
-                instanceId,
-                subtaskAt(origin.subtaskIndex).key,
-              ),
-            }
-          : {}),
-      },
-    });
-    taskToken = task.subtasks[origin.subtaskIndex]?.taskToken;
-  } catch (failure) {
-    if (!(failure instanceof StaleRecord)) throw failure;
-    // Already recorded (a repeated event, or the sweep and the event at once): complete the step
-    // again in case the first recording crashed before it did; a token of an ended step is refused.
-    const task = await tasks.getTask(origin.taskId);
-    const subtask = task?.subtasks[origin.subtaskIndex];
-    if (
-      !subtask ||
-      subtask.runTime !== origin.attempt ||
-      (subtask.commandId && subtask.commandId !== commandId)
-    ) {
-      logger.info('Ignoring the outcome of a superseded attempt');
-      return 'ignored';
-    }
-    taskToken = subtask.taskToken;
-  }
-  if (!taskToken) {
-    logger.warn('The subtask has no task token to complete');
+    }),
+  );
+  if (before.subtasks[origin.subtaskIndex]?.runTime !== origin.attempt) {
+    logger.info('Ignoring the outcome of a superseded attempt');
     return 'ignored';
   }
+  // Recorded now or already (a repeated event, or the sweep and the event at once): the step is
+  // completed again in case the first recording crashed before it did; a token of an ended step is refused.
+  const taskToken = attempt.taskToken;
   await completeStep(taskToken, succeeded, error, { commandId, exitCode });
   logger.info('Subtask command finished', { status: invocation.status, exitCode });
   return 'completed';

@@ -95,13 +95,15 @@ async function completeEndedCommands(
 ): Promise<boolean> {
   let completed = false;
   for (const subtask of task.subtasks) {
-    if ((subtask.status !== 'RUNNING' && subtask.status !== 'CANCELING') || !subtask.commandId) continue;
-    const invocation = await readInvocation(subtask.commandId, instanceId);
+    if (subtask.status !== 'RUNNING' && subtask.status !== 'CANCELING') continue;
+    const commandId = await tasks.commandOf(task.id, subtask);
+    if (!commandId) continue;
+    const invocation = await readInvocation(commandId, instanceId);
     if (!invocation || !hasEnded(invocation)) continue;
     if ((await recordCommandOutcome(tasks, invocation, outputLogGroup)) === 'completed') {
       logger.warn('Recorded a command that ended without its status event', {
         taskId: task.id,
-        commandId: subtask.commandId,
+        commandId,
         status: invocation.status,
       });
       completed = true;

@@ -12,7 +12,7 @@ import {
   skipSubtask,
 } from '#core/task-lifecycle';
 import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
-import type { TaskStore } from '#store/task-store';
+import { StaleRecord, type TaskStore } from '#store/task-store';
 import { executionArnFor, type RestartExecutionInput } from './start-restart-task.ts';
 
 export interface TaskActionDependencies {
@@ -81,9 +81,10 @@ export async function cancel(
 ): Promise<TaskRecord> {
   const task = await load(taskId, deps);
   const { task: canceling, subtask } = cancelSubtask(task, subtaskId);
-  await deps.tasks.markCanceling(task.id, subtask);
-  if (subtask.commandId) {
-    await ssm.send(new CancelCommandCommand({ CommandId: subtask.commandId }));
+  const saved = await deps.tasks.save(task, canceling);
+  const commandId = await deps.tasks.commandOf(task.id, subtask);
+  if (commandId) {
+    await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
   } else {
     // No command was sent yet: stopping the execution ends the attempt through the reconciler.
     await sfn.send(
@@ -94,7 +95,7 @@ export async function cancel(
       }),
     );
   }
-  return canceling;
+  return saved;
 }
 
 async function load(taskId: number, deps: TaskActionDependencies): Promise<TaskRecord> {
@@ -118,14 +119,19 @@ async function resume(
   deps: TaskActionDependencies,
   resumeWorkflow: () => Promise<void>,
 ): Promise<TaskRecord> {
-  await deps.tasks.reopenTask(previous, reopened);
+  const saved = await deps.tasks.save(previous, reopened);
   try {
     await resumeWorkflow();
   } catch (error) {
-    await deps.tasks.restoreTask(previous, reopened);
+    try {
+      await deps.tasks.save(saved, previous);
+    } catch (restoreError) {
+      // The workflow moved the task meanwhile: the call took effect after all, and the task is its own.
+      if (!(restoreError instanceof StaleRecord)) throw restoreError;
+    }
     throw error;
   }
-  return reopened;
+  return saved;
 }
 
 /** Redrives the task's failed execution; one that is gone or past redrive makes the task not resumable. */

@@ -20,7 +20,7 @@ function taskWith(statuses: SubtaskStatus[], overrides: Partial<TaskRecord> = {}
     subtasks: task.subtasks.map((subtask, i) => ({
       ...subtask,
       status: statuses[i]!,
-      ...(statuses[i] === 'FAILED' ? { error: 'boom', commandId: 'c', endTime: 'e', startTime: 's' } : {}),
+      ...(statuses[i] === 'FAILED' ? { error: 'boom', endTime: 'e', startTime: 's' } : {}),
     })),
     ...overrides,
   };
@@ -45,7 +45,7 @@ describe('retryTask', () => {
     ]);
     expect(retried.subtasks[2]).toMatchObject({ operation: 'RETRY', runTime: 2 });
     expect(retried.subtasks[2]).not.toHaveProperty('error');
-    expect(retried.subtasks[2]).not.toHaveProperty('commandId');
+    expect(retried.subtasks[2]).not.toHaveProperty('startTime');
   });
 
   it('records when it reopened the task, so that the sweep knows a redrive is on its way', () => {
@@ -103,12 +103,31 @@ describe('skipSubtask', () => {
 });
 
 describe('rollbackTask', () => {
-  it('runs "Start all OCP agent processes" again with operation ROLLBACK', () => {
+  it('runs "Start all OCP agent processes" with operation ROLLBACK; what will not run is ROLLBACK_SKIP', () => {
     const rolledBack = rollbackTask(failedAtStop(), NOW);
 
     expect(rolledBack).toMatchObject({ status: 'RUNNING', operation: 'ROLLBACK' });
+    // It never ran: this is its first attempt.
+    expect(rolledBack.subtasks[3]).toMatchObject({ status: 'READY', operation: 'ROLLBACK', runTime: 1 });
+    expect(rolledBack.subtasks.map((s) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'SUCCESSFUL',
+      'FAILED',
+      'READY',
+      'ROLLBACK_SKIP',
+    ]);
+    expect(rolledBack.subtasks[2]).toMatchObject({ operation: 'EXECUTE', error: 'boom' });
+  });
+
+  it('counts a second attempt of "Start all OCP agent processes" when it had run', () => {
+    const failedAtFinish = taskWith(['SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL', 'FAILED']);
+    failedAtFinish.subtasks[3] = { ...failedAtFinish.subtasks[3]!, startTime: 's', endTime: 'e' };
+
+    const rolledBack = rollbackTask(failedAtFinish, NOW);
+
     expect(rolledBack.subtasks[3]).toMatchObject({ status: 'READY', operation: 'ROLLBACK', runTime: 2 });
-    expect(rolledBack.subtasks[2]!.status).toBe('FAILED');
+    expect(rolledBack.subtasks[3]).not.toHaveProperty('startTime');
+    expect(rolledBack.subtasks[4]!.status).toBe('FAILED');
   });
 
   it('works after the redrive window too: it starts an execution of its own', () => {

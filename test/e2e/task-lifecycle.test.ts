@@ -18,6 +18,7 @@ import {
   tokenFor,
   waitForTask,
 } from '../support/local-client.ts';
+import { endStoredTask } from '../support/tasks.ts';
 
 let system: LocalSystem;
 let manager: string;
@@ -222,7 +223,23 @@ describe('rollback', () => {
     expect(envelope.data.operation).toBe('ROLLBACK');
     const task = await waitForTask(system, manager, failed.id);
     expect(task).toMatchObject({ status: 'SUCCESSFUL', operation: 'ROLLBACK' });
-    expect(task.subtasks[3]).toMatchObject({ status: 'SUCCESSFUL', operation: 'ROLLBACK' });
+    // What ran keeps its status; what did not and will not is ROLLBACK_SKIP; nothing is left READY.
+    expect(task.subtasks.map((s: { status: string }) => s.status)).toEqual([
+      'SUCCESSFUL',
+      'FAILED',
+      'ROLLBACK_SKIP',
+      'SUCCESSFUL',
+      'ROLLBACK_SKIP',
+    ]);
+    // "Start all OCP agent processes" had never run: the rollback's run is its first attempt.
+    expect(task.subtasks[3]).toMatchObject({ status: 'SUCCESSFUL', operation: 'ROLLBACK', runTime: 1 });
+    const { envelope: log } = await call(
+      system,
+      'GET',
+      `/api/v2/tasks/instances/${failed.id}/subtasks/${task.subtasks[3].id}/log`,
+      manager,
+    );
+    expect(log.data.log).toMatch(/^=== attempt 1 /);
     const { envelope: agent } = await call(system, 'GET', '/compute/hosts/5/agent', manager);
     expect(agent.data.status).toBe('STARTED');
   });
@@ -309,7 +326,7 @@ describe('listing', () => {
         now: new Date(),
       });
       await store.createTask(task);
-      await store.finishTask(task.id, 'SUCCESSFUL', task.startTime);
+      await endStoredTask(store, task.id, 'SUCCESSFUL', { endTime: task.startTime });
     }
     const { envelope: all } = await call(system, 'GET', '/api/v2/tasks/instances?size=1', manager);
     const total: number = all.data.page.totalElements;

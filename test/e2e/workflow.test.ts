@@ -143,8 +143,9 @@ describe('the restart workflow, running the ASL file in local mode', () => {
       let commandId = '';
       await eventually(async () => {
         const subtask = (await store.getTask(taskId))!.subtasks[1]!;
-        if (subtask.status !== 'RUNNING' || !subtask.commandId) return false;
-        commandId = subtask.commandId;
+        const sent = subtask.status === 'RUNNING' ? await store.commandOf(taskId, subtask) : undefined;
+        if (!sent) return false;
+        commandId = sent;
         const invocations = await ssm.send(new ListCommandInvocationsCommand({ CommandId: commandId }));
         return invocations.CommandInvocations?.[0]?.Status === 'Success';
       }, 'the pos proxy command to succeed while its subtask still waits for the lost event');

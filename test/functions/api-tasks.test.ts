@@ -3,9 +3,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { recordOutcome } from '../../functions/core/task-progress.ts';
+import { ocpTimestamp } from '../../functions/core/time.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
-import { createRestartTask } from '../support/tasks.ts';
+import { beginStoredAttempt, createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
@@ -43,7 +45,8 @@ beforeAll(async () => {
       now: new Date(),
     });
     await store.createTask(task);
-    if (i % 5 !== 4) await store.finishTask(task.id, i % 2 ? 'FAILED' : 'SUCCESSFUL', task.startTime);
+    if (i % 5 !== 4)
+      await endStoredTask(store, task.id, i % 2 ? 'FAILED' : 'SUCCESSFUL', { endTime: task.startTime });
     created.push((await store.getTask(task.id))!);
   }
   ({ handler } = await import('../../functions/api.ts'));
@@ -141,13 +144,16 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
   /** Records attempt 1 (a failure) through the store, and attempt 2 as given, on the task's first subtask. */
   async function recordAttempts(task: TaskRecord, secondStdout: string) {
     const subtask = task.subtasks[0]!;
-    await store.beginSubtaskAttempt(task.id, 0, 'tok', 't');
-    await store.recordSubtaskOutcome(task.id, 0, {
-      attempt: 1,
-      status: 'SUCCESSFUL',
-      endTime: 't',
-      log: log(1, 'first'),
-    });
+    await beginStoredAttempt(store, task.id, 0);
+    await store.putLog(task.id, subtask.id, log(1, 'first'));
+    await store.change(task.id, (current) =>
+      recordOutcome(current, {
+        index: 0,
+        attempt: 1,
+        status: 'SUCCESSFUL',
+        endTime: ocpTimestamp(new Date()),
+      }),
+    );
     const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
     const { marshall } = await import('@aws-sdk/util-dynamodb');
     const { testDynamoDb } = await import('../support/test-tables.ts');
@@ -224,7 +230,10 @@ const act = (task: TaskRecord, action: 'retry' | 'skip' | 'rollback') =>
 /** A task that failed at its first subtask `ageMs` ago. */
 async function failedTask(hostId: number, ageMs: number): Promise<TaskRecord> {
   const task = await createRestartTask(store, hostId, undefined, new Date(Date.now() - ageMs));
-  await store.finishTask(task.id, 'FAILED', task.startTime, () => 'Subtask failed: boom.');
+  await endStoredTask(store, task.id, 'FAILED', {
+    endTime: task.startTime,
+    failure: () => 'Subtask failed: boom.',
+  });
   return (await store.getTask(task.id))!;
 }
 
@@ -263,7 +272,14 @@ describe('POST /api/v2/tasks/instances/{id}/retry and skip, and Step Functionsâ€
     expect(parse(result).error).toMatchObject({ code: 20003 });
     expect(parse(result).error.message).toMatch(/can no longer be redriven .*only within 14 days of its end/);
     expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(1);
-    expect(await tableItems(tables.taskTable)).toEqual(before);
+    // As it was, written twice more (reopened, then restored).
+    const withoutVersion = (items: Record<string, unknown>[]) =>
+      items.map(({ version: _v, ...item }) => item);
+    const after = await tableItems(tables.taskTable);
+    expect(withoutVersion(after)).toEqual(withoutVersion(before));
+    expect(after.find((item) => item.pk === `TASK#${task.id}` && item.sk === 'TASK')).toMatchObject({
+      version: task.version + 2,
+    });
     expect(await store.lockHolder(202)).toBeUndefined();
   });
 });

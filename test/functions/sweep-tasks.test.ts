@@ -5,7 +5,7 @@ import { countCalls } from '../../bench/sdk-counter.ts';
 import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { ENV } from '../../functions/catalog.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
-import { createRestartTask } from '../support/tasks.ts';
+import { createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, tableItems } from '../support/test-tables.ts';
 
 const sfnMock = mockClient(SFNClient);
@@ -49,7 +49,7 @@ describe('sweep-tasks at scale', () => {
       await Promise.all(
         Array.from({ length: Math.min(25, ENDED_TASKS - first) }, async (_, i) => {
           const task = await runningTask(100 + first + i);
-          await store.finishTask(task.id, 'SUCCESSFUL', new Date().toISOString());
+          await endStoredTask(store, task.id, 'FAILED');
         }),
       );
     }

@@ -25,11 +25,11 @@ import { commandTimeouts } from '../../functions/core/command-timeouts.ts';
 import type { CommandStatusDetail } from '../../functions/core/event-patterns.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import type { TaskRecord } from '../../functions/core/task.ts';
-import { retryTask } from '../../functions/core/task-lifecycle.ts';
+import { cancelSubtask, retryTask } from '../../functions/core/task-lifecycle.ts';
 import { logger } from '../../functions/logger.ts';
 import { hostLockKey } from '../../functions/store/table-schema.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
-import { createRestartTask } from '../support/tasks.ts';
+import { createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../support/test-tables.ts';
 
 const ssmMock = mockClient(SSMClient);
@@ -117,11 +117,13 @@ describe('run-subtask', () => {
     const { commandId } = await start(task, 0);
 
     const stored = (await store.getTask(task.id))!;
-    expect(stored.subtasks[0]).toMatchObject({
-      status: 'RUNNING',
+    expect(stored.subtasks[0]).toMatchObject({ status: 'RUNNING', runTime: 1 });
+    expect(await store.attempt(task.id, stored.subtasks[0]!.id, 1)).toEqual({
+      taskId: task.id,
+      subtaskId: stored.subtasks[0]!.id,
+      attempt: 1,
       taskToken: `token-${task.id}-0`,
       commandId,
-      runTime: 1,
     });
     expect(stored.subtasks[0]!.startTime).toEqual(expect.any(String));
     const sent = ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input;
@@ -347,6 +349,11 @@ describe('log keys of one invocation', () => {
 describe('finish-task', () => {
   it('ends a task SUCCESSFUL and releases the host lock', async () => {
     const task = await runningTask(10);
+    const created = (await store.getTask(task.id))!;
+    await store.save(created, {
+      ...created,
+      subtasks: created.subtasks.map((subtask) => ({ ...subtask, status: 'SUCCESSFUL' })),
+    });
 
     await finishTask({ taskId: task.id });
 
@@ -532,7 +539,7 @@ describe('reconcile-execution', () => {
   it('does not resume a subtask an operator is cancelling, even if its command had succeeded', async () => {
     const task = await runningTask(27);
     const { commandId } = await start(task, 0);
-    await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
+    await markCanceling(task.id, 0);
     ssmMock
       .on(GetCommandInvocationCommand, { CommandId: commandId })
       .resolves({ Status: 'Success', StatusDetails: 'Success', ResponseCode: 0 });
@@ -804,7 +811,7 @@ describe('sweep-tasks', () => {
   it('records the end of a command cancelled while its subtask was CANCELING, failing its step', async () => {
     const task = await runningTask(50);
     const { commandId } = await start(task, 0);
-    await store.markCanceling(task.id, (await store.getTask(task.id))!.subtasks[0]!);
+    await markCanceling(task.id, 0);
     described(task, { status: 'RUNNING' });
     commandEnded(commandId, {
       Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
@@ -825,7 +832,7 @@ describe('sweep-tasks', () => {
 
   it('frees a lock left naming a task that had ended, without asking about its execution', async () => {
     const task = await runningTask(51);
-    await store.finishTask(task.id, 'FAILED', new Date().toISOString());
+    await endStoredTask(store, task.id, 'FAILED');
     // What a crash between two separate writes would leave (the store's own paths write both at once).
     await testDynamoDb.send(
       new PutItemCommand({
@@ -881,8 +888,12 @@ async function retriedTask(hostId: number): Promise<TaskRecord> {
           : subtask,
     ),
   };
-  await store.restoreTask(failed, { ...failed, status: 'RUNNING', operation: 'EXECUTE' });
-  const reopened = retryTask(failed, new Date());
-  await store.reopenTask(failed, reopened);
-  return reopened;
+  const saved = await store.save(done, failed);
+  return store.save(saved, retryTask(saved, new Date()));
+}
+
+/** What an operator's cancel records before it cancels the command. */
+async function markCanceling(taskId: number, index: number): Promise<void> {
+  const task = (await store.getTask(taskId))!;
+  await store.save(task, cancelSubtask(task, task.subtasks[index]!.id).task);
 }

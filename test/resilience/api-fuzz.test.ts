@@ -7,6 +7,7 @@ import { API_ROUTES, type RouteId } from '../../functions/http/routes.ts';
 import { TaskStore } from '../../functions/store/task-store.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { startTestSystem, tokenFor } from '../support/local-client.ts';
+import { beginStoredAttempt, endStoredTask } from '../support/tasks.ts';
 import { recordFigure } from './support/figures.ts';
 import { rawRequest } from './support/raw-http.ts';
 import { snapshotTables, tableClient } from './support/tables.ts';
@@ -132,8 +133,8 @@ async function createFixtures(): Promise<Fixtures> {
     return task;
   };
   const failed = await make('fuzz-fixture-failed');
-  await store.beginSubtaskAttempt(failed.id, 0, 'fixture-token', new Date().toISOString());
-  await store.finishTask(failed.id, 'FAILED', new Date().toISOString(), () => 'Subtask failed: fixture.');
+  await beginStoredAttempt(store, failed.id, 0, 'fixture-token');
+  await endStoredTask(store, failed.id, 'FAILED', { failure: () => 'Subtask failed: fixture.' });
   const running = await make('fuzz-fixture-running');
   const ids = (task: { id: number; subtasks: { id: number }[] }) => ({
     id: task.id,

@@ -1,5 +1,7 @@
 import { IDS_PER_TASK } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { finishTask, startAttempt } from '../../functions/core/task-progress.ts';
+import { ocpTimestamp } from '../../functions/core/time.ts';
 import type { TaskStore } from '../../functions/store/task-store.ts';
 
 /** A new restart task of a host, written by the store as the API writes one: the task and its host lock. */
@@ -21,4 +23,33 @@ export async function createRestartTask(
   });
   await store.createTask(task, idempotencyKey);
   return task;
+}
+
+/** Ends a stored RUNNING task as the workflow's end would (finishTask), freeing its host. */
+export async function endStoredTask(
+  store: TaskStore,
+  taskId: number,
+  status: 'SUCCESSFUL' | 'FAILED',
+  options: { endTime?: string; failure?: (index: number) => string } = {},
+): Promise<TaskRecord> {
+  const ending = {
+    status,
+    endTime: options.endTime ?? ocpTimestamp(new Date()),
+    ...pick(options, 'failure'),
+  };
+  const { before, after } = await store.change(taskId, (task) => finishTask(task, ending)?.task);
+  return after ?? before;
+}
+
+/** Marks a stored subtask RUNNING as run-subtask does (its attempt's task token kept beside it). */
+export async function beginStoredAttempt(store: TaskStore, taskId: number, index: number, taskToken = 'tok') {
+  const task = (await store.getTask(taskId))!;
+  const start = startAttempt(task, index, taskToken, undefined, new Date());
+  if (start.action !== 'begin') throw new Error(`Cannot begin subtask ${index}: ${start.action}`);
+  await store.putAttempt({ taskId, subtaskId: task.subtasks[index]!.id, attempt: start.attempt, taskToken });
+  return store.save(task, start.task);
+}
+
+function pick<T extends object, K extends keyof T>(value: T, key: K): Partial<Pick<T, K>> {
+  return value[key] === undefined ? {} : ({ [key]: value[key] } as Pick<T, K>);
 }

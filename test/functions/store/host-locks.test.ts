@@ -5,7 +5,7 @@ import type { TaskRecord } from '../../../functions/core/task.ts';
 import { retryTask } from '../../../functions/core/task-lifecycle.ts';
 import { hostLockKey, TASK_TABLE } from '../../../functions/store/table-schema.ts';
 import { type HostLock, TaskStore } from '../../../functions/store/task-store.ts';
-import { createRestartTask } from '../../support/tasks.ts';
+import { createRestartTask, endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../../support/test-tables.ts';
 
 let tables: TestTables;
@@ -18,10 +18,7 @@ beforeAll(async () => {
 
 const newTask = (hostId: number, idempotencyKey?: string) => createRestartTask(store, hostId, idempotencyKey);
 
-const failed = async (task: TaskRecord) => {
-  await store.finishTask(task.id, 'FAILED', new Date().toISOString());
-  return (await store.getTask(task.id))!;
-};
+const failed = (task: TaskRecord) => endStoredTask(store, task.id, 'FAILED');
 
 /** The index is eventually consistent (a GSI): the locks it lists once it has caught up. */
 const listedLocks = () => store.hostLocks().then((locks) => locks.sort((a, b) => a.taskId - b.taskId));
@@ -89,19 +86,19 @@ describe('the hostLocks index', () => {
     const unstarted = await newTask(14, 'request-14');
     await agree();
 
-    await store.finishTask(finished.id, 'SUCCESSFUL', new Date().toISOString());
+    await endStoredTask(store, finished.id, 'FAILED');
     await agree();
 
     const failedOnce = await failed(retried);
     await agree();
-    await store.reopenTask(failedOnce, retryTask(failedOnce, new Date()));
+    await store.save(failedOnce, retryTask(failedOnce, new Date()));
     await agree();
 
     const failedRestored = await failed(restored);
     const reopened = retryTask(failedRestored, new Date());
-    await store.reopenTask(failedRestored, reopened);
+    const saved = await store.save(failedRestored, reopened);
     await agree();
-    await store.restoreTask(failedRestored, reopened);
+    await store.save(saved, failedRestored);
     await agree();
 
     await store.deleteUnstartedTask(unstarted, 'request-14');
@@ -172,7 +169,7 @@ describe('releaseLockOfEndedTask', () => {
   it('leaves the lock of a task that was reopened since it was listed', async () => {
     const ended = await failed(await newTask(26));
     const listedWhileEnded: HostLock = { hostId: 26, taskId: ended.id, since: ended.startTime };
-    await store.reopenTask(ended, retryTask(ended, new Date()));
+    await store.save(ended, retryTask(ended, new Date()));
 
     expect(await store.releaseLockOfEndedTask(listedWhileEnded)).toBe(false);
 
