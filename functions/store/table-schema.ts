@@ -5,9 +5,9 @@
 export const TASK_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** Every task item, newest id first; filtered by status and name on read. */
+  /** Every task's list entry, newest id first; filtered by status and name on read. */
   byCreationIndex: { name: 'byCreation', partitionKey: 'listPk', sortKey: 'id', projection: 'ALL' },
-  /** A host's tasks, newest id first. */
+  /** A host's tasks' list entries, newest id first. */
   byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id', projection: 'ALL' },
   /**
    * The host locks, so the running tasks: sparse, as only a lock item carries both taskId and since (an
@@ -62,6 +62,8 @@ export const KEY_ATTRIBUTE_TYPES = {
 export const TASK_LIST_PARTITION = 'TASK';
 
 export const taskKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'TASK' });
+/** The task's copy in the listing indexes (byCreation, byHost); see functions/store/task-item.ts. */
+export const taskListEntryKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'LIST' });
 export const subtaskLogKey = (taskId: number, subtaskId: number, attempt: number) => ({
   pk: `TASK#${taskId}`,
   sk: `LOG#${subtaskId}#${String(attempt).padStart(4, '0')}`,

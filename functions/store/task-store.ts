@@ -28,8 +28,9 @@ import {
   TASK_LIST_PARTITION,
   TASK_TABLE,
   taskKey,
+  taskListEntryKey,
 } from './table-schema.ts';
-import { fromTaskItem, toTaskItem } from './task-item.ts';
+import { fromTaskItem, toListEntry, toTaskItem } from './task-item.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
@@ -109,6 +110,7 @@ export class TaskStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
+            { Put: { TableName: this.tableName, Item: toItem(toListEntry(task)) } },
             {
               Put: {
                 TableName: this.tableName,
@@ -138,7 +140,7 @@ export class TaskStore {
       );
     } catch (error) {
       const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
-      const [, lockHolder, earlierRequest] = reasons;
+      const [, , lockHolder, earlierRequest] = reasons;
       if (earlierRequest?.Code === 'ConditionalCheckFailed' && earlierRequest.Item) {
         throw new DuplicateRequest(Number(unmarshall(earlierRequest.Item).taskId));
       }
@@ -166,6 +168,7 @@ export class TaskStore {
               ...versionIs(task.version),
             },
           },
+          { Delete: { TableName: this.tableName, Key: toItem(taskListEntryKey(task.id)) } },
           ...(idempotencyKey
             ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
             : []),
@@ -183,8 +186,9 @@ export class TaskStore {
   }
 
   /**
-   * Writes `after` over `before` if the stored task is still `before` (its version), taking or freeing
-   * the host's lock in the same transaction when the task starts or stops running (lockChange).
+   * Writes `after` over `before` if the stored task is still `before` (its version). When the task starts
+   * or stops running (lockChange) the same transaction takes or frees the host's lock and rewrites the
+   * task's list entry.
    * StaleRecord if the task changed since it was read; HostBusy if another task holds the host.
    * Returns the task as written (its version counted up).
    */
@@ -198,7 +202,11 @@ export class TaskStore {
       } else {
         await dynamodb.send(
           new TransactWriteItemsCommand({
-            TransactItems: [{ Put: put }, lock === 'take' ? this.lockTake(saved) : this.lockRelease(saved)],
+            TransactItems: [
+              { Put: put },
+              { Put: { TableName: this.tableName, Item: toItem(toListEntry(saved)) } },
+              lock === 'take' ? this.lockTake(saved) : this.lockRelease(saved),
+            ],
           }),
         );
       }
@@ -206,7 +214,7 @@ export class TaskStore {
       if (error instanceof ConditionalCheckFailedException)
         throw new StaleRecord(`Task ${after.id} changed meanwhile`);
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [task, lockItem] = error.CancellationReasons ?? [];
+      const [task, , lockItem] = error.CancellationReasons ?? [];
       if (lockItem?.Code === 'ConditionalCheckFailed' && lockItem.Item) {
         throw new HostBusy(after.hostId, Number(unmarshall(lockItem.Item).taskId));
       }
@@ -422,7 +430,16 @@ export class TaskStore {
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return { tasks, totalElements };
+    return { tasks: await this.withCurrentProgress(tasks), totalElements };
+  }
+
+  /** List entries as the tasks are now: an ended task's entry is exact, a running one is read again. */
+  private async withCurrentProgress(entries: TaskRecord[]): Promise<TaskRecord[]> {
+    return Promise.all(
+      entries.map(async (entry) =>
+        entry.status === 'RUNNING' ? ((await this.getTask(entry.id)) ?? entry) : entry,
+      ),
+    );
   }
 
   /** Every recorded attempt's output of a subtask, oldest first. */

@@ -38,9 +38,9 @@ async function scheduledTasksByHost(): Promise<Map<number, { id: number; status:
   for await (const page of paginateScan({ client: dynamodb }, { TableName: system.tables.taskTable })) {
     for (const item of (page.Items ?? []).map((raw) => unmarshall(raw))) {
       if (item.sk !== 'TASK' || item.type !== 'SCHEDULED') continue;
-      const tasks = byHost.get(Number(item.hostId)) ?? [];
+      const tasks = byHost.get(Number(item.host)) ?? [];
       tasks.push({ id: Number(item.id), status: String(item.status) });
-      byHost.set(Number(item.hostId), tasks);
+      byHost.set(Number(item.host), tasks);
     }
   }
   return byHost;

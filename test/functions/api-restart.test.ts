@@ -113,7 +113,7 @@ describe('POST /compute/hosts/{hostId}/agent/restart', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => restart('6')));
     const statuses = results.map((result) => result.statusCode).sort();
     expect(statuses).toEqual([200, ...Array(9).fill(409)]);
-    const tasksOfHost = (await taskItems()).filter((item) => item.sk === 'TASK' && item.hostId === 6);
+    const tasksOfHost = (await taskItems()).filter((item) => item.sk === 'TASK' && item.host === 6);
     expect(tasksOfHost).toHaveLength(1);
   });
 
@@ -173,7 +173,9 @@ describe('POST /compute/hosts/{hostId}/agent/restart', () => {
     expect(result.statusCode).toBe(500);
     expect(envelope).toMatchObject({ successful: false, status: 500, error: { code: 10000 } });
     expect(result.body).not.toContain('secret');
-    expect((await taskItems()).filter((item) => item.hostId === 8 || item.pk === 'HOST#8')).toEqual([]);
+    expect(
+      (await taskItems()).filter((item) => item.hostId === 8 || item.host === 8 || item.pk === 'HOST#8'),
+    ).toEqual([]);
   });
 });
 

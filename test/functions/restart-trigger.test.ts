@@ -17,6 +17,7 @@ import {
   type ScheduledHostRestart,
   scheduledRestartInput,
 } from '../../functions/core/scheduled-restart.ts';
+import { fromTaskItem } from '../../functions/store/task-item.ts';
 import {
   createTestTables,
   registerHost,
@@ -72,9 +73,10 @@ beforeEach(() => {
 
 const byNumber = (a: number, b: number) => a - b;
 const tasksOf = async (runHosts: readonly number[]) =>
-  (await tableItems(tables.taskTable)).filter(
-    (item) => item.sk === 'TASK' && runHosts.includes(Number(item.hostId)),
-  );
+  (await tableItems(tables.taskTable))
+    .filter((item) => item.sk === 'TASK')
+    .map(fromTaskItem)
+    .filter((task) => runHosts.includes(task.hostId));
 const locksOf = async (runHosts: readonly number[]) =>
   (await tableItems(tables.taskTable)).filter(
     (item) => item.sk === 'LOCK' && runHosts.includes(Number(String(item.pk).replace('HOST#', ''))),

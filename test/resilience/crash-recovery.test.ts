@@ -9,7 +9,7 @@ import { type LocalSystem, startLocalSystem } from '../../local/local-system.ts'
 import { tokenFor } from '../support/local-client.ts';
 import { recordFigure } from './support/figures.ts';
 import { type RawResponse, rawRequest } from './support/raw-http.ts';
-import { type Item, lockItems, scanAll, tableClient } from './support/tables.ts';
+import { type Item, lockItems, scanAll, tableClient, taskItems } from './support/tables.ts';
 
 /**
  * Crashes in local mode, with DynamoDB kept on disk (persist: true): DynamoDB Local is SIGKILLed and
@@ -125,7 +125,7 @@ async function runSweep(): Promise<number[]> {
 
 /** Every task is in a true state, every accepted task exists exactly once, no refused request left a live task, no lock. */
 async function expectConsistent(): Promise<{ tasks: Item[] }> {
-  const tasks = (await scanAll(client, system.tables.taskTable)).filter((item) => item.sk === 'TASK');
+  const tasks = await taskItems(client, system);
   expect(tasks.map(untrue).filter(Boolean)).toEqual([]);
   const ids = tasks.map((task) => task.id as number);
   expect(new Set(ids).size).toBe(ids.length);
@@ -228,7 +228,7 @@ describe('local mode is stopped with tasks mid-way and started again on the same
     const midway = await Promise.all([1, 2, 3, 4].map((hostId) => restart(hostId)));
     expect(midway.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
     const orphans = midway.map((answer) => (JSON.parse(answer.body) as { data: { id: number } }).data.id);
-    const before = (await scanAll(client, system.tables.taskTable)).filter((item) => item.sk === 'TASK');
+    const before = await taskItems(client, system);
     expect(
       before
         .filter((task) => task.status === 'RUNNING')
@@ -249,7 +249,7 @@ describe('local mode is stopped with tasks mid-way and started again on the same
     client = tableClient(system);
     token = await tokenFor(system, 'ops', ['HOST_MANAGER', 'TASK_MANAGER']);
 
-    const found = (await scanAll(client, system.tables.taskTable)).filter((item) => item.sk === 'TASK');
+    const found = await taskItems(client, system);
     expect(found.map((task) => task.id).sort()).toEqual(before.map((task) => task.id).sort());
     const prepareError = (id: number) =>
       (found.find((item) => item.id === id)!.subtasks as Subtask[])[0]!.error;

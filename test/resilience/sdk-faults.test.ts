@@ -114,7 +114,7 @@ async function restartThrough(name: string, fault: Fault): Promise<void> {
     expect(task.status).toBe('SUCCESSFUL');
     expect(
       (await scanAll(client, system.tables.taskTable)).filter(
-        (item) => item.sk === 'TASK' && item.hostId === hostId,
+        (item) => item.sk === 'TASK' && item.host === hostId,
       ),
     ).toHaveLength(1);
     expect((await lockItems(client, system)).filter((lock) => lock.pk === `HOST#${hostId}`)).toEqual([]);

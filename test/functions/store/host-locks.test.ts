@@ -28,8 +28,8 @@ async function runningTasksAndLocks(hostIds: readonly number[]) {
   const items = await tableItems(tables.taskTable);
   const mine = (hostId: unknown) => hostIds.includes(Number(hostId));
   const running = items
-    .filter((item) => item.sk === 'TASK' && item.status === 'RUNNING' && mine(item.hostId))
-    .map((item) => ({ hostId: Number(item.hostId), taskId: Number(item.id) }));
+    .filter((item) => item.sk === 'TASK' && item.status === 'RUNNING' && mine(item.host))
+    .map((item) => ({ hostId: Number(item.host), taskId: Number(item.id) }));
   const locks = items
     .filter((item) => item.sk === 'LOCK' && mine(String(item.pk).replace('HOST#', '')))
     .map((item) => ({ hostId: Number(String(item.pk).replace('HOST#', '')), taskId: Number(item.taskId) }));

@@ -1,5 +1,6 @@
 import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { fromTaskItem } from '../../../functions/store/task-item.ts';
 import type { LocalSystem } from '../../../local/local-system.ts';
 
 export type Item = Record<string, unknown>;
@@ -45,9 +46,11 @@ export async function snapshotTables(client: DynamoDBClient, system: LocalSystem
   return JSON.stringify(tables, null, 1);
 }
 
-/** The task items (one per task) of the task table. */
+/** The tasks of the task table, from their task items (one per task). */
 export async function taskItems(client: DynamoDBClient, system: LocalSystem): Promise<Item[]> {
-  return (await scanAll(client, system.tables.taskTable)).filter((item) => item.sk === 'TASK');
+  return (await scanAll(client, system.tables.taskTable))
+    .filter((item) => item.sk === 'TASK')
+    .map((item) => fromTaskItem(item) as unknown as Item);
 }
 
 /** The per-host lock items left in the task table. */
