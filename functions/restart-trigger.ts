@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { InvalidArgument } from '#core/errors';
 import { RESTART_REQUESTED_EVENT, restartEventKey } from '#core/event-patterns';
 import { parseLongId } from '#core/ids';
@@ -82,9 +83,11 @@ const QueueBatch = z.object({
 
 const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());
+const workflow = new StepFunctionsWorkflow();
 const dependencies = (): TriggerDependencies => ({
   tasks,
   hosts,
+  workflow,
   stateMachineArn: stateMachineArn(),
   eventBusName: eventBusName(),
   rejectedQueueUrl: rejectedQueueUrl(),

@@ -1,7 +1,3 @@
-import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
-import { CancelCommandCommand } from '@aws-sdk/client-ssm';
-import { sfn } from '#aws/sfn';
-import { ssm } from '#aws/ssm';
 import { type CommandInvocation, resumesAfterTimeout } from '#core/command-outcome';
 import { endedBeforeHandover } from '#core/execution-sweep';
 import type { SubtaskRecord, TaskRecord } from '#core/task';
@@ -10,6 +6,7 @@ import { describeWorkflowError } from '#core/workflow-error';
 import { StaleRecord, type TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
 import { lookUpTimedOutCommand } from './command-status.ts';
+import { ExecutionNotRedrivable, type HostCommands, type Workflow } from './ports.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
 
 /** How the task's execution ended. */
@@ -28,6 +25,8 @@ export type TaskOutcome = (
 };
 
 export interface EndTaskOptions {
+  workflow: Workflow;
+  hostCommands: HostCommands;
   /**
    * Where SSM writes the commands' full output. Given, a subtask whose state timed out although its
    * command had succeeded is recorded SUCCESSFUL and its workflow resumed past it (a redrive).
@@ -46,16 +45,17 @@ export async function endTask(
   tasks: TaskStore,
   taskId: number,
   outcome: TaskOutcome,
-  options: EndTaskOptions = {},
+  options: EndTaskOptions,
 ): Promise<TaskRecord> {
-  const timedOut = outcome.status === 'FAILED' ? await timedOutSubtask(tasks, taskId, outcome) : undefined;
+  const timedOut =
+    outcome.status === 'FAILED'
+      ? await timedOutSubtask(tasks, taskId, outcome, options.hostCommands)
+      : undefined;
   if (timedOut && options.outputLogGroup && resumesAfterTimeout(timedOut.subtask, timedOut.invocation)) {
-    const resumed = await resumePastSucceededSubtask(
-      tasks,
-      timedOut.task,
-      timedOut.invocation!,
-      options.outputLogGroup,
-    );
+    const resumed = await resumePastSucceededSubtask(tasks, timedOut.task, timedOut.invocation!, {
+      workflow: options.workflow,
+      outputLogGroup: options.outputLogGroup,
+    });
     if (resumed) return resumed;
   }
   const failure =
@@ -74,7 +74,7 @@ export async function endTask(
   );
   if (outcome.status === 'FAILED' && interrupted?.commandId) {
     try {
-      await ssm.send(new CancelCommandCommand({ CommandId: interrupted.commandId }));
+      await options.hostCommands.cancel(interrupted.commandId);
     } catch (error) {
       logger.warn('Could not cancel the interrupted command', { error, commandId: interrupted.commandId });
     }
@@ -87,6 +87,7 @@ async function timedOutSubtask(
   tasks: TaskStore,
   taskId: number,
   outcome: Extract<TaskOutcome, { status: 'FAILED' }>,
+  hostCommands: HostCommands,
 ): Promise<
   | { task: TaskRecord; subtask: SubtaskRecord; invocation: CommandInvocation | undefined; reason: string }
   | undefined
@@ -95,7 +96,7 @@ async function timedOutSubtask(
   const task = await tasks.getTask(taskId);
   if (task?.status !== 'RUNNING' || endedBeforeHandover(task, outcome.executionEndedAt)) return undefined;
   const subtask = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
-  const command = subtask && (await lookUpTimedOutCommand(subtask, outcome.instanceId));
+  const command = subtask && (await lookUpTimedOutCommand(hostCommands, subtask, outcome.instanceId));
   return subtask && command ? { task, subtask, ...command } : undefined;
 }
 
@@ -110,7 +111,7 @@ async function resumePastSucceededSubtask(
   tasks: TaskStore,
   task: TaskRecord,
   invocation: CommandInvocation,
-  outputLogGroup: string,
+  deps: { workflow: Workflow; outputLogGroup: string },
 ): Promise<TaskRecord | undefined> {
   try {
     await tasks.markResumed(task.id, ocpTimestamp(new Date()));
@@ -118,12 +119,12 @@ async function resumePastSucceededSubtask(
     if (error instanceof StaleRecord) return undefined;
     throw error;
   }
-  await recordCommandOutcome(tasks, invocation, outputLogGroup);
+  await recordCommandOutcome(tasks, invocation, deps);
   try {
-    await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));
+    await deps.workflow.redrive(task.executor);
   } catch (error) {
     // Redriven already by another path that saw the same end (the sweep, a repeated event).
-    if (!(error instanceof Error && error.name === 'ExecutionNotRedrivable')) throw error;
+    if (!(error instanceof ExecutionNotRedrivable)) throw error;
   }
   logger.warn(
     'Resumed the workflow past a subtask whose command had succeeded although its state timed out',
