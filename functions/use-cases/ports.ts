@@ -97,3 +97,25 @@ export class InstanceNotCommandable extends Error {
     super(message, options);
   }
 }
+
+/** Event buses (EventBridge, on AWS and locally). */
+export interface EventBus {
+  /** Puts up to ten events in one call; resolves with how many EventBridge refused. */
+  put(events: readonly BusEvent[]): Promise<{ failedCount: number }>;
+}
+
+export interface BusEvent {
+  busName: string;
+  source: string;
+  detailType: string;
+  /** The detail, as JSON. */
+  detail: string;
+  resources?: string[];
+}
+
+/** Message queues (SQS, on AWS and locally). */
+export interface MessageQueues {
+  send(queueUrl: string, body: string): Promise<void>;
+  /** Sends up to ten messages in one call; resolves with SQS's reason for each message it refused. */
+  sendBatch(queueUrl: string, bodies: readonly string[]): Promise<{ code: string; message?: string }[]>;
+}
