@@ -67,9 +67,9 @@ export const handler = loggedInvocation(
           status: 'SUCCEEDED',
           output: { alreadySucceeded: true },
         });
-        if (!completion.completed)
-          logger.info('The workflow step had already ended', { reason: completion.alreadyEnded });
-        else logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+        if (completion.completed)
+          logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+        else logger.info('The workflow step had already ended', { reason: completion.alreadyEnded });
         return { alreadySucceeded: true };
       }
       throw error;
