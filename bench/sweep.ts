@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { dynamodb } from '../functions/aws/dynamodb.ts';
+import { SsmHostCommands } from '../functions/aws/ssm-host-commands.ts';
+import { StepFunctionsWorkflow } from '../functions/aws/step-functions-workflow.ts';
 import { HANDOVER_GRACE_MS } from '../functions/core/execution-sweep.ts';
 import { newRestartTask, type TaskRecord } from '../functions/core/task.ts';
 import { finishTask } from '../functions/core/task-progress.ts';
@@ -45,6 +47,8 @@ async function countedSweep(store: TaskStore, outputLogGroup: string): Promise<{
     result = await sweepRunningTasks(store, {
       handoversSettledBefore: new Date(Date.now() - HANDOVER_GRACE_MS),
       outputLogGroup,
+      workflow: new StepFunctionsWorkflow(),
+      hostCommands: new SsmHostCommands(),
     });
   } finally {
     counter.stop();

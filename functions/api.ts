@@ -1,4 +1,6 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { errorEnvelope, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
@@ -28,6 +30,8 @@ type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());
+const workflow = new StepFunctionsWorkflow();
+const hostCommands = new SsmHostCommands();
 
 const RestartBody = z.strictObject({ prohibitRollback: z.optional(z.boolean()) });
 
@@ -39,7 +43,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const body = parseJsonBody(event.body, event.isBase64Encoded, RestartBody);
     const { task } = await startRestartTask(
       { hostId, creator: caller.username, type: 'MANUAL', prohibitRollback: body.prohibitRollback ?? false },
-      { tasks, hosts, stateMachineArn: stateMachineArn() },
+      { tasks, hosts, workflow, stateMachineArn: stateMachineArn() },
     );
     logger.info('Restart task started', { taskId: task.id, hostId: task.hostId, creator: task.creator });
     return toOcpTask(task);
@@ -48,7 +52,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
   async getAgentStatus(event, caller) {
     requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
-    return getAgentStatus(hostId, { hosts, documentName: documentFor('agentStatus') });
+    return getAgentStatus(hostId, { hosts, hostCommands, documentName: documentFor('agentStatus') });
   },
 
   async getTask(event, caller) {
@@ -96,7 +100,13 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     actOnTask(event, caller, (id, subtaskId) => cancel(id, subtaskId!, taskActionDependencies())),
 };
 
-const taskActionDependencies = () => ({ tasks, hosts, stateMachineArn: stateMachineArn() });
+const taskActionDependencies = () => ({
+  tasks,
+  hosts,
+  workflow,
+  hostCommands,
+  stateMachineArn: stateMachineArn(),
+});
 
 /** Runs a task action for a TASK_MANAGER and answers with the task as it now stands. */
 async function actOnTask(

@@ -1,12 +1,15 @@
 import type { EventBridgeEvent } from 'aws-lambda';
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import type { CommandStatusDetail } from '#core/event-patterns';
 import { TaskStore } from '#store/task-store';
-import { readInvocation } from '#use-cases/command-status';
 import { recordCommandOutcome } from '#use-cases/record-command-outcome';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 const tasks = new TaskStore(taskTableName());
+const workflow = new StepFunctionsWorkflow();
+const hostCommands = new SsmHostCommands();
 
 /**
  * SSM's command status-change event for one of the product's documents: records the attempt's
@@ -16,11 +19,11 @@ const tasks = new TaskStore(taskTableName());
 export const handler = loggedInvocation(
   async (event: EventBridgeEvent<string, CommandStatusDetail>): Promise<void> => {
     const { 'command-id': commandId, 'instance-id': instanceId } = event.detail;
-    const invocation = await readInvocation(commandId, instanceId);
+    const invocation = await hostCommands.invocation(commandId, instanceId);
     if (!invocation) {
       logger.warn('SSM has no invocation for the event', { commandId, instanceId });
       return;
     }
-    await recordCommandOutcome(tasks, invocation, commandOutputLogGroup());
+    await recordCommandOutcome(tasks, invocation, { workflow, outputLogGroup: commandOutputLogGroup() });
   },
 );

@@ -1,3 +1,5 @@
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
@@ -7,11 +9,12 @@ import { taskTableName } from './runtime-config.ts';
 const FinishTaskInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
 
 const tasks = new TaskStore(taskTableName());
+const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
 
 /** Last state of a successful run: the task is SUCCESSFUL and its host's lock released. */
 export const handler = loggedInvocation(async (event: unknown): Promise<{ status: string }> => {
   const { taskId } = FinishTaskInput.parse(event);
-  const task = await endTask(tasks, taskId, { status: 'SUCCESSFUL' });
+  const task = await endTask(tasks, taskId, { status: 'SUCCESSFUL' }, ports);
   logger.info('Task finished', { taskId, status: task.status });
   return { status: task.status };
 });

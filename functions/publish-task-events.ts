@@ -1,13 +1,14 @@
-import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { eventbridge } from '#aws/eventbridge';
+import { EventBridgeBus } from '#aws/eventbridge-bus';
 import { PRODUCT_EVENT_SOURCE, TASK_STATUS_CHANGE_DETAIL_TYPE } from '#core/event-patterns';
 import { taskChanges } from '#core/task-changes';
 import { taskFromStreamImage } from '#store/task-stream';
+import type { BusEvent } from '#use-cases/ports';
 import { loggedInvocation, logger } from './logger.ts';
 import { eventBusName } from './runtime-config.ts';
 
 const PUT_EVENTS_LIMIT = 10;
+const events = new EventBridgeBus();
 
 /**
  * Publishes every task status change to the product's bus, from the task table's stream — so that no
@@ -20,11 +21,8 @@ export const handler = loggedInvocation(
       const entries = entriesFor(record);
       try {
         for (let i = 0; i < entries.length; i += PUT_EVENTS_LIMIT) {
-          const result = await eventbridge.send(
-            new PutEventsCommand({ Entries: entries.slice(i, i + PUT_EVENTS_LIMIT) }),
-          );
-          if (result.FailedEntryCount)
-            throw new Error(`EventBridge refused ${result.FailedEntryCount} event(s)`);
+          const { failedCount } = await events.put(entries.slice(i, i + PUT_EVENTS_LIMIT));
+          if (failedCount) throw new Error(`EventBridge refused ${failedCount} event(s)`);
         }
       } catch (error) {
         logger.error('Could not publish task status changes', {
@@ -38,17 +36,17 @@ export const handler = loggedInvocation(
   },
 );
 
-function entriesFor(record: DynamoDBRecord): PutEventsRequestEntry[] {
+function entriesFor(record: DynamoDBRecord): BusEvent[] {
   const after = taskFromStreamImage(record.dynamodb?.NewImage);
   if (!after) return [];
   const before = taskFromStreamImage(record.dynamodb?.OldImage);
   const seconds = record.dynamodb?.ApproximateCreationDateTime;
   const at = new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
   return taskChanges(before, after, at).map((change) => ({
-    EventBusName: eventBusName(),
-    Source: PRODUCT_EVENT_SOURCE,
-    DetailType: TASK_STATUS_CHANGE_DETAIL_TYPE,
-    Resources: [after.executor],
-    Detail: JSON.stringify({ ...change, sequence: record.dynamodb?.SequenceNumber }),
+    busName: eventBusName(),
+    source: PRODUCT_EVENT_SOURCE,
+    detailType: TASK_STATUS_CHANGE_DETAIL_TYPE,
+    resources: [after.executor],
+    detail: JSON.stringify({ ...change, sequence: record.dynamodb?.SequenceNumber }),
   }));
 }

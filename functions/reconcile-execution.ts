@@ -1,4 +1,6 @@
 import type { EventBridgeEvent } from 'aws-lambda';
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
@@ -23,6 +25,7 @@ const ExecutionInput = z.object({
 });
 
 const tasks = new TaskStore(taskTableName());
+const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
 
 /**
  * Brings a task's record in line with how its execution ended. This is the failure path of every
@@ -54,7 +57,7 @@ export const handler = loggedInvocation(async (event: EventBridgeEvent<string, u
           instanceId,
           ...executionEndedAt,
         },
-    { outputLogGroup: commandOutputLogGroup() },
+    { ...ports, outputLogGroup: commandOutputLogGroup() },
   );
   logger.info('Task reconciled with its execution', {
     executionStatus: detail.status,

@@ -1,5 +1,8 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
+import { EventBridgeBus } from '#aws/eventbridge-bus';
+import { SqsQueues } from '#aws/sqs-queues';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { InvalidArgument } from '#core/errors';
 import { RESTART_REQUESTED_EVENT, restartEventKey } from '#core/event-patterns';
 import { parseLongId } from '#core/ids';
@@ -82,9 +85,15 @@ const QueueBatch = z.object({
 
 const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());
+const workflow = new StepFunctionsWorkflow();
+const events = new EventBridgeBus();
+const queues = new SqsQueues();
 const dependencies = (): TriggerDependencies => ({
   tasks,
   hosts,
+  workflow,
+  events,
+  queues,
   stateMachineArn: stateMachineArn(),
   eventBusName: eventBusName(),
   rejectedQueueUrl: rejectedQueueUrl(),
@@ -115,6 +124,7 @@ export const handler = loggedInvocation(
     if (scheduled.success) {
       const queued = await queueScheduledRun(scheduled.data.scheduledRestart, {
         scheduledRestartQueueUrl: scheduledRestartQueueUrl(),
+        queues,
       });
       logger.info('Queued a schedule run', { ...queued });
       return queued;

@@ -1,7 +1,5 @@
-import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { SendCommandCommand } from '@aws-sdk/client-ssm';
-import { sfn } from '#aws/sfn';
-import { ssm } from '#aws/ssm';
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { commandComment } from '#core/command-comment';
 import { commandTimeouts } from '#core/command-timeouts';
 import { type HostParameter, isValidHostParameter } from '#core/host-parameters';
@@ -10,6 +8,7 @@ import { subtaskAt } from '#core/subtasks';
 import type { SubtaskAttempt } from '#core/task';
 import { startAttempt } from '#core/task-progress';
 import { StaleRecord, TaskStore } from '#store/task-store';
+import { InstanceNotCommandable } from '#use-cases/ports';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
 
@@ -39,6 +38,8 @@ class CommandNotDelivered extends Error {
 }
 
 const tasks = new TaskStore(taskTableName());
+const workflow = new StepFunctionsWorkflow();
+const hostCommands = new SsmHostCommands();
 
 /**
  * Invoked by a subtask state with its task token: marks the subtask RUNNING with the token,
@@ -54,36 +55,38 @@ export const handler = loggedInvocation(
     if (attempt === 'done') {
       // The execution was redriven into a subtask that is done: an operator skipped it, or its
       // command had succeeded although the state timed out. The step is done already.
-      await sfn.send(
-        new SendTaskSuccessCommand({ taskToken: input.taskToken, output: '{"alreadySucceeded":true}' }),
-      );
-      logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+      const completion = await workflow.completeStep(input.taskToken, {
+        status: 'SUCCEEDED',
+        output: { alreadySucceeded: true },
+      });
+      if (completion.completed)
+        logger.info('Subtask already SUCCESSFUL: its step completed without running it again');
+      else logger.info('The workflow step had already ended', { reason: completion.alreadyEnded });
       return { alreadySucceeded: true };
     }
     let commandId: string | undefined;
     try {
-      const sent = await ssm.send(
-        new SendCommandCommand({
-          DocumentName: documentFor(definition.key),
-          InstanceIds: [input.instanceId],
-          Parameters: { agentHome: [input.agentHome], controlScript: [input.controlScript] },
-          // The full output, beyond what SSM returns inline, for the subtask's log.
-          CloudWatchOutputConfig: {
-            CloudWatchOutputEnabled: true,
-            CloudWatchLogGroupName: commandOutputLogGroup(),
-          },
-          Comment: commandComment({
-            taskId: input.taskId,
-            subtaskIndex: input.subtaskIndex,
-            attempt: attempt.attempt,
-          }),
-          TimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
+      commandId = await hostCommands.send({
+        documentName: documentFor(definition.key),
+        instanceId: input.instanceId,
+        parameters: { agentHome: input.agentHome, controlScript: input.controlScript },
+        comment: commandComment({
+          taskId: input.taskId,
+          subtaskIndex: input.subtaskIndex,
+          attempt: attempt.attempt,
         }),
-      );
-      commandId = sent.Command?.CommandId;
+        deliveryTimeoutSeconds: commandTimeouts(definition.timeoutSeconds).deliveryTimeoutSeconds,
+        // The full output, beyond what SSM returns inline, for the subtask's log.
+        outputLogGroup: commandOutputLogGroup(),
+      });
     } catch (error) {
       logger.error('SSM did not accept the command', { error });
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+      const reason =
+        error instanceof InstanceNotCommandable
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? `${error.name}: ${error.message}`
+            : 'unknown error';
       throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
     }
     if (!commandId) throw new CommandNotDelivered('SSM returned no command id');

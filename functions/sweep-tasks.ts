@@ -1,3 +1,5 @@
+import { SsmHostCommands } from '#aws/ssm-host-commands';
+import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { HANDOVER_GRACE_MS } from '#core/execution-sweep';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
@@ -13,6 +15,7 @@ import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 const SweepInput = z.nullish(z.object({ handoversSettledBefore: z.optional(z.iso.datetime()) }));
 
 const tasks = new TaskStore(taskTableName());
+const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
 
 /**
  * Scheduled every minute: ends RUNNING tasks whose execution ended without its status event reaching
@@ -26,6 +29,7 @@ export const handler = loggedInvocation(async (event?: unknown): Promise<SweepRe
       ? new Date(settledBefore)
       : new Date(Date.now() - HANDOVER_GRACE_MS),
     outputLogGroup: commandOutputLogGroup(),
+    ...ports,
   });
   if (result.fixed.length || result.completed.length || result.released.length)
     logger.warn('Repaired what lost status events left unrecorded', { ...result });

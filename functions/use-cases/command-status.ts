@@ -1,55 +1,8 @@
-import { DescribeInstanceInformationCommand, GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
-import { ssm } from '#aws/ssm';
-import {
-  type CommandInvocation,
-  commandProgress,
-  describeTimedOutSubtask,
-  type InstancePing,
-} from '#core/command-outcome';
+import { type CommandInvocation, commandProgress, describeTimedOutSubtask } from '#core/command-outcome';
 import { subtaskAt } from '#core/subtasks';
 import type { SubtaskRecord } from '#core/task';
 import { logger } from '../logger.ts';
-
-/** The command's invocation on the instance, or undefined when SSM has none. */
-export async function readInvocation(
-  commandId: string,
-  instanceId: string,
-): Promise<CommandInvocation | undefined> {
-  try {
-    const found = await ssm.send(
-      new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
-    );
-    return {
-      commandId,
-      instanceId,
-      comment: found.Comment,
-      status: found.Status ?? 'Pending',
-      statusDetails: found.StatusDetails,
-      exitCode: found.ResponseCode ?? -1,
-      stdout: found.StandardOutputContent ?? '',
-      stderr: found.StandardErrorContent ?? '',
-    };
-  } catch (error) {
-    if (error instanceof Error && error.name === 'InvocationDoesNotExist') return undefined;
-    throw error;
-  }
-}
-
-/** The instance's PingStatus; NotRegistered when SSM does not manage it. */
-export async function instancePing(instanceId: string): Promise<InstancePing> {
-  try {
-    const described = await ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-    );
-    const ping = described.InstanceInformationList?.find(
-      (instance) => instance.InstanceId === instanceId,
-    )?.PingStatus;
-    return ping ?? 'NotRegistered';
-  } catch (error) {
-    if (error instanceof Error && error.name === 'InvalidInstanceId') return 'NotRegistered';
-    throw error;
-  }
-}
+import type { HostCommands } from './ports.ts';
 
 /** What SSM says of a timed-out subtask's command: the invocation (if any) and the reason to record. */
 export interface TimedOutCommand {
@@ -63,17 +16,18 @@ export interface TimedOutCommand {
  * no command or SSM could not be asked; the caller then gives the plain timeout.
  */
 export async function lookUpTimedOutCommand(
+  hostCommands: HostCommands,
   subtask: SubtaskRecord,
   commandId: string | undefined,
   instanceId: string,
 ): Promise<TimedOutCommand | undefined> {
   if (!commandId) return undefined;
   try {
-    const invocation = await readInvocation(commandId, instanceId);
+    const invocation = await hostCommands.invocation(commandId, instanceId);
     // Without the ping status the reason still says the command never reached the host.
     const ping =
       invocation && commandProgress(invocation) === 'undelivered'
-        ? await instancePing(instanceId).catch((error: unknown) => {
+        ? await hostCommands.instancePing(instanceId).catch((error: unknown) => {
             logger.warn('Could not read the instance’s ping status', { error, instanceId });
             return undefined;
           })

@@ -1,7 +1,3 @@
-import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
-import { CancelCommandCommand } from '@aws-sdk/client-ssm';
-import { sfn } from '#aws/sfn';
-import { ssm } from '#aws/ssm';
 import { type CommandInvocation, resumesAfterTimeout } from '#core/command-outcome';
 import { endedBeforeHandover } from '#core/execution-sweep';
 import type { SubtaskRecord, TaskRecord } from '#core/task';
@@ -11,6 +7,7 @@ import { describeWorkflowError } from '#core/workflow-error';
 import type { TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
 import { lookUpTimedOutCommand } from './command-status.ts';
+import { ExecutionNotRedrivable, type HostCommands, type Workflow } from './ports.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
 
 /** How the task's execution ended. */
@@ -29,6 +26,8 @@ export type TaskOutcome = (
 };
 
 export interface EndTaskOptions {
+  workflow: Workflow;
+  hostCommands: HostCommands;
   /**
    * Where SSM writes the commands' full output. Given, a subtask whose state timed out although its
    * command had succeeded is recorded SUCCESSFUL and its workflow resumed past it (a redrive).
@@ -47,16 +46,17 @@ export async function endTask(
   tasks: TaskStore,
   taskId: number,
   outcome: TaskOutcome,
-  options: EndTaskOptions = {},
+  options: EndTaskOptions,
 ): Promise<TaskRecord> {
-  const timedOut = outcome.status === 'FAILED' ? await timedOutSubtask(tasks, taskId, outcome) : undefined;
+  const timedOut =
+    outcome.status === 'FAILED'
+      ? await timedOutSubtask(tasks, taskId, outcome, options.hostCommands)
+      : undefined;
   if (timedOut && options.outputLogGroup && resumesAfterTimeout(timedOut.subtask, timedOut.invocation)) {
-    const resumed = await resumePastSucceededSubtask(
-      tasks,
-      timedOut.task,
-      timedOut.invocation!,
-      options.outputLogGroup,
-    );
+    const resumed = await resumePastSucceededSubtask(tasks, timedOut.task, timedOut.invocation!, {
+      workflow: options.workflow,
+      outputLogGroup: options.outputLogGroup,
+    });
     if (resumed) return resumed;
   }
   const failure =
@@ -77,7 +77,7 @@ export async function endTask(
   const commandId = interrupted && (await tasks.commandOf(taskId, interrupted));
   if (commandId) {
     try {
-      await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
+      await options.hostCommands.cancel(commandId);
     } catch (error) {
       logger.warn('Could not cancel the interrupted command', { error, commandId });
     }
@@ -90,6 +90,7 @@ async function timedOutSubtask(
   tasks: TaskStore,
   taskId: number,
   outcome: Extract<TaskOutcome, { status: 'FAILED' }>,
+  hostCommands: HostCommands,
 ): Promise<
   | { task: TaskRecord; subtask: SubtaskRecord; invocation: CommandInvocation | undefined; reason: string }
   | undefined
@@ -100,7 +101,12 @@ async function timedOutSubtask(
   const subtask = task.subtasks.find((s) => s.status === 'RUNNING' || s.status === 'CANCELING');
   const command =
     subtask &&
-    (await lookUpTimedOutCommand(subtask, await tasks.commandOf(task.id, subtask), outcome.instanceId));
+    (await lookUpTimedOutCommand(
+      hostCommands,
+      subtask,
+      await tasks.commandOf(task.id, subtask),
+      outcome.instanceId,
+    ));
   return subtask && command ? { task, subtask, ...command } : undefined;
 }
 
@@ -115,16 +121,16 @@ async function resumePastSucceededSubtask(
   tasks: TaskStore,
   task: TaskRecord,
   invocation: CommandInvocation,
-  outputLogGroup: string,
+  deps: { workflow: Workflow; outputLogGroup: string },
 ): Promise<TaskRecord | undefined> {
   const { after } = await tasks.change(task.id, (current) => markResumed(current, new Date()));
   if (!after) return undefined;
-  await recordCommandOutcome(tasks, invocation, outputLogGroup);
+  await recordCommandOutcome(tasks, invocation, deps);
   try {
-    await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));
+    await deps.workflow.redrive(task.executor);
   } catch (error) {
     // Redriven already by another path that saw the same end (the sweep, a repeated event).
-    if (!(error instanceof Error && error.name === 'ExecutionNotRedrivable')) throw error;
+    if (!(error instanceof ExecutionNotRedrivable)) throw error;
   }
   logger.warn(
     'Resumed the workflow past a subtask whose command had succeeded although its state timed out',

@@ -1,5 +1,3 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { sfn } from '#aws/sfn';
 import { parseCommandComment } from '#core/command-comment';
 import { type CommandInvocation, describeCommandFailure, hasEnded } from '#core/command-outcome';
 import { fullOutputLocation, isTruncatedBySsm } from '#core/subtask-log';
@@ -8,6 +6,7 @@ import { recordOutcome } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import type { TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
+import type { Workflow } from './ports.ts';
 
 /** What became of an ended command's outcome. */
 export type RecordResult =
@@ -28,7 +27,7 @@ export type RecordResult =
 export async function recordCommandOutcome(
   tasks: TaskStore,
   invocation: CommandInvocation,
-  outputLogGroup: string,
+  { workflow, outputLogGroup }: { workflow: Workflow; outputLogGroup: string },
 ): Promise<RecordResult> {
   const { commandId, instanceId } = invocation;
   const origin = parseCommandComment(invocation.comment);
@@ -91,30 +90,15 @@ export async function recordCommandOutcome(
   // Recorded now or already (a repeated event, or the sweep and the event at once): the step is
   // completed again in case the first recording crashed before it did; a token of an ended step is refused.
   const taskToken = attempt.taskToken;
-  await completeStep(taskToken, succeeded, error, { commandId, exitCode });
+  const completion = await workflow.completeStep(
+    taskToken,
+    succeeded
+      ? { status: 'SUCCEEDED', output: { commandId, exitCode } }
+      : { status: 'FAILED', error: 'SubtaskFailed', cause: error },
+  );
+  // The step already ended (timed out, cancelled, or completed by an earlier delivery).
+  if (!completion.completed)
+    logger.info('The workflow step had already ended', { reason: completion.alreadyEnded });
   logger.info('Subtask command finished', { status: invocation.status, exitCode });
   return 'completed';
-}
-
-async function completeStep(
-  taskToken: string,
-  succeeded: boolean,
-  error: string | undefined,
-  output: { commandId: string; exitCode: number },
-): Promise<void> {
-  try {
-    if (succeeded) {
-      await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
-    } else {
-      await sfn.send(new SendTaskFailureCommand({ taskToken, error: 'SubtaskFailed', cause: error }));
-    }
-  } catch (failure) {
-    const name = failure instanceof Error ? failure.name : '';
-    // The step already ended (timed out, cancelled, or completed by an earlier delivery).
-    if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist' || name === 'InvalidToken') {
-      logger.info('The workflow step had already ended', { reason: name });
-      return;
-    }
-    throw failure;
-  }
 }

@@ -1,11 +1,10 @@
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { sfn } from '#aws/sfn';
 import { HostBusy } from '#core/errors';
 import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
 import { type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
+import type { Workflow } from './ports.ts';
 
 export interface RestartRequest {
   hostId: bigint;
@@ -22,6 +21,7 @@ export interface RestartDependencies {
   tasks: TaskStore;
   hosts: HostRegistry;
   stateMachineArn: string;
+  workflow: Workflow;
 }
 
 /** The input of a restart execution, as the state machine reads it. */
@@ -82,13 +82,7 @@ export async function startRestartTask(
     controlScript: host.controlScript,
   };
   try {
-    await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name: executionName,
-        input: JSON.stringify(input),
-      }),
-    );
+    await deps.workflow.startExecution(deps.stateMachineArn, executionName, input);
   } catch (error) {
     await deps.tasks.deleteUnstartedTask(task, idempotencyKey);
     throw error;

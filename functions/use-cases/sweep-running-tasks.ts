@@ -1,12 +1,10 @@
-import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import { sfn } from '#aws/sfn';
 import { hasEnded } from '#core/command-outcome';
-import { type ExecutionStatus, type ExecutionView, sweepVerdict } from '#core/execution-sweep';
+import { type ExecutionView, sweepVerdict } from '#core/execution-sweep';
 import type { TaskRecord } from '#core/task';
 import type { HostLock, TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
-import { readInvocation } from './command-status.ts';
 import { endTask } from './end-task.ts';
+import type { HostCommands, Workflow } from './ports.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
 
 export interface SweepOptions {
@@ -14,6 +12,8 @@ export interface SweepOptions {
   handoversSettledBefore: Date;
   /** Where SSM writes the commands' full output, for the subtask logs it records. */
   outputLogGroup: string;
+  workflow: Workflow;
+  hostCommands: HostCommands;
 }
 
 export interface SweepResult {
@@ -45,19 +45,13 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
         if (await releaseLockOfEndedTask(tasks, lock, task)) result.released.push(lock.taskId);
         continue;
       }
-      const { execution, instanceId } = await describe(task.executor);
+      const { execution, instanceId } = await describe(options.workflow, task.executor);
       const verdict = sweepVerdict(task, execution, options.handoversSettledBefore);
       if (verdict.action === 'end') {
-        await endTask(
-          tasks,
-          task.id,
-          { ...verdict.outcome, ...(instanceId ? { instanceId } : {}) },
-          { outputLogGroup: options.outputLogGroup },
-        );
+        await endTask(tasks, task.id, { ...verdict.outcome, ...(instanceId ? { instanceId } : {}) }, options);
         result.fixed.push(task.id);
       } else if (verdict.executionRunning && instanceId) {
-        if (await completeEndedCommands(tasks, task, instanceId, options.outputLogGroup))
-          result.completed.push(task.id);
+        if (await completeEndedCommands(tasks, task, instanceId, options)) result.completed.push(task.id);
       }
     } catch (error) {
       logger.error('Could not sweep the task', { error, taskId: lock.taskId });
@@ -91,16 +85,16 @@ async function completeEndedCommands(
   tasks: TaskStore,
   task: TaskRecord,
   instanceId: string,
-  outputLogGroup: string,
+  options: SweepOptions,
 ): Promise<boolean> {
   let completed = false;
   for (const subtask of task.subtasks) {
     if (subtask.status !== 'RUNNING' && subtask.status !== 'CANCELING') continue;
     const commandId = await tasks.commandOf(task.id, subtask);
     if (!commandId) continue;
-    const invocation = await readInvocation(commandId, instanceId);
+    const invocation = await options.hostCommands.invocation(commandId, instanceId);
     if (!invocation || !hasEnded(invocation)) continue;
-    if ((await recordCommandOutcome(tasks, invocation, outputLogGroup)) === 'completed') {
+    if ((await recordCommandOutcome(tasks, invocation, options)) === 'completed') {
       logger.warn('Recorded a command that ended without its status event', {
         taskId: task.id,
         commandId,
@@ -113,23 +107,13 @@ async function completeEndedCommands(
 }
 
 async function describe(
+  workflow: Workflow,
   executionArn: string,
 ): Promise<{ execution: ExecutionView | undefined; instanceId?: string }> {
-  try {
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    return {
-      execution: {
-        status: (described.status ?? 'RUNNING') as ExecutionStatus,
-        ...(described.stopDate ? { stopDate: described.stopDate } : {}),
-        ...(described.error ? { error: described.error } : {}),
-        ...(described.cause ? { cause: described.cause } : {}),
-      },
-      ...instanceOf(described.input),
-    };
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ExecutionDoesNotExist') return { execution: undefined };
-    throw error;
-  }
+  const described = await workflow.describe(executionArn);
+  if (!described) return { execution: undefined };
+  const { input, ...execution } = described;
+  return { execution, ...instanceOf(input) };
 }
 
 /** The instance the execution sends its commands to, from its input. */

@@ -1,7 +1,3 @@
-import { RedriveExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { CancelCommandCommand } from '@aws-sdk/client-ssm';
-import { sfn } from '#aws/sfn';
-import { ssm } from '#aws/ssm';
 import { TaskNotFound, TaskNotResumable } from '#core/errors';
 import type { TaskRecord } from '#core/task';
 import {
@@ -13,12 +9,15 @@ import {
 } from '#core/task-lifecycle';
 import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { StaleRecord, type TaskStore } from '#store/task-store';
+import { ExecutionNotFound, ExecutionNotRedrivable, type HostCommands, type Workflow } from './ports.ts';
 import { executionArnFor, type RestartExecutionInput } from './start-restart-task.ts';
 
 export interface TaskActionDependencies {
   tasks: TaskStore;
   hosts: HostRegistry;
   stateMachineArn: string;
+  workflow: Workflow;
+  hostCommands: HostCommands;
 }
 
 /**
@@ -29,7 +28,7 @@ export async function retry(taskId: number, deps: TaskActionDependencies): Promi
   const task = await load(taskId, deps);
   const reopened = retryTask(task, new Date());
   await commandableHostOf(task, deps);
-  return resume(task, reopened, deps, () => redrive(task));
+  return resume(task, reopened, deps, () => redrive(task, deps.workflow));
 }
 
 /** Skip: the failed subtask counts as done and the redriven execution goes on from the next one (same window). */
@@ -41,7 +40,7 @@ export async function skip(
   const task = await load(taskId, deps);
   const reopened = skipSubtask(task, subtaskId, new Date());
   await commandableHostOf(task, deps);
-  return resume(task, reopened, deps, () => redrive(task));
+  return resume(task, reopened, deps, () => redrive(task, deps.workflow));
 }
 
 /** Rollback: an execution of its own runs "Start all OCP agent processes" again, so the agent runs. */
@@ -59,15 +58,9 @@ export async function rollback(taskId: number, deps: TaskActionDependencies): Pr
     controlScript: host.controlScript,
     operation: 'ROLLBACK',
   };
-  return resume(task, withExecutor, deps, async () => {
-    await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.stateMachineArn,
-        name,
-        input: JSON.stringify(input),
-      }),
-    );
-  });
+  return resume(task, withExecutor, deps, () =>
+    deps.workflow.startExecution(deps.stateMachineArn, name, input),
+  );
 }
 
 /**
@@ -84,16 +77,10 @@ export async function cancel(
   const saved = await deps.tasks.save(task, canceling);
   const commandId = await deps.tasks.commandOf(task.id, subtask);
   if (commandId) {
-    await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
+    await deps.hostCommands.cancel(commandId);
   } else {
     // No command was sent yet: stopping the execution ends the attempt through the reconciler.
-    await sfn.send(
-      new StopExecutionCommand({
-        executionArn: task.executor,
-        error: 'SubtaskCancelled',
-        cause: 'Cancelled by an operator',
-      }),
-    );
+    await deps.workflow.stop(task.executor, 'SubtaskCancelled', 'Cancelled by an operator');
   }
   return saved;
 }
@@ -135,12 +122,11 @@ async function resume(
 }
 
 /** Redrives the task's failed execution; one that is gone or past redrive makes the task not resumable. */
-async function redrive(task: TaskRecord): Promise<void> {
+async function redrive(task: TaskRecord, workflow: Workflow): Promise<void> {
   try {
-    await sfn.send(new RedriveExecutionCommand({ executionArn: task.executor }));
+    await workflow.redrive(task.executor);
   } catch (error) {
-    const name = error instanceof Error ? error.name : '';
-    if (name === 'ExecutionDoesNotExist' || name === 'ExecutionNotRedrivable')
+    if (error instanceof ExecutionNotFound || error instanceof ExecutionNotRedrivable)
       throw new TaskNotResumable(task.id);
     throw error;
   }

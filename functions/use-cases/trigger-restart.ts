@@ -1,7 +1,3 @@
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { eventbridge } from '#aws/eventbridge';
-import { sqs } from '#aws/sqs';
 import { DomainError, HostBusy } from '#core/errors';
 import { PRODUCT_EVENT_SOURCE, RESTART_REJECTED_DETAIL_TYPE } from '#core/event-patterns';
 import {
@@ -11,6 +7,7 @@ import {
   type ScheduledRestartInput,
   scheduledRestartKey,
 } from '#core/scheduled-restart';
+import type { EventBus, MessageQueues } from './ports.ts';
 import { type RestartDependencies, type RestartRequest, startRestartTask } from './start-restart-task.ts';
 
 /** A restart asked for by an event or a schedule, before validation of its host. */
@@ -26,6 +23,8 @@ export type TriggerOutcome =
 export interface TriggerDependencies extends RestartDependencies {
   eventBusName: string;
   rejectedQueueUrl: string;
+  events: EventBus;
+  queues: MessageQueues;
   /** Counts a rejected request (a CloudWatch metric on AWS). */
   countRejection: (code: string) => void;
 }
@@ -76,26 +75,21 @@ export interface ScheduledRunQueued {
  */
 export async function queueScheduledRun(
   run: ScheduledRestartInput['scheduledRestart'],
-  deps: { scheduledRestartQueueUrl: string },
+  deps: { scheduledRestartQueueUrl: string; queues: MessageQueues },
 ): Promise<ScheduledRunQueued> {
   const sends = inBatches(inBatches(hostRestartsOf(run), MESSAGES_PER_SEND), SENDS_IN_FLIGHT);
   const refused: string[] = [];
   for (const round of sends) {
     const results = await Promise.all(
       round.map((messages) =>
-        sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: deps.scheduledRestartQueueUrl,
-            Entries: messages.map((message, index) => ({
-              Id: String(index),
-              MessageBody: JSON.stringify(message),
-            })),
-          }),
+        deps.queues.sendBatch(
+          deps.scheduledRestartQueueUrl,
+          messages.map((message) => JSON.stringify(message)),
         ),
       ),
     );
-    for (const result of results) {
-      for (const failed of result.Failed ?? []) refused.push(`${failed.Code}: ${failed.Message ?? ''}`);
+    for (const failures of results) {
+      for (const failed of failures) refused.push(`${failed.code}: ${failed.message ?? ''}`);
     }
   }
   if (refused.length > 0) {
@@ -127,6 +121,12 @@ export function restartScheduledHost(
   );
 }
 
+/** What reporting a skipped or rejected request needs. */
+type Reporting = Pick<
+  TriggerDependencies,
+  'eventBusName' | 'rejectedQueueUrl' | 'countRejection' | 'events' | 'queues'
+>;
+
 /**
  * Refuses a request visibly: a "Rejected" event on the bus, the original event with the reason in the
  * rejected-requests queue, and one count on the rejection metric.
@@ -135,7 +135,7 @@ export async function reject(
   code: string,
   reason: string,
   original: unknown,
-  deps: Pick<TriggerDependencies, 'eventBusName' | 'rejectedQueueUrl' | 'countRejection'>,
+  deps: Reporting,
   hostId?: string,
 ): Promise<TriggerOutcome> {
   const rejected = { outcome: 'REJECTED' as const, ...(hostId ? { hostId } : {}), code, reason };
@@ -146,7 +146,7 @@ export async function reject(
 async function report(
   outcome: Extract<TriggerOutcome, { code: string }>,
   original: unknown,
-  deps: Pick<TriggerDependencies, 'eventBusName' | 'rejectedQueueUrl' | 'countRejection'>,
+  deps: Reporting,
   options: { toQueue: boolean },
 ): Promise<void> {
   deps.countRejection(outcome.code);
@@ -158,25 +158,16 @@ async function report(
     at: new Date().toISOString(),
   };
   await Promise.all([
-    eventbridge.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: deps.eventBusName,
-            Source: PRODUCT_EVENT_SOURCE,
-            DetailType: RESTART_REJECTED_DETAIL_TYPE,
-            Detail: JSON.stringify(detail),
-          },
-        ],
-      }),
-    ),
+    deps.events.put([
+      {
+        busName: deps.eventBusName,
+        source: PRODUCT_EVENT_SOURCE,
+        detailType: RESTART_REJECTED_DETAIL_TYPE,
+        detail: JSON.stringify(detail),
+      },
+    ]),
     options.toQueue
-      ? sqs.send(
-          new SendMessageCommand({
-            QueueUrl: deps.rejectedQueueUrl,
-            MessageBody: JSON.stringify({ ...detail, event: original }),
-          }),
-        )
+      ? deps.queues.send(deps.rejectedQueueUrl, JSON.stringify({ ...detail, event: original }))
       : undefined,
   ]);
 }

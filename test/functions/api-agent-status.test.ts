@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SsmHostCommands } from '../../functions/aws/ssm-host-commands.ts';
 import { ENV } from '../../functions/catalog.ts';
 import { HostRegistry } from '../../functions/store/host-registry.ts';
 import { getAgentStatus } from '../../functions/use-cases/get-agent-status.ts';
@@ -146,6 +147,7 @@ describe('GET /compute/hosts/{hostId}/agent', () => {
 describe('getAgentStatus', () => {
   const deps = () => ({
     hosts: new HostRegistry(tables.hostTable),
+    hostCommands: new SsmHostCommands(),
     documentName: 'status-doc',
     waitSeconds: 2,
   });

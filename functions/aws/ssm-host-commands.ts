@@ -1,0 +1,104 @@
+import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  SendCommandCommand,
+  type SSMClient,
+  waitUntilCommandExecuted,
+} from '@aws-sdk/client-ssm';
+import type { CommandInvocation, InstancePing } from '#core/command-outcome';
+import { type HostCommand, type HostCommands, InstanceNotCommandable } from '#use-cases/ports';
+import { errorName } from './error-name.ts';
+import { ssm } from './ssm.ts';
+
+/** SendCommand's refusals that are about the instance: SSM does not know it or cannot run the document there. */
+const INSTANCE_REFUSALS: ReadonlySet<string> = new Set(['InvalidInstanceId', 'UnsupportedPlatformType']);
+
+/** The HostCommands port over SSM Run Command: one call per method, SDK error names mapped to the port's. */
+export class SsmHostCommands implements HostCommands {
+  constructor(private readonly client: SSMClient = ssm) {}
+
+  async send(command: HostCommand): Promise<string | undefined> {
+    try {
+      const sent = await this.client.send(
+        new SendCommandCommand({
+          DocumentName: command.documentName,
+          InstanceIds: [command.instanceId],
+          Parameters: Object.fromEntries(
+            Object.entries(command.parameters).map(([name, value]) => [name, [value]]),
+          ),
+          ...(command.outputLogGroup
+            ? {
+                CloudWatchOutputConfig: {
+                  CloudWatchOutputEnabled: true,
+                  CloudWatchLogGroupName: command.outputLogGroup,
+                },
+              }
+            : {}),
+          Comment: command.comment,
+          TimeoutSeconds: command.deliveryTimeoutSeconds,
+        }),
+      );
+      return sent.Command?.CommandId;
+    } catch (error) {
+      const code = errorName(error);
+      if (INSTANCE_REFUSALS.has(code))
+        throw new InstanceNotCommandable(command.instanceId, code, (error as Error).message, {
+          cause: error,
+        });
+      throw error;
+    }
+  }
+
+  async cancel(commandId: string): Promise<void> {
+    await this.client.send(new CancelCommandCommand({ CommandId: commandId }));
+  }
+
+  async invocation(commandId: string, instanceId: string): Promise<CommandInvocation | undefined> {
+    try {
+      const found = await this.client.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      );
+      return {
+        commandId,
+        instanceId,
+        comment: found.Comment,
+        status: found.Status ?? 'Pending',
+        statusDetails: found.StatusDetails,
+        exitCode: found.ResponseCode ?? -1,
+        stdout: found.StandardOutputContent ?? '',
+        stderr: found.StandardErrorContent ?? '',
+      };
+    } catch (error) {
+      if (errorName(error) === 'InvocationDoesNotExist') return undefined;
+      throw error;
+    }
+  }
+
+  async waitForEnd(commandId: string, instanceId: string, maxWaitSeconds: number): Promise<void> {
+    try {
+      await waitUntilCommandExecuted(
+        { client: this.client, maxWaitTime: maxWaitSeconds, minDelay: 1, maxDelay: 2 },
+        { CommandId: commandId, InstanceId: instanceId },
+      );
+    } catch {
+      // The waiter also throws for a command that ended other than Success, and at its deadline:
+      // the invocation, read next, says which.
+    }
+  }
+
+  async instancePing(instanceId: string): Promise<InstancePing> {
+    try {
+      const described = await this.client.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+      );
+      const ping = described.InstanceInformationList?.find(
+        (instance) => instance.InstanceId === instanceId,
+      )?.PingStatus;
+      return ping ?? 'NotRegistered';
+    } catch (error) {
+      if (errorName(error) === 'InvalidInstanceId') return 'NotRegistered';
+      throw error;
+    }
+  }
+}
