@@ -1,7 +1,7 @@
 import { InvalidArgument } from '#core/errors';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
-import type { TaskListQuery } from '#store/task-store';
+import type { TaskListQuery } from '#store/task-list';
 
 export const MAX_PAGE_SIZE = 2000;
 

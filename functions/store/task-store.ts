@@ -17,27 +17,22 @@ import type { SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from '#core
 import {
   hostLockKey,
   idCounterKey,
+  listPartitionOf,
   lockedHostId,
   REQUEST_KEY_TTL_SECONDS,
   requestKey,
   subtaskLogKey,
   subtaskLogPrefix,
-  TASK_LIST_PARTITION,
   TASK_TABLE,
   taskKey,
 } from './table-schema.ts';
+import { counterUpdates } from './task-counters.ts';
+import { fromTaskItem, TaskList, type TaskListPage, type TaskListQuery } from './task-list.ts';
+
+export type { TaskListQuery } from './task-list.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
-
-/** Filters and page (0-based) of a task listing. */
-export interface TaskListQuery {
-  hostId?: number;
-  status?: TaskStatus;
-  name?: string;
-  page: number;
-  size: number;
-}
 
 /** A host's lock: held by a task while it runs (taken and freed in the transactions that start and end it). */
 export interface HostLock {
@@ -70,7 +65,11 @@ export class StaleRecord extends Error {
 }
 
 export class TaskStore {
-  constructor(private readonly tableName: string) {}
+  private readonly listing: TaskList;
+
+  constructor(private readonly tableName: string) {
+    this.listing = new TaskList(tableName);
+  }
 
   /** Reserves `count` consecutive fresh ids in one atomic counter update; returns the first. */
   async allocateIds(count: number): Promise<number> {
@@ -129,6 +128,7 @@ export class TaskStore {
                   },
                 ]
               : []),
+            ...counterUpdates(undefined, task, this.tableName),
           ],
         }),
       );
@@ -167,6 +167,7 @@ export class TaskStore {
               ExpressionAttributeValues: { ':taskId': { N: String(task.id) } },
             },
           },
+          ...counterUpdates(task, undefined, this.tableName),
         ],
       }),
     );
@@ -218,6 +219,7 @@ export class TaskStore {
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
+            ...counterUpdates(previous, reopened, this.tableName),
           ],
         }),
       );
@@ -255,6 +257,7 @@ export class TaskStore {
               ExpressionAttributeValues: { ':taskId': { N: String(reopened.id) } },
             },
           },
+          ...counterUpdates(reopened, previous, this.tableName),
         ],
       }),
     );
@@ -573,6 +576,7 @@ export class TaskStore {
                 ExpressionAttributeValues: { ':taskId': { N: String(taskId) } },
               },
             },
+            ...counterUpdates(task, { ...task, status }, this.tableName),
           ],
         }),
       );
@@ -585,51 +589,9 @@ export class TaskStore {
     return { task: (await this.getTask(taskId)) ?? task, interrupted };
   }
 
-  /**
-   * One page of tasks, newest first, from an index (never a scan): a host's tasks from byHost,
-   * all tasks from byCreation; status and name filter on read. Counts every match for the page envelope.
-   */
-  async listTasks(query: TaskListQuery): Promise<{ tasks: TaskRecord[]; totalElements: number }> {
-    const index = query.hostId === undefined ? TASK_TABLE.byCreationIndex : TASK_TABLE.byHostIndex;
-    const filters: string[] = [];
-    const names: Record<string, string> = { '#pk': index.partitionKey };
-    const values: Record<string, unknown> = {
-      ':pk': query.hostId === undefined ? TASK_LIST_PARTITION : query.hostId,
-    };
-    if (query.status) {
-      filters.push('#status = :status');
-      names['#status'] = 'status';
-      values[':status'] = query.status;
-    }
-    if (query.name) {
-      filters.push('contains(#name, :name)');
-      names['#name'] = 'name';
-      values[':name'] = query.name;
-    }
-    const first = query.page * query.size;
-    const tasks: TaskRecord[] = [];
-    let totalElements = 0;
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk',
-          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: toItem(values),
-          ScanIndexForward: false,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (totalElements >= first && tasks.length < query.size) tasks.push(fromTaskItem(unmarshall(item)));
-        totalElements++;
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return { tasks, totalElements };
+  /** One page of tasks, newest first, and how many match (see TaskList). */
+  async listTasks(query: TaskListQuery): Promise<TaskListPage> {
+    return this.listing.list(query);
   }
 
   /** Every recorded attempt's output of a subtask, oldest first. */
@@ -678,11 +640,6 @@ export class TaskStore {
   }
 
   private taskItem(task: TaskRecord) {
-    return { ...taskKey(task.id), listPk: TASK_LIST_PARTITION, ...task };
+    return { ...taskKey(task.id), listPk: listPartitionOf(task.startTime), ...task };
   }
-}
-
-function fromTaskItem(item: Record<string, unknown>): TaskRecord {
-  const { pk: _pk, sk: _sk, listPk: _listPk, ...task } = item;
-  return task as unknown as TaskRecord;
 }
