@@ -1,3 +1,5 @@
+import { boundedError } from './task-limits.ts';
+
 const TAIL_LINES = 5;
 
 /** One command invocation as GetCommandInvocation reports it: the fields the product reads. */
@@ -61,7 +63,7 @@ export function describeCommandFailure(
 ): string {
   const tail = lastLines(stderr.trim() || stdout.trim(), TAIL_LINES);
   const reason = failureReason(status, exitCode, statusDetails);
-  return tail ? `Subtask failed: ${reason}: ${tail}` : `Subtask failed: ${reason}.`;
+  return boundedError(tail ? `Subtask failed: ${reason}: ${tail}` : `Subtask failed: ${reason}.`);
 }
 
 /**
@@ -72,6 +74,14 @@ export function describeTimedOutSubtask(
   timeoutSeconds: number,
   invocation: CommandInvocation | undefined,
   ping?: InstancePing,
+): string {
+  return boundedError(timedOutReason(timeoutSeconds, invocation, ping));
+}
+
+function timedOutReason(
+  timeoutSeconds: number,
+  invocation: CommandInvocation | undefined,
+  ping: InstancePing | undefined,
 ): string {
   const timedOut = `Subtask failed: it did not finish within its timeout of ${timeoutSeconds} s`;
   if (!invocation) return `${timedOut}: SSM has no record of its command on the host.`;

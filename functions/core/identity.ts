@@ -1,4 +1,5 @@
 import { NotAuthenticated, PermissionDenied } from './errors.ts';
+import { MAX_USERNAME_LENGTH } from './task-limits.ts';
 
 /** OCP permissions this product checks. */
 export type Permission = 'HOST_MANAGER' | 'HOST_VIEWER' | 'TASK_MANAGER' | 'TASK_VIEWER';
@@ -12,13 +13,14 @@ export interface Caller {
 export type Claims = Record<string, unknown>;
 
 /**
- * Reads the caller from JWT claims verified by the authorizer. API Gateway's JWT authorizer hands
+ * Reads the caller from JWT claims verified by the authorizer; a username longer than
+ * MAX_USERNAME_LENGTH is no valid identity. API Gateway's JWT authorizer hands
  * array claims to the Lambda as one string, "[a b]"; a local or direct caller may pass a real array.
  */
 export function callerFromClaims(claims: Claims | undefined, permissionsClaim: string): Caller {
   if (!claims) throw new NotAuthenticated();
   const username = firstString(claims['cognito:username'], claims.username, claims.sub);
-  if (!username) throw new NotAuthenticated();
+  if (!username || username.length > MAX_USERNAME_LENGTH) throw new NotAuthenticated();
   return { username, permissions: new Set(parseListClaim(claims[permissionsClaim])) };
 }
 

@@ -1,10 +1,19 @@
 import { subtaskAt } from './subtasks.ts';
+import { boundedError } from './task-limits.ts';
 
 /**
  * An operator-readable reason from the error a workflow state caught. A Lambda failure's Cause is
  * the JSON of the function's error; a SubtaskFailed Cause is already the reason.
  */
 export function describeWorkflowError(
+  error: string | undefined,
+  cause: string | undefined,
+  subtaskIndex: number,
+): string {
+  return boundedError(workflowErrorReason(error, cause, subtaskIndex));
+}
+
+function workflowErrorReason(
   error: string | undefined,
   cause: string | undefined,
   subtaskIndex: number,

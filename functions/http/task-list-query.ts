@@ -1,9 +1,14 @@
 import { InvalidArgument } from '#core/errors';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
-import type { TaskListQuery } from '#store/task-store';
+import type { TaskListQuery } from '#store/task-list';
 
-export const MAX_PAGE_SIZE = 2000;
+/**
+ * Largest `size` of a listing: a page of tasks at their largest (task-limits.ts, MAX_REASON_LENGTH; about
+ * 32 KB each as Lambda encodes the response, whose body is JSON in JSON) must fit Lambda's 6 MB response
+ * limit. 100 such tasks take about 3.2 MB: half the limit, a margin for fields added later.
+ */
+export const MAX_PAGE_SIZE = 100;
 
 const QueryParameters = z.object({
   hostId: z.optional(z.string()),

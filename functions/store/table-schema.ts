@@ -1,3 +1,6 @@
+import type { TaskStatus } from '#core/task';
+import { utcMonth } from '#core/time';
+
 /**
  * Key shapes of the product's DynamoDB tables: used by the stack to create them, by the
  * handlers to read and write them, and by local mode to create them in DynamoDB Local.
@@ -5,7 +8,7 @@
 export const TASK_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
-  /** Every task's list entry, newest id first; filtered by status and name on read. */
+  /** Every task's list entry, in one partition per creation bucket (listPartitionOf), newest id first. */
   byCreationIndex: { name: 'byCreation', partitionKey: 'listPk', sortKey: 'id', projection: 'ALL' },
   /** A host's tasks' list entries, newest id first. */
   byHostIndex: { name: 'byHost', partitionKey: 'hostId', sortKey: 'id', projection: 'ALL' },
@@ -58,8 +61,39 @@ export const KEY_ATTRIBUTE_TYPES = {
   since: 'S',
 } as const;
 
-/** The constant partition of byCreationIndex. */
-export const TASK_LIST_PARTITION = 'TASK';
+/**
+ * The creation bucket of a task: the UTC month of its start ("2026-12"). It names the task's partition of
+ * byCreationIndex, so that no one partition takes every task, and the counter its counts are kept in.
+ */
+export const creationBucket = (startTime: string) => utcMonth(startTime);
+/** The byCreationIndex partition (listPk) of a creation bucket's tasks. */
+export const listPartition = (bucket: string) => `TASK#${bucket}`;
+/** The byCreationIndex partition (listPk) of a task, from its start time. */
+export const listPartitionOf = (startTime: string) => listPartition(creationBucket(startTime));
+
+/**
+ * Task counts, kept in the transactions that write the tasks: one number attribute per task name and
+ * status (counterAttribute), in one item per creation bucket shard and one per host. Concurrent
+ * transactions on one item are cancelled (TransactionConflict), so each bucket's count is spread
+ * over shards by task id: restarts created or ended at the same moment rarely share an item.
+ */
+export const BUCKET_COUNTER_SHARDS = 4;
+export const BUCKET_COUNTERS_PARTITION = 'COUNT#TASKS';
+export const bucketCounterKey = (bucket: string, taskId: number) => ({
+  pk: BUCKET_COUNTERS_PARTITION,
+  sk: `${bucket}#${(Math.imul(taskId, 0x9e3779b1) >>> 0) % BUCKET_COUNTER_SHARDS}`,
+});
+/** The creation bucket a bucket counter item (its sort key) counts. */
+export const bucketOfCounter = (counterSk: string) => counterSk.slice(0, counterSk.lastIndexOf('#'));
+export const hostCounterKey = (hostId: number) => ({ pk: `COUNT#HOST#${hostId}`, sk: 'COUNT' });
+/** The counter attribute of the tasks with this name and status. */
+export const counterAttribute = (name: string, status: TaskStatus) => `${status}#${name}`;
+/** The name and status a counter attribute counts; undefined for the item's keys. */
+export function countedBy(attribute: string): { status: string; name: string } | undefined {
+  const separator = attribute.indexOf('#');
+  if (attribute === 'pk' || attribute === 'sk' || separator < 0) return undefined;
+  return { status: attribute.slice(0, separator), name: attribute.slice(separator + 1) };
+}
 
 export const taskKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'TASK' });
 /** The task's copy in the listing indexes (byCreation, byHost); see functions/store/task-item.ts. */

@@ -1,6 +1,6 @@
 import type { SubtaskRecord, TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
-import { TASK_LIST_PARTITION, taskKey, taskListEntryKey } from './table-schema.ts';
+import { listPartitionOf, taskKey, taskListEntryKey } from './table-schema.ts';
 
 /**
  * A task as items of the task table. The task item (sk TASK) holds the whole task and is what every
@@ -56,7 +56,12 @@ export function toTaskItem(task: TaskRecord): TaskItem {
 /** The task's list entry: a copy of it under the listing indexes' keys. */
 export function toListEntry(task: TaskRecord) {
   const { host: _host, ...item } = toTaskItem(task);
-  return { ...item, ...taskListEntryKey(task.id), listPk: TASK_LIST_PARTITION, hostId: task.hostId };
+  return {
+    ...item,
+    ...taskListEntryKey(task.id),
+    listPk: listPartitionOf(task.startTime),
+    hostId: task.hostId,
+  };
 }
 
 /**

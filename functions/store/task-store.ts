@@ -25,24 +25,18 @@ import {
   requestKey,
   subtaskLogKey,
   subtaskLogPrefix,
-  TASK_LIST_PARTITION,
   TASK_TABLE,
   taskKey,
   taskListEntryKey,
 } from './table-schema.ts';
+import { counterUpdates } from './task-counters.ts';
 import { fromTaskItem, toListEntry, toTaskItem } from './task-item.ts';
+import { TaskList, type TaskListPage, type TaskListQuery } from './task-list.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
 
-/** Filters and page (0-based) of a task listing. */
-export interface TaskListQuery {
-  hostId?: number;
-  status?: TaskStatus;
-  name?: string;
-  page: number;
-  size: number;
-}
+export type { TaskListQuery } from './task-list.ts';
 
 /** A host's lock: held by a task while it runs (taken and freed in the transactions that start and end it). */
 export interface HostLock {
@@ -75,7 +69,11 @@ export class StaleRecord extends Error {
 }
 
 export class TaskStore {
-  constructor(private readonly tableName: string) {}
+  private readonly listing: TaskList;
+
+  constructor(private readonly tableName: string) {
+    this.listing = new TaskList(tableName);
+  }
 
   /** Reserves `count` consecutive fresh ids in one atomic counter update; returns the first. */
   async allocateIds(count: number): Promise<number> {
@@ -135,6 +133,8 @@ export class TaskStore {
                   },
                 ]
               : []),
+            // Last, so that the cancellation reasons above keep their positions.
+            ...counterUpdates(undefined, task, this.tableName),
           ],
         }),
       );
@@ -173,6 +173,7 @@ export class TaskStore {
             ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
             : []),
           this.lockRelease(task),
+          ...counterUpdates(task, undefined, this.tableName),
         ],
       }),
     );
@@ -206,6 +207,7 @@ export class TaskStore {
               { Put: put },
               { Put: { TableName: this.tableName, Item: toItem(toListEntry(saved)) } },
               lock === 'take' ? this.lockTake(saved) : this.lockRelease(saved),
+              ...counterUpdates(before, saved, this.tableName),
             ],
           }),
         );
@@ -386,51 +388,10 @@ export class TaskStore {
     return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
   }
 
-  /**
-   * One page of tasks, newest first, from an index (never a scan): a host's tasks from byHost,
-   * all tasks from byCreation; status and name filter on read. Counts every match for the page envelope.
-   */
-  async listTasks(query: TaskListQuery): Promise<{ tasks: TaskRecord[]; totalElements: number }> {
-    const index = query.hostId === undefined ? TASK_TABLE.byCreationIndex : TASK_TABLE.byHostIndex;
-    const filters: string[] = [];
-    const names: Record<string, string> = { '#pk': index.partitionKey };
-    const values: Record<string, unknown> = {
-      ':pk': query.hostId === undefined ? TASK_LIST_PARTITION : query.hostId,
-    };
-    if (query.status) {
-      filters.push('#status = :status');
-      names['#status'] = 'status';
-      values[':status'] = query.status;
-    }
-    if (query.name) {
-      filters.push('contains(#name, :name)');
-      names['#name'] = 'name';
-      values[':name'] = query.name;
-    }
-    const first = query.page * query.size;
-    const tasks: TaskRecord[] = [];
-    let totalElements = 0;
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await dynamodb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk',
-          ...(filters.length ? { FilterExpression: filters.join(' AND ') } : {}),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: toItem(values),
-          ScanIndexForward: false,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (totalElements >= first && tasks.length < query.size) tasks.push(fromTaskItem(unmarshall(item)));
-        totalElements++;
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return { tasks: await this.withCurrentProgress(tasks), totalElements };
+  /** One page of tasks, newest first, and how many match (see TaskList). */
+  async listTasks(query: TaskListQuery): Promise<TaskListPage> {
+    const page = await this.listing.list(query);
+    return { ...page, tasks: await this.withCurrentProgress(page.tasks) };
   }
 
   /** List entries as the tasks are now: an ended task's entry is exact, a running one is read again. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotAuthenticated, PermissionDenied } from '#core/errors';
 import { callerFromClaims, parseListClaim, requirePermission } from '#core/identity';
+import { MAX_USERNAME_LENGTH } from '#core/task-limits';
 
 describe('callerFromClaims', () => {
   it('reads the API Gateway form of an array claim, "[a b]"', () => {
@@ -27,6 +28,19 @@ describe('callerFromClaims', () => {
 
   it('refuses claims without a user', () => {
     expect(() => callerFromClaims({ 'cognito:groups': '[HOST_MANAGER]' }, 'cognito:groups')).toThrow(
+      NotAuthenticated,
+    );
+  });
+
+  it('refuses a username longer than a task may record as its creator', () => {
+    const claims = (username: string) => ({
+      'cognito:username': username,
+      'cognito:groups': '[HOST_MANAGER]',
+    });
+    expect(callerFromClaims(claims('u'.repeat(MAX_USERNAME_LENGTH)), 'cognito:groups').username).toHaveLength(
+      MAX_USERNAME_LENGTH,
+    );
+    expect(() => callerFromClaims(claims('u'.repeat(MAX_USERNAME_LENGTH + 1)), 'cognito:groups')).toThrow(
       NotAuthenticated,
     );
   });

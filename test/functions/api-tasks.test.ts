@@ -119,7 +119,7 @@ describe('GET /api/v2/tasks/instances', () => {
   it.each([
     [{ page: '0' }],
     [{ size: '0' }],
-    [{ size: '2001' }],
+    [{ size: '101' }],
     [{ status: 'DONE' }],
     [{ hostId: '-1' }],
     [{ page: '1.5' }],

@@ -25,7 +25,10 @@ export async function createRestartTask(
   return task;
 }
 
-/** Ends a stored RUNNING task as the workflow's end would (finishTask), freeing its host. */
+/**
+ * Ends a stored RUNNING task as the workflow's end would (finishTask), freeing its host; SUCCESSFUL
+ * as after a run that went well (what had still to run succeeded).
+ */
 export async function endStoredTask(
   store: TaskStore,
   taskId: number,
@@ -37,7 +40,18 @@ export async function endStoredTask(
     endTime: options.endTime ?? ocpTimestamp(new Date()),
     ...pick(options, 'failure'),
   };
-  const { before, after } = await store.change(taskId, (task) => finishTask(task, ending)?.task);
+  const ran = (task: TaskRecord): TaskRecord =>
+    status === 'FAILED'
+      ? task
+      : {
+          ...task,
+          subtasks: task.subtasks.map((subtask) =>
+            ['READY', 'PENDING', 'RUNNING', 'CANCELING'].includes(subtask.status)
+              ? { ...subtask, status: 'SUCCESSFUL' }
+              : subtask,
+          ),
+        };
+  const { before, after } = await store.change(taskId, (task) => finishTask(ran(task), ending)?.task);
   return after ?? before;
 }
 

@@ -1,0 +1,79 @@
+import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { TaskRecord, TaskStatus } from '#core/task';
+import {
+  bucketCounterKey,
+  countedBy,
+  counterAttribute,
+  creationBucket,
+  hostCounterKey,
+} from './table-schema.ts';
+
+/** The filters of a listing that counters answer: a status and a part of the task's name. */
+export interface CountFilter {
+  status?: TaskStatus;
+  name?: string;
+}
+
+type CounterKey = { pk: string; sk: string };
+
+/** The two counter items a task is counted in: its creation bucket's (one shard of it) and its host's. */
+export function counterKeysOf(task: Pick<TaskRecord, 'id' | 'startTime' | 'hostId'>): CounterKey[] {
+  return [bucketCounterKey(creationBucket(task.startTime), task.id), hostCounterKey(task.hostId)];
+}
+
+/**
+ * The counter updates to write in the transaction that changes a task from `before` to `after`
+ * (undefined: the task does not exist on that side): -1 where it was counted, +1 where it is now. A
+ * change that keeps the task's name and status updates nothing.
+ */
+export function counterUpdates(
+  before: TaskRecord | undefined,
+  after: TaskRecord | undefined,
+  tableName: string,
+): TransactWriteItem[] {
+  const changes = new Map<string, { key: CounterKey; deltas: Map<string, number> }>();
+  const count = (task: TaskRecord | undefined, delta: number) => {
+    if (!task) return;
+    const attribute = counterAttribute(task.name, task.status);
+    for (const key of counterKeysOf(task)) {
+      const id = `${key.pk}\n${key.sk}`;
+      const change = changes.get(id) ?? { key, deltas: new Map() };
+      changes.set(id, change);
+      change.deltas.set(attribute, (change.deltas.get(attribute) ?? 0) + delta);
+    }
+  };
+  count(before, -1);
+  count(after, 1);
+  return [...changes.values()].flatMap(({ key, deltas }) => {
+    const changed = [...deltas].filter(([, delta]) => delta !== 0);
+    if (changed.length === 0) return [];
+    return [
+      {
+        Update: {
+          TableName: tableName,
+          Key: marshall(key),
+          UpdateExpression: `ADD ${changed.map((_, i) => `#count${i} :delta${i}`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(
+            changed.map(([attribute], i) => [`#count${i}`, attribute]),
+          ),
+          ExpressionAttributeValues: Object.fromEntries(
+            changed.map(([, delta], i) => [`:delta${i}`, { N: String(delta) }]),
+          ),
+        },
+      },
+    ];
+  });
+}
+
+/** How many of the tasks a counter item counts match the filters: the sum of the attributes that do. */
+export function matchingCount(counter: Record<string, unknown>, filter: CountFilter): number {
+  let total = 0;
+  for (const [attribute, value] of Object.entries(counter)) {
+    const counted = countedBy(attribute);
+    if (!counted || (filter.status && counted.status !== filter.status)) continue;
+    if (filter.name && !counted.name.includes(filter.name)) continue;
+    total += Number(value);
+  }
+  return total;
+}

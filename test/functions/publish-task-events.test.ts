@@ -1,0 +1,84 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ENV } from '../../functions/catalog.ts';
+import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { listPartitionOf, taskKey } from '../../functions/store/table-schema.ts';
+import { counterKeysOf, counterUpdates } from '../../functions/store/task-counters.ts';
+
+const eventsMock = mockClient(EventBridgeClient);
+let handler: typeof import('../../functions/publish-task-events.ts').handler;
+
+const running = newRestartTask({
+  firstId: 42,
+  hostId: 7,
+  creator: 'alice',
+  type: 'MANUAL',
+  prohibitRollback: false,
+  executionArn: 'arn:aws:states:us-east-1:1:execution:sm:task-42',
+  now: new Date('2026-12-01T10:00:00.000Z'),
+});
+const succeeded: TaskRecord = { ...running, status: 'SUCCESSFUL', endTime: '2026-12-01T10:01:00.000+00:00' };
+
+type Image = Record<string, unknown>;
+const record = (sequence: string, oldImage: Image | undefined, newImage: Image): DynamoDBRecord => ({
+  eventName: oldImage ? 'MODIFY' : 'INSERT',
+  dynamodb: {
+    SequenceNumber: sequence,
+    ApproximateCreationDateTime: 1_796_000_000,
+    ...(oldImage ? { OldImage: marshall(oldImage) as never } : {}),
+    NewImage: marshall(newImage) as never,
+  },
+});
+const taskItem = (task: TaskRecord) => ({
+  ...taskKey(task.id),
+  listPk: listPartitionOf(task.startTime),
+  ...task,
+});
+
+/** The counter items as the transaction that ended the task leaves them. */
+const counterItems = counterKeysOf(running).map((key) => ({
+  ...key,
+  'RUNNING#Restart OCP agent': 0,
+  'SUCCESSFUL#Restart OCP agent': 1,
+}));
+
+beforeAll(async () => {
+  process.env[ENV.eventBusName] = 'bus';
+  ({ handler } = await import('../../functions/publish-task-events.ts'));
+});
+
+beforeEach(() => {
+  eventsMock.reset();
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
+});
+
+const invoke = (records: DynamoDBRecord[]) => handler({ Records: records } as DynamoDBStreamEvent);
+
+describe('publish-task-events', () => {
+  it('publishes nothing for the stream records of counter items', async () => {
+    expect(counterUpdates(running, succeeded, 'tasks')).toHaveLength(counterItems.length);
+    const result = await invoke(
+      counterItems.map((item, i) => record(`${i + 1}`, { ...item, 'RUNNING#Restart OCP agent': 1 }, item)),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('publishes the task change of the same transaction, with no trace of the item keys', async () => {
+    await invoke([
+      record('1', taskItem(running), taskItem(succeeded)),
+      ...counterItems.map((item, i) => record(`${i + 2}`, undefined, item)),
+    ]);
+    const entries = eventsMock
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const entry of entries) {
+      expect(entry.Resources).toEqual([running.executor]);
+      expect(entry.Detail).not.toMatch(/listPk|COUNT#/);
+    }
+  });
+});

@@ -1,0 +1,189 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dynamodb } from '../../../functions/aws/dynamodb.ts';
+import { IDS_PER_TASK } from '../../../functions/core/subtasks.ts';
+import { newRestartTask, type TaskRecord, type TaskStatus } from '../../../functions/core/task.ts';
+import { retryTask } from '../../../functions/core/task-lifecycle.ts';
+import { ocpTimestamp, utcMonth } from '../../../functions/core/time.ts';
+import { TASK_TABLE } from '../../../functions/store/table-schema.ts';
+import { fromTaskItem } from '../../../functions/store/task-item.ts';
+import type { TaskListQuery } from '../../../functions/store/task-list.ts';
+import { TaskStore } from '../../../functions/store/task-store.ts';
+import { endStoredTask } from '../../support/tasks.ts';
+import { createTestTables, type TestTables, tableItems } from '../../support/test-tables.ts';
+
+const HOSTS = [1, 2, 3, 4, 5, 6];
+const MONTHS = ['2025-01', '2025-02', '2025-03', '2025-05', '2025-06', '2025-09', '2025-10', '2025-12'];
+const NAMES = ['Restart OCP agent', 'Upgrade OCP agent'];
+const TASKS = 150;
+
+let tables: TestTables;
+let store: TaskStore;
+/** Every task as the table holds it after the set-up (a consistent scan). */
+let stored: TaskRecord[];
+
+/** A deterministic generator, so that a failure can be replayed. */
+function seeded(seed: number) {
+  let state = seed;
+  return (below: number) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % below;
+  };
+}
+
+beforeAll(async () => {
+  tables = await createTestTables();
+  store = new TaskStore(tables.taskTable);
+  const random = seeded(11);
+  const running = new Map<number, TaskRecord>();
+  for (let i = 0; i < TASKS; i++) {
+    const hostId = HOSTS[random(HOSTS.length)]!;
+    const held = running.get(hostId);
+    if (held) {
+      await endStoredTask(store, held.id, random(2) ? 'FAILED' : 'SUCCESSFUL', { endTime: held.startTime });
+      running.delete(hostId);
+    }
+    // Months in random order, so that a newer month may hold older ids.
+    const month = MONTHS[random(MONTHS.length)]!;
+    const task: TaskRecord = {
+      ...newRestartTask({
+        firstId: await store.allocateIds(IDS_PER_TASK),
+        hostId,
+        creator: 'alice',
+        type: 'MANUAL',
+        prohibitRollback: false,
+        executionArn: `arn:aws:states:us-east-1:1:execution:sm:task-${i}`,
+        now: new Date(`${month}-${String(1 + random(28)).padStart(2, '0')}T12:00:00.000Z`),
+      }),
+      name: NAMES[random(5) === 0 ? 1 : 0]!,
+    };
+    await store.createTask(task);
+    running.set(hostId, task);
+  }
+  // Some FAILED tasks reopened (RUNNING again): the counters follow every transition.
+  for (const [hostId, task] of running) {
+    if (hostId % 2) continue;
+    const failed = await endStoredTask(store, task.id, 'FAILED', { endTime: task.startTime });
+    await store.save(failed, retryTask({ ...failed, endTime: ocpTimestamp(new Date()) }, new Date()));
+  }
+  stored = (await tableItems(tables.taskTable)).filter((item) => item.sk === 'TASK').map(fromTaskItem);
+}, 120_000);
+
+/** What a listing must answer, from every task: filtered, newest first (creation month, then id). */
+function reference(query: TaskListQuery) {
+  const matches = stored
+    .filter((task) => query.hostId === undefined || task.hostId === query.hostId)
+    .filter((task) => !query.status || task.status === query.status)
+    .filter((task) => !query.name || task.name.includes(query.name))
+    .sort((a, b) => {
+      const byMonth =
+        query.hostId === undefined ? utcMonth(b.startTime).localeCompare(utcMonth(a.startTime)) : 0;
+      return byMonth || b.id - a.id;
+    });
+  const first = query.page * query.size;
+  return {
+    ids: matches.slice(first, first + query.size).map((task) => task.id),
+    totalElements: matches.length,
+  };
+}
+
+/** The partitions of an index that the listing queried, in order. */
+async function partitionsRead(indexName: string, list: () => Promise<unknown>): Promise<unknown[]> {
+  const read: unknown[] = [];
+  dynamodb.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { IndexName?: string; ExpressionAttributeValues?: Record<string, object> };
+      if (input.IndexName === indexName)
+        read.push(Object.values(input.ExpressionAttributeValues![':partition']!)[0]);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordPartitions' },
+  );
+  try {
+    await list();
+  } finally {
+    dynamodb.middlewareStack.remove('recordPartitions');
+  }
+  return read;
+}
+
+describe('TaskList', () => {
+  it('writes each task in the byCreation partition of its creation month', async () => {
+    const items = (await tableItems(tables.taskTable)).filter((item) => item.sk === 'TASK');
+    expect(items).toHaveLength(TASKS);
+    for (const item of items) expect(item.listPk).toBe(`TASK#${utcMonth(String(item.startTime))}`);
+  });
+
+  it('answers every mix of filters and pages as reading every task would', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          hostId: fc.option(fc.constantFrom(...HOSTS, 99), { nil: undefined }),
+          status: fc.option(fc.constantFrom<TaskStatus>('RUNNING', 'FAILED', 'SUCCESSFUL'), {
+            nil: undefined,
+          }),
+          name: fc.option(fc.constantFrom('Restart', 'OCP agent', 'Upgrade', 'Stop'), { nil: undefined }),
+          size: fc.integer({ min: 1, max: 40 }),
+          pageShare: fc.double({ min: 0, max: 1.1, noNaN: true }),
+        }),
+        async ({ pageShare, ...filters }) => {
+          const total = reference({ ...filters, page: 0, size: 1 }).totalElements;
+          const page = Math.floor((pageShare * total) / filters.size);
+          const query = { ...filters, page };
+          const { tasks, totalElements } = await store.listTasks(query);
+          expect({ ids: tasks.map((task) => task.id), totalElements }).toEqual(reference(query));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('returns tasks as stored, without the index or counter attributes', async () => {
+    const { tasks } = await store.listTasks({ page: 0, size: 40 });
+    expect(tasks).toHaveLength(40);
+    for (const task of tasks) {
+      expect(Object.keys(task)).not.toContain('listPk');
+      expect(Object.keys(task)).not.toContain('pk');
+      expect(task).toEqual(stored.find((candidate) => candidate.id === task.id));
+    }
+  });
+
+  it('reads only the months that hold a deep page, across a month boundary', async () => {
+    const size = 7;
+    const months = MONTHS.map((month) => ({
+      month,
+      count: stored.filter((task) => utcMonth(task.startTime) === month).length,
+    })).reverse();
+    // The first page that starts inside one month and ends in the next.
+    let page = 0;
+    const spanned = () => {
+      const { ids } = reference({ page, size });
+      return [...new Set(ids.map((id) => utcMonth(stored.find((task) => task.id === id)!.startTime)))];
+    };
+    while (spanned().length < 2 || page * size < months[0]!.count) page++;
+    const read = await partitionsRead(TASK_TABLE.byCreationIndex.name, async () => {
+      const { tasks } = await store.listTasks({ page, size });
+      expect(tasks.map((task) => task.id)).toEqual(reference({ page, size }).ids);
+    });
+    expect([...new Set(read)]).toEqual(spanned().map((month) => `TASK#${month}`));
+  });
+
+  it('reads no task for a page past the end', async () => {
+    const read = await partitionsRead(TASK_TABLE.byCreationIndex.name, async () => {
+      expect(await store.listTasks({ page: 100, size: 10 })).toEqual({ tasks: [], totalElements: TASKS });
+    });
+    expect(read).toEqual([]);
+    const hostRead = await partitionsRead(TASK_TABLE.byHostIndex.name, () =>
+      store.listTasks({ hostId: 1, page: 100, size: 10 }),
+    );
+    expect(hostRead).toEqual([]);
+  });
+
+  it('stops reading a host’s tasks once the page is full', async () => {
+    const read = await partitionsRead(TASK_TABLE.byHostIndex.name, async () => {
+      const { tasks } = await store.listTasks({ hostId: 2, page: 0, size: 3 });
+      expect(tasks.map((task) => task.id)).toEqual(reference({ hostId: 2, page: 0, size: 3 }).ids);
+    });
+    expect(read).toEqual(['2']);
+  });
+});
