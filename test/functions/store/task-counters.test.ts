@@ -12,6 +12,7 @@ import {
   hostCounterKey,
 } from '../../../functions/store/table-schema.ts';
 import { counterKeysOf, counterUpdates, matchingCount } from '../../../functions/store/task-counters.ts';
+import { fromTaskItem } from '../../../functions/store/task-item.ts';
 import { TaskStore } from '../../../functions/store/task-store.ts';
 import { createRestartTask, endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems } from '../../support/test-tables.ts';
@@ -131,7 +132,7 @@ describe('counters kept by the store', () => {
   /** Every counter item equals the counts of the task items it counts (a consistent scan). */
   async function expectCountersToMatchTasks() {
     const items = await tableItems(tables.taskTable);
-    const tasks = items.filter((item) => item.sk === 'TASK') as unknown as TaskRecord[];
+    const tasks = items.filter((item) => item.sk === 'TASK').map(fromTaskItem);
     const counters = items.filter((item) => String(item.pk).startsWith('COUNT#'));
     for (const counter of counters) {
       const counted = tasks.filter((t) =>

@@ -108,10 +108,17 @@ async function partitionsRead(indexName: string, list: () => Promise<unknown>): 
 }
 
 describe('TaskList', () => {
-  it('writes each task in the byCreation partition of its creation month', async () => {
-    const items = (await tableItems(tables.taskTable)).filter((item) => item.sk === 'TASK');
-    expect(items).toHaveLength(TASKS);
-    for (const item of items) expect(item.listPk).toBe(`TASK#${utcMonth(String(item.startTime))}`);
+  it('writes each task’s list entry in the byCreation partition of its creation month, the task item in none', async () => {
+    const items = await tableItems(tables.taskTable);
+    const entries = items.filter((item) => item.sk === 'LIST');
+    expect(entries).toHaveLength(TASKS);
+    for (const entry of entries) {
+      expect(entry.listPk).toBe(`TASK#${utcMonth(fromTaskItem(entry).startTime)}`);
+    }
+    for (const item of items.filter((item) => item.sk === 'TASK')) {
+      expect(item).not.toHaveProperty('listPk');
+      expect(item).not.toHaveProperty('hostId');
+    }
   });
 
   it('answers every mix of filters and pages as reading every task would', async () => {
