@@ -13,7 +13,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostBusy } from '#core/errors';
 import type { AttemptOutput } from '#core/subtask-log';
-import type { SubtaskAttempt, SubtaskRecord, TaskRecord, TaskStatus } from '#core/task';
+import type { SubtaskAttempt, SubtaskRecord, TaskRecord } from '#core/task';
 import { lockChange } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import {
