@@ -71,7 +71,7 @@ export class StaleRecord extends Error {
 export class TaskStore {
   private readonly listing: TaskList;
 
-  constructor(private readonly tableName: string) {
+  constructor(readonly tableName: string) {
     this.listing = new TaskList(tableName);
   }
 
