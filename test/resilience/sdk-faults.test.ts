@@ -83,10 +83,16 @@ async function ended(taskId: number, deadlineMs = 60_000): Promise<Item> {
 
 /** Everything in the tables but the id counter (ids a refused request consumed are not a record). */
 async function rawRecords(): Promise<Item[]> {
-  return [
-    ...(await scanAll(client, system.tables.taskTable)),
-    ...(await scanAll(client, system.tables.hostTable)),
-  ].filter((item) => item.pk !== 'COUNTER');
+  return (
+    [...(await scanAll(client, system.tables.taskTable)), ...(await scanAll(client, system.tables.hostTable))]
+      .filter((item) => item.pk !== 'COUNTER')
+      // A counter that counts nothing is no record: an undone task leaves its host's at zero.
+      .filter(
+        (item) =>
+          !String(item.pk).startsWith('COUNT#') ||
+          Object.entries(item).some(([key, value]) => key !== 'pk' && key !== 'sk' && value !== 0),
+      )
+  );
 }
 
 function recordsOf(items: Item[], options: { withoutVersions?: boolean } = {}): string[] {
