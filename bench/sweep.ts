@@ -19,7 +19,7 @@ import { countCalls } from './sdk-counter.ts';
 import { machineInfo, median, percentile, round } from './stats.ts';
 
 const RUNNING_TASKS = 10;
-const ENDED_TASKS = 10_000;
+const ENDED_TASKS = 100_000;
 /** Timed sweeps per round, after one uncounted warm-up. */
 const SWEEPS = 20;
 /** Tasks written at once while the history is filled. */
