@@ -1,5 +1,4 @@
 import { endedBeforeHandover } from './execution-sweep.ts';
-import { subtaskAt } from './subtasks.ts';
 import type { SubtaskAttempt, SubtaskRecord, SubtaskStatus, TaskRecord, TaskStatus } from './task.ts';
 import { ROLLBACK_SUBTASK_INDEX } from './task-lifecycle.ts';
 import { ocpTimestamp } from './time.ts';
@@ -167,11 +166,7 @@ export function lockChange(before: TaskRecord | undefined, after: TaskRecord): '
   return runs ? 'take' : 'release';
 }
 
-/** The subtask's name and index, for messages. */
-export const describeSubtask = (subtask: SubtaskRecord) =>
-  `"${subtaskAt(subtask.index).name}" (${subtask.id})`;
-
-export function replaceSubtask(task: TaskRecord, subtask: SubtaskRecord): TaskRecord {
+function replaceSubtask(task: TaskRecord, subtask: SubtaskRecord): TaskRecord {
   return { ...task, subtasks: task.subtasks.map((s) => (s.index === subtask.index ? subtask : s)) };
 }
 
