@@ -12,8 +12,8 @@ import { dynamodb } from '../functions/aws/dynamodb.ts';
 import { IDS_PER_TASK } from '../functions/core/subtasks.ts';
 import type { TaskRecord } from '../functions/core/task.ts';
 import { ocpTimestamp } from '../functions/core/time.ts';
-import { counterAttribute, listPartitionOf, TASK_TABLE, taskKey } from '../functions/store/table-schema.ts';
-import { counterKeysOf } from '../functions/store/task-counters.ts';
+import { listPartitionOf, TASK_TABLE, taskKey } from '../functions/store/table-schema.ts';
+import { countsOf } from '../functions/store/task-counters.ts';
 import { TaskList } from '../functions/store/task-list.ts';
 import { TaskStore } from '../functions/store/task-store.ts';
 import { ensureTables } from '../local/tables.ts';
@@ -117,11 +117,10 @@ async function writeHistory(
         ...task,
       };
       batch.push({ PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) } });
-      for (const key of counterKeysOf(task)) {
+      for (const { key, attribute } of countsOf(task)) {
         const id = `${key.pk}\n${key.sk}`;
         const counter = counts.get(id) ?? { key, attributes: new Map() };
         counts.set(id, counter);
-        const attribute = counterAttribute(task.name, task.status);
         counter.attributes.set(attribute, (counter.attributes.get(attribute) ?? 0) + 1);
       }
     }

@@ -35,3 +35,19 @@ export function planPage(counts: readonly BucketCount[], page: number, size: num
   }
   return { buckets, skip };
 }
+
+/**
+ * The bucket holding the match at `position` (from 0, newest first) and the matches before it there,
+ * from the buckets' counts, newest first; undefined past the last match.
+ */
+export function locateMatch(
+  counts: readonly BucketCount[],
+  position: number,
+): { bucket: string; skip: number } | undefined {
+  let before = position;
+  for (const { bucket, count } of counts) {
+    if (before < count) return { bucket, skip: before };
+    before -= Math.max(count, 0);
+  }
+  return undefined;
+}

@@ -1,3 +1,4 @@
+import { IDS_PER_TASK } from '#core/subtasks';
 import type { TaskStatus } from '#core/task';
 import { utcMonth } from '#core/time';
 
@@ -79,10 +80,30 @@ export const listPartitionOf = (startTime: string) => listPartition(creationBuck
  */
 export const BUCKET_COUNTER_SHARDS = 4;
 export const BUCKET_COUNTERS_PARTITION = 'COUNT#TASKS';
+const counterShard = (taskId: number) => (Math.imul(taskId, 0x9e3779b1) >>> 0) % BUCKET_COUNTER_SHARDS;
 export const bucketCounterKey = (bucket: string, taskId: number) => ({
   pk: BUCKET_COUNTERS_PARTITION,
-  sk: `${bucket}#${(Math.imul(taskId, 0x9e3779b1) >>> 0) % BUCKET_COUNTER_SHARDS}`,
+  sk: `${bucket}#${counterShard(taskId)}`,
 });
+/**
+ * Each creation bucket's tasks are also counted by block of ids (LIST_BLOCK_IDS consecutive ids, about
+ * LIST_BLOCK_TASKS tasks), all statuses together, in the transactions that create and delete tasks: a
+ * listing passes over whole blocks before a deep page by their counts, reading the blocks' counters
+ * (tiny items), not their tasks. Sharded as the bucket counters are.
+ */
+export const LIST_BLOCK_TASKS = 100;
+export const LIST_BLOCK_IDS = LIST_BLOCK_TASKS * IDS_PER_TASK;
+export const BLOCK_COUNT_ATTRIBUTE = 'tasks';
+export const blockCountersPartition = (bucket: string) => `COUNT#BLOCKS#${bucket}`;
+const BLOCK_DIGITS = 12;
+export const blockCounterKey = (bucket: string, taskId: number) => ({
+  pk: blockCountersPartition(bucket),
+  sk: `${String(Math.floor(taskId / LIST_BLOCK_IDS)).padStart(BLOCK_DIGITS, '0')}#${counterShard(taskId)}`,
+});
+/** The block a block counter item (its sort key) counts. */
+export const blockOfCounter = (counterSk: string) => Number(counterSk.slice(0, BLOCK_DIGITS));
+/** The first id after a block: the exclusive upper bound of its ids. */
+export const blockEndId = (block: number) => (block + 1) * LIST_BLOCK_IDS;
 /** The creation bucket a bucket counter item (its sort key) counts. */
 export const bucketOfCounter = (counterSk: string) => counterSk.slice(0, counterSk.lastIndexOf('#'));
 export const hostCounterKey = (hostId: number) => ({ pk: `COUNT#HOST#${hostId}`, sk: 'COUNT' });

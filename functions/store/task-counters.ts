@@ -2,6 +2,8 @@ import type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { TaskRecord, TaskStatus } from '#core/task';
 import {
+  BLOCK_COUNT_ATTRIBUTE,
+  blockCounterKey,
   bucketCounterKey,
   countedBy,
   counterAttribute,
@@ -16,10 +18,26 @@ export interface CountFilter {
 }
 
 type CounterKey = { pk: string; sk: string };
+/** One count a task adds to: a counter item and the number attribute in it. */
+export interface TaskCount {
+  key: CounterKey;
+  attribute: string;
+}
 
-/** The two counter items a task is counted in: its creation bucket's (one shard of it) and its host's. */
-export function counterKeysOf(task: Pick<TaskRecord, 'id' | 'startTime' | 'hostId'>): CounterKey[] {
-  return [bucketCounterKey(creationBucket(task.startTime), task.id), hostCounterKey(task.hostId)];
+/**
+ * What a task is counted in: its creation bucket's counter (one shard of it) and its host's, under its
+ * name and status; and its id block's counter, whatever its status.
+ */
+export function countsOf(
+  task: Pick<TaskRecord, 'id' | 'startTime' | 'hostId' | 'name' | 'status'>,
+): TaskCount[] {
+  const bucket = creationBucket(task.startTime);
+  const attribute = counterAttribute(task.name, task.status);
+  return [
+    { key: bucketCounterKey(bucket, task.id), attribute },
+    { key: hostCounterKey(task.hostId), attribute },
+    { key: blockCounterKey(bucket, task.id), attribute: BLOCK_COUNT_ATTRIBUTE },
+  ];
 }
 
 /**
@@ -35,8 +53,7 @@ export function counterUpdates(
   const changes = new Map<string, { key: CounterKey; deltas: Map<string, number> }>();
   const count = (task: TaskRecord | undefined, delta: number) => {
     if (!task) return;
-    const attribute = counterAttribute(task.name, task.status);
-    for (const key of counterKeysOf(task)) {
+    for (const { key, attribute } of countsOf(task)) {
       const id = `${key.pk}\n${key.sk}`;
       const change = changes.get(id) ?? { key, deltas: new Map() };
       changes.set(id, change);

@@ -2,11 +2,17 @@ import { type AttributeValue, GetItemCommand, QueryCommand } from '@aws-sdk/clie
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import type { TaskRecord, TaskStatus } from '#core/task';
-import { type BucketCount, planPage } from '#core/task-page';
+import { type BucketCount, locateMatch, planPage } from '#core/task-page';
 import {
+  BLOCK_COUNT_ATTRIBUTE,
+  BUCKET_COUNTER_SHARDS,
   BUCKET_COUNTERS_PARTITION,
+  blockCountersPartition,
+  blockEndId,
+  blockOfCounter,
   bucketOfCounter,
   hostCounterKey,
+  LIST_BLOCK_TASKS,
   listPartition,
   TASK_TABLE,
 } from './table-schema.ts';
@@ -29,6 +35,11 @@ export interface TaskListPage {
 }
 
 type Key = Record<string, AttributeValue>;
+/** Where reading a partition starts: below an id (when given), after passing over `skip` matches. */
+interface PartitionStart {
+  skip: number;
+  below?: number;
+}
 type ListIndex = typeof TASK_TABLE.byCreationIndex | typeof TASK_TABLE.byHostIndex;
 
 /**
@@ -49,18 +60,22 @@ export class TaskList {
     const totalElements = counts.reduce((total, { count }) => total + count, 0);
     const plan = planPage(counts, query.page, query.size);
     const tasks: TaskRecord[] = [];
-    let skip = plan.skip;
+    const [first] = plan.buckets;
+    let start: PartitionStart = { skip: plan.skip };
+    if (first && !query.status && !query.name && plan.skip >= LIST_BLOCK_TASKS) {
+      start = await this.blockStart(first, plan.skip);
+    }
     for (const bucket of plan.buckets) {
       if (tasks.length >= query.size) break;
       const read = await this.readPartition(
         TASK_TABLE.byCreationIndex,
         listPartition(bucket),
-        skip,
+        start,
         query.size - tasks.length,
         query,
       );
       tasks.push(...read.tasks);
-      skip = read.skipLeft;
+      start = { skip: read.skipLeft };
     }
     return { tasks, totalElements };
   }
@@ -73,7 +88,13 @@ export class TaskList {
     const totalElements = counter.Item ? matchingCount(unmarshall(counter.Item), query) : 0;
     const first = query.page * query.size;
     if (first >= totalElements) return { tasks: [], totalElements };
-    const { tasks } = await this.readPartition(TASK_TABLE.byHostIndex, hostId, first, query.size, query);
+    const { tasks } = await this.readPartition(
+      TASK_TABLE.byHostIndex,
+      hostId,
+      { skip: first },
+      query.size,
+      query,
+    );
     return { tasks, totalElements };
   }
 
@@ -105,6 +126,43 @@ export class TaskList {
   }
 
   /**
+   * Where the task at `skip` (newest first, every status) of a bucket lies: the id block holding it,
+   * found from the blocks' counters read newest first until they pass it, and the tasks before it
+   * within that block (fewer than a block holds). Falls back to passing over them all when the
+   * counters hold fewer tasks than that.
+   */
+  private async blockStart(bucket: string, skip: number): Promise<PartitionStart> {
+    const counts: BucketCount[] = [];
+    let passed = 0;
+    let startKey: Key | undefined;
+    do {
+      const page = await dynamodb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: blockCountersPartition(bucket) } },
+          ScanIndexForward: false,
+          // The shards of every block up to the one holding `skip`, were the blocks full.
+          Limit: BUCKET_COUNTER_SHARDS * (Math.floor(skip / LIST_BLOCK_TASKS) + 1),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const counter = unmarshall(item);
+        const block = String(blockOfCounter(String(counter.sk)));
+        const count = Number(counter[BLOCK_COUNT_ATTRIBUTE] ?? 0);
+        passed += count;
+        const last = counts.at(-1);
+        if (last?.bucket === block) last.count += count;
+        else counts.push({ bucket: block, count });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && passed <= skip);
+    const located = locateMatch(counts, skip);
+    return located ? { below: blockEndId(Number(located.bucket)), skip: located.skip } : { skip };
+  }
+
+  /**
    * Up to `take` matching tasks of one index partition, newest first, after passing over `skip`
    * matches (read for their keys only). `skipLeft`: matches still to pass over when the partition
    * held fewer than `skip`.
@@ -112,7 +170,7 @@ export class TaskList {
   private async readPartition(
     index: ListIndex,
     partition: string | number,
-    skip: number,
+    { skip, below }: PartitionStart,
     take: number,
     filter: CountFilter,
   ): Promise<{ tasks: TaskRecord[]; skipLeft: number }> {
@@ -123,7 +181,7 @@ export class TaskList {
     // Limit counts the items read before the filter: with a filter, each read asks for twice as many.
     let limit = skip;
     while (skipLeft > 0) {
-      const page = await this.query(index, partition, filter, limit, startKey, keyAttributes);
+      const page = await this.query(index, { partition, below }, filter, limit, startKey, keyAttributes);
       const items = page.Items ?? [];
       if (items.length >= skipLeft) {
         startKey = keyOf(items[skipLeft - 1]!, keyAttributes);
@@ -138,7 +196,7 @@ export class TaskList {
     const tasks: TaskRecord[] = [];
     limit = take;
     while (tasks.length < take) {
-      const page = await this.query(index, partition, filter, limit, startKey);
+      const page = await this.query(index, { partition, below }, filter, limit, startKey);
       for (const item of page.Items ?? []) {
         if (tasks.length < take) tasks.push(fromTaskItem(unmarshall(item)));
       }
@@ -151,13 +209,16 @@ export class TaskList {
 
   private query(
     index: ListIndex,
-    partition: string | number,
+    { partition, below }: { partition: string | number; below: number | undefined },
     filter: CountFilter,
     limit: number,
     startKey: Key | undefined,
     projection?: readonly string[],
   ) {
-    const names: Record<string, string> = { '#partition': index.partitionKey };
+    const names: Record<string, string> = {
+      '#partition': index.partitionKey,
+      ...(below === undefined ? {} : { '#sort': index.sortKey }),
+    };
     const conditions: string[] = [];
     if (filter.status) {
       names['#status'] = 'status';
@@ -174,12 +235,13 @@ export class TaskList {
       new QueryCommand({
         TableName: this.tableName,
         IndexName: index.name,
-        KeyConditionExpression: '#partition = :partition',
+        KeyConditionExpression: `#partition = :partition${below === undefined ? '' : ' AND #sort < :below'}`,
         ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
         ...(projection ? { ProjectionExpression: projection.map((_, i) => `#key${i}`).join(', ') } : {}),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: marshall({
           ':partition': partition,
+          ...(below === undefined ? {} : { ':below': below }),
           ...(filter.status ? { ':status': filter.status } : {}),
           ...(filter.name ? { ':name': filter.name } : {}),
         }),

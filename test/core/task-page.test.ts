@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BucketCount, planPage } from '#core/task-page';
+import { type BucketCount, locateMatch, planPage } from '#core/task-page';
 import { utcMonth } from '#core/time';
 
 describe('utcMonth', () => {
@@ -66,6 +66,38 @@ describe('planPage', () => {
             buckets: [...new Set(slice.map((task) => task.bucket))],
             skip: slice[0]?.position ?? 0,
           });
+        },
+      ),
+    );
+  });
+});
+
+describe('locateMatch', () => {
+  const blocks = counts(['7', 3], ['6', 0], ['5', 4]);
+
+  it('finds the bucket holding a position and the matches before it there', () => {
+    expect(locateMatch(blocks, 0)).toEqual({ bucket: '7', skip: 0 });
+    expect(locateMatch(blocks, 2)).toEqual({ bucket: '7', skip: 2 });
+    expect(locateMatch(blocks, 3)).toEqual({ bucket: '5', skip: 0 });
+    expect(locateMatch(blocks, 6)).toEqual({ bucket: '5', skip: 3 });
+  });
+
+  it('finds nothing past the last match', () => {
+    expect(locateMatch(blocks, 7)).toBeUndefined();
+    expect(locateMatch([], 0)).toBeUndefined();
+  });
+
+  it('agrees with indexing the whole listing, for any counts and position', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -1, max: 6 }), { maxLength: 8 }),
+        fc.nat({ max: 40 }),
+        (sizes, position) => {
+          const buckets = counts(...sizes.map((count, i): [string, number] => [`b${i}`, count]));
+          const listing = buckets.flatMap(({ bucket, count }) =>
+            Array.from({ length: Math.max(count, 0) }, (_, skip) => ({ bucket, skip })),
+          );
+          expect(locateMatch(buckets, position)).toEqual(listing[position]);
         },
       ),
     );

@@ -6,7 +6,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { listPartitionOf, taskKey } from '../../functions/store/table-schema.ts';
-import { counterKeysOf, counterUpdates } from '../../functions/store/task-counters.ts';
+import { counterUpdates, countsOf } from '../../functions/store/task-counters.ts';
 
 const eventsMock = mockClient(EventBridgeClient);
 let handler: typeof import('../../functions/publish-task-events.ts').handler;
@@ -39,11 +39,13 @@ const taskItem = (task: TaskRecord) => ({
 });
 
 /** The counter items as the transaction that ended the task leaves them. */
-const counterItems = counterKeysOf(running).map((key) => ({
-  ...key,
-  'RUNNING#Restart OCP agent': 0,
-  'SUCCESSFUL#Restart OCP agent': 1,
-}));
+const counterItems = countsOf(running)
+  .filter(({ attribute }) => attribute.startsWith('RUNNING#'))
+  .map(({ key }) => ({
+    ...key,
+    'RUNNING#Restart OCP agent': 0,
+    'SUCCESSFUL#Restart OCP agent': 1,
+  }));
 
 beforeAll(async () => {
   process.env[ENV.eventBusName] = 'bus';

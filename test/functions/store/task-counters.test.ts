@@ -6,12 +6,17 @@ import { HostBusy } from '../../../functions/core/errors.ts';
 import { newRestartTask, type TaskRecord } from '../../../functions/core/task.ts';
 import { retryTask, rollbackTask } from '../../../functions/core/task-lifecycle.ts';
 import {
+  BLOCK_COUNT_ATTRIBUTE,
   BUCKET_COUNTERS_PARTITION,
+  blockCounterKey,
+  blockEndId,
+  blockOfCounter,
   bucketCounterKey,
   countedBy,
   hostCounterKey,
+  LIST_BLOCK_IDS,
 } from '../../../functions/store/table-schema.ts';
-import { counterKeysOf, counterUpdates, matchingCount } from '../../../functions/store/task-counters.ts';
+import { counterUpdates, countsOf, matchingCount } from '../../../functions/store/task-counters.ts';
 import { fromTaskItem } from '../../../functions/store/task-item.ts';
 import { TaskStore } from '../../../functions/store/task-store.ts';
 import { createRestartTask, endStoredTask } from '../../support/tasks.ts';
@@ -50,17 +55,38 @@ describe('counterUpdates', () => {
   const running = task();
   const keys = [bucketCounterKey('2026-11', 700), hostCounterKey(12)];
 
-  it('counts a created task in its creation bucket and its host', () => {
-    expect(counterKeysOf(running)).toEqual(keys);
-    expect(deltas(undefined, running)).toEqual(
-      keys.map((key) => ({ key, changes: { 'RUNNING#Restart OCP agent': 1 } })),
-    );
+  const block = blockCounterKey('2026-11', 700);
+
+  it('counts a created task in its creation bucket and its host by status, and in its id block', () => {
+    expect(countsOf(running)).toEqual([
+      ...keys.map((key) => ({ key, attribute: 'RUNNING#Restart OCP agent' })),
+      { key: block, attribute: BLOCK_COUNT_ATTRIBUTE },
+    ]);
+    expect(deltas(undefined, running)).toEqual([
+      ...keys.map((key) => ({ key, changes: { 'RUNNING#Restart OCP agent': 1 } })),
+      { key: block, changes: { [BLOCK_COUNT_ATTRIBUTE]: 1 } },
+    ]);
   });
 
   it('uncounts a deleted task', () => {
-    expect(deltas(running, undefined)).toEqual(
-      keys.map((key) => ({ key, changes: { 'RUNNING#Restart OCP agent': -1 } })),
+    expect(deltas(running, undefined)).toEqual([
+      ...keys.map((key) => ({ key, changes: { 'RUNNING#Restart OCP agent': -1 } })),
+      { key: block, changes: { [BLOCK_COUNT_ATTRIBUTE]: -1 } },
+    ]);
+  });
+
+  it('names the id block in its counter’s sort key, so that newer blocks sort after older ones', () => {
+    const blocks = [0, LIST_BLOCK_IDS - 1, LIST_BLOCK_IDS, 2 ** 40].map((id) =>
+      blockCounterKey('2026-11', id),
     );
+    expect(blocks.map((key) => blockOfCounter(key.sk))).toEqual([
+      0,
+      0,
+      1,
+      Math.floor(2 ** 40 / LIST_BLOCK_IDS),
+    ]);
+    expect(blocks.map((key) => key.sk).sort()).toEqual(blocks.map((key) => key.sk));
+    expect(blockEndId(1)).toBe(2 * LIST_BLOCK_IDS);
   });
 
   it.each([
@@ -135,19 +161,20 @@ describe('counters kept by the store', () => {
     const tasks = items.filter((item) => item.sk === 'TASK').map(fromTaskItem);
     const counters = items.filter((item) => String(item.pk).startsWith('COUNT#'));
     for (const counter of counters) {
-      const counted = tasks.filter((t) =>
-        counterKeysOf(t).some((key) => key.pk === counter.pk && key.sk === counter.sk),
-      );
       const { pk: _pk, sk: _sk, ...attributes } = counter;
       const expected: Record<string, number> = Object.fromEntries(
         Object.keys(attributes).map((attribute) => [attribute, 0]),
       );
-      for (const t of counted)
-        expected[`${t.status}#${t.name}`] = (expected[`${t.status}#${t.name}`] ?? 0) + 1;
+      for (const t of tasks) {
+        for (const { key, attribute } of countsOf(t)) {
+          if (key.pk === counter.pk && key.sk === counter.sk)
+            expected[attribute] = (expected[attribute] ?? 0) + 1;
+        }
+      }
       expect(attributes, `${counter.pk} ${counter.sk}`).toEqual(expected);
     }
     for (const t of tasks) {
-      for (const key of counterKeysOf(t))
+      for (const { key } of countsOf(t))
         expect(counters.some((c) => c.pk === key.pk && c.sk === key.sk)).toBe(true);
     }
     return { tasks, counters };

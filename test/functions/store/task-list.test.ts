@@ -5,7 +5,7 @@ import { IDS_PER_TASK } from '../../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord, type TaskStatus } from '../../../functions/core/task.ts';
 import { retryTask } from '../../../functions/core/task-lifecycle.ts';
 import { ocpTimestamp, utcMonth } from '../../../functions/core/time.ts';
-import { TASK_TABLE } from '../../../functions/store/table-schema.ts';
+import { LIST_BLOCK_TASKS, TASK_TABLE } from '../../../functions/store/table-schema.ts';
 import { fromTaskItem } from '../../../functions/store/task-item.ts';
 import type { TaskListQuery } from '../../../functions/store/task-list.ts';
 import { TaskStore } from '../../../functions/store/task-store.ts';
@@ -192,5 +192,86 @@ describe('TaskList', () => {
       expect(tasks.map((task) => task.id)).toEqual(reference({ hostId: 2, page: 0, size: 3 }).ids);
     });
     expect(read).toEqual(['2']);
+  });
+});
+
+describe('TaskList, deep pages of a month holding many id blocks', () => {
+  const MONTH_TASKS = 3 * LIST_BLOCK_TASKS + 40;
+  let monthStore: TaskStore;
+  let monthTasks: TaskRecord[];
+
+  beforeAll(async () => {
+    const monthTables = await createTestTables();
+    monthStore = new TaskStore(monthTables.taskTable);
+    const random = seeded(23);
+    for (let i = 0; i < MONTH_TASKS; i++) {
+      // Ids allocated and never used, and tasks deleted before they started, as refused requests leave.
+      if (random(4) === 0) await monthStore.allocateIds(IDS_PER_TASK * (1 + random(30)));
+      const task = newRestartTask({
+        firstId: await monthStore.allocateIds(IDS_PER_TASK),
+        hostId: 10_000 + i,
+        creator: 'alice',
+        type: 'MANUAL',
+        prohibitRollback: false,
+        executionArn: `arn:aws:states:us-east-1:1:execution:sm:month-${i}`,
+        now: new Date(`2026-11-${String(1 + (i % 28)).padStart(2, '0')}T08:00:00.000Z`),
+      });
+      await monthStore.createTask(task);
+      if (random(10) === 0) await monthStore.deleteUnstartedTask(task);
+      else if (random(3) === 0)
+        await endStoredTask(monthStore, task.id, 'FAILED', { endTime: task.startTime });
+    }
+    monthTasks = (await tableItems(monthTables.taskTable))
+      .filter((item) => item.sk === 'TASK')
+      .map(fromTaskItem)
+      .sort((a, b) => b.id - a.id);
+  }, 120_000);
+
+  /** How many list entries the listing's Queries of byCreation returned. */
+  async function entriesRead(list: () => Promise<unknown>): Promise<number> {
+    let read = 0;
+    dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const input = args.input as { IndexName?: string };
+        if (input.IndexName === TASK_TABLE.byCreationIndex.name)
+          read += ((result.output as { Items?: unknown[] }).Items ?? []).length;
+        return result;
+      },
+      { step: 'initialize', name: 'countEntries' },
+    );
+    try {
+      await list();
+    } finally {
+      dynamodb.middlewareStack.remove('countEntries');
+    }
+    return read;
+  }
+
+  it('answers every page as reading every task would', async () => {
+    const size = 9;
+    for (let page = 0; page * size <= monthTasks.length; page++) {
+      const { tasks, totalElements } = await monthStore.listTasks({ page, size });
+      expect(totalElements).toBe(monthTasks.length);
+      expect(
+        tasks.map((task) => task.id),
+        `page ${page}`,
+      ).toEqual(monthTasks.slice(page * size, page * size + size).map((task) => task.id));
+    }
+  });
+
+  it('reads fewer than a block’s tasks before a deep page, however deep', async () => {
+    const size = 10;
+    const deepest = Math.floor((monthTasks.length - 1) / size);
+    for (const page of [Math.floor(deepest / 2), deepest]) {
+      const read = await entriesRead(() => monthStore.listTasks({ page, size }));
+      expect(read, `page ${page}`).toBeLessThan(LIST_BLOCK_TASKS + size);
+    }
+  });
+
+  it('passes over the tasks one by one when the page is filtered, as counters by block count no status', async () => {
+    const failed = monthTasks.filter((task) => task.status === 'FAILED');
+    const { tasks } = await monthStore.listTasks({ status: 'FAILED', page: 3, size: 10 });
+    expect(tasks.map((task) => task.id)).toEqual(failed.slice(30, 40).map((task) => task.id));
   });
 });
