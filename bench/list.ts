@@ -12,7 +12,13 @@ import { dynamodb } from '../functions/aws/dynamodb.ts';
 import { IDS_PER_TASK } from '../functions/core/subtasks.ts';
 import type { TaskRecord } from '../functions/core/task.ts';
 import { ocpTimestamp } from '../functions/core/time.ts';
-import { listPartitionOf, TASK_TABLE, taskKey } from '../functions/store/table-schema.ts';
+import {
+  LIST_BLOCK_IDS,
+  LIST_BLOCK_TASKS,
+  listPartitionOf,
+  TASK_TABLE,
+  taskKey,
+} from '../functions/store/table-schema.ts';
 import { countsOf } from '../functions/store/task-counters.ts';
 import { TaskList } from '../functions/store/task-list.ts';
 import { TaskStore } from '../functions/store/task-store.ts';
@@ -339,22 +345,16 @@ export async function run(context: BenchContext): Promise<PartResult> {
     const measure = level[which];
     return `${round(median(measure.ms))} / ${round(percentile(measure.ms, 95))} | ${round(median(measure.serverMs))} | ${round(measure.readUnits, 1)} | ${measure.calls}`;
   };
-  const perMonth = (tasks: number) => Math.round(tasks / MONTHS);
   const before50 = (DEEP_PAGE - 1) * PAGE_SIZE;
-  const middle = levels[1]!;
   const deepVerdict = `
-**Page ${DEEP_PAGE} and its budget.** A page's cost follows the tasks of the month it starts in, not the
-history: whole months before the page are passed over by their counts and never read, but within the month
-where it starts the matches before it are read (the design's choice: "skipping within the bucket by
-reading"). With ${count(largest.tasks)} tasks over ${MONTHS} months, each month holds about
-${count(perMonth(largest.tasks))}, so page ${DEEP_PAGE} (after ${count(before50)} tasks) starts inside the newest month and
-reads ${count(before50)} items first: ${round(largest.deep.readUnits, 1)} RRU, ${round(median(largest.deep.ms))} ms. With
-${count(middle.tasks)} tasks (about ${count(perMonth(middle.tasks))} a month, as a table holding ${count(middle.tasks * 10)} tasks over
-${(MONTHS * 10) / 12} years would) the same page reads at most a month: ${round(middle.deep.readUnits, 1)} RRU,
-${round(median(middle.deep.ms))} ms. Page 1 reads the same whatever the table holds. To meet the budget for any
-month's size, the proposal is counters per block of ids within each month (a third counter item in each
-transaction that changes a task's status: +2 write units per such transaction, about +4 per restart),
-so that the items read before a page are bounded by a block (about 170 tasks for blocks of 1,024 ids).
+**Page ${DEEP_PAGE}.** A page's cost follows its depth, not the history. Whole months before the page are
+passed over by their counts and never read; within the month where it starts, whole blocks of
+${count(LIST_BLOCK_IDS)} ids (at most ${LIST_BLOCK_TASKS} tasks) are passed over by their block counters — tiny items,
+kept in the transactions that create and delete tasks, read newest first only up to the block holding the
+page — and then fewer than ${LIST_BLOCK_TASKS} tasks are read before the page starts. Page ${DEEP_PAGE} comes after
+${count(before50)} tasks: with ${count(largest.tasks)} tasks it starts inside the newest month and reads
+${round(largest.deep.readUnits, 1)} RRU in ${round(median(largest.deep.ms))} ms. A deep page filtered by status or
+name still reads the matching tasks before it within its month, as block counters count every status together.
 `;
   return {
     id: 'list',
@@ -377,8 +377,8 @@ server's own.
 **Read units** are DynamoDB Local's ConsumedCapacity of the calls one listing makes, counted by an SDK
 middleware on the handlers' client (bench/sdk-counter.ts): a Query of the bucket counters (eventually
 consistent, half a unit per 4 KB) and Queries of the byCreation partitions holding the page; for page
-${DEEP_PAGE}, the matches before it in its first partition are read too (their keys only are returned, but
-DynamoDB bills the items read).
+${DEEP_PAGE}, a Query of the block counters of its month and, in its block, the tasks before it (their keys only
+are returned, but DynamoDB bills the items read).
 
 **Before** is the listing this replaced, kept in the benchmark only: one Query of byCreation's single
 partition (\`listPk = 'TASK'\`), walked to its end to count \`totalElements\`. It is measured on a table of

@@ -6,6 +6,8 @@ export interface SdkCount {
   calls: Map<string, number>;
   /** Capacity units reported, by operation. */
   units: Map<string, number>;
+  /** Time spent in the calls (from the client's initialize step to the answer), ms, by operation. */
+  ms: Map<string, number>;
   /** Entries sent with PutEvents. */
   putEventsEntries: number;
   readUnits: number;
@@ -51,6 +53,7 @@ export function countCalls(
   const count: SdkCount = {
     calls: new Map(),
     units: new Map(),
+    ms: new Map(),
     putEventsEntries: 0,
     readUnits: 0,
     writeUnits: 0,
@@ -66,9 +69,14 @@ export function countCalls(
       if (operation === 'PutEventsCommand') count.putEventsEntries += (input.Entries as unknown[]).length;
       if (CAPACITY_OPERATIONS.has(operation)) input.ReturnConsumedCapacity = 'TOTAL';
       let result: Awaited<ReturnType<typeof next>>;
+      const started = performance.now();
+      const timed = () =>
+        count.ms.set(operation, (count.ms.get(operation) ?? 0) + performance.now() - started);
       try {
         result = await next(args);
+        timed();
       } catch (error) {
+        timed();
         count.failures++;
         // DynamoDB bills a refused conditional write too (at least one unit); its size is not returned.
         if (CAPACITY_OPERATIONS.has(operation) && !READ_OPERATIONS.has(operation)) count.writeUnits += 1;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BatchWriteItemCommand, DeleteTableCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '../functions/aws/dynamodb.ts';
+import { sfn } from '../functions/aws/sfn.ts';
 import { SsmHostCommands } from '../functions/aws/ssm-host-commands.ts';
 import { StepFunctionsWorkflow } from '../functions/aws/step-functions-workflow.ts';
 import { HANDOVER_GRACE_MS } from '../functions/core/execution-sweep.ts';
@@ -33,6 +34,9 @@ const RATIO_BUDGET = 1.5;
 
 interface Round {
   ms: number[];
+  /** Of each sweep's time, the time in DynamoDB calls and in Step Functions calls. */
+  dynamodbMs: number[];
+  stepFunctionsMs: number[];
   readUnits: number;
   /** Of readUnits, those of the GetItems of the running tasks (the sweep read them before too). */
   taskReadUnits: number;
@@ -44,8 +48,12 @@ interface Round {
 type Count = ReturnType<typeof countCalls>['count'];
 
 /** One sweep of a table, with the DynamoDB calls and read units it made. */
-async function countedSweep(store: TaskStore, outputLogGroup: string): Promise<{ ms: number; count: Count }> {
+async function countedSweep(
+  store: TaskStore,
+  outputLogGroup: string,
+): Promise<{ ms: number; count: Count; stepFunctions: Count }> {
   const counter = countCalls(dynamodb, 'sweep');
+  const stepFunctions = countCalls(sfn, 'sweep');
   const started = performance.now();
   let result: SweepResult;
   try {
@@ -57,11 +65,12 @@ async function countedSweep(store: TaskStore, outputLogGroup: string): Promise<{
     });
   } finally {
     counter.stop();
+    stepFunctions.stop();
   }
   const ms = performance.now() - started;
   if (result.failed.length || result.fixed.length || result.released.length)
     throw new Error(`The sweep changed or failed tasks: ${JSON.stringify(result)}`);
-  return { ms, count: counter.count };
+  return { ms, count: counter.count, stepFunctions: stepFunctions.count };
 }
 
 /**
@@ -91,11 +100,18 @@ async function countedListing(store: TaskStore): Promise<Round['listing']> {
   return { readUnits: counter.count.readUnits, ms: performance.now() - started };
 }
 
-function summary(sweeps: { ms: number; count: Count }[], listing: Round['listing']): Round {
+const callsMs = (count: Count) => [...count.ms.values()].reduce((total, ms) => total + ms, 0);
+
+function summary(
+  sweeps: { ms: number; count: Count; stepFunctions: Count }[],
+  listing: Round['listing'],
+): Round {
   // The fewest units: local mode's own minute sweep shares the client and may overlap one run.
   const least = sweeps.reduce((a, b) => (b.count.readUnits < a.count.readUnits ? b : a)).count;
   return {
     ms: sweeps.map((sweep) => sweep.ms),
+    dynamodbMs: sweeps.map((sweep) => callsMs(sweep.count)),
+    stepFunctionsMs: sweeps.map((sweep) => callsMs(sweep.stepFunctions)),
     readUnits: least.readUnits,
     taskReadUnits: least.units.get('GetItemCommand') ?? 0,
     calls: [...least.calls]
@@ -268,7 +284,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
     },
   ];
   const row = (label: string, measured: Round) =>
-    `| ${label} | ${round(median(measured.ms))} / ${round(percentile(measured.ms, 95))} | ${measured.readUnits} | ${measured.calls} | ${round(measured.listing.readUnits, 1)} RRU in ${round(measured.listing.ms)} ms |`;
+    `| ${label} | ${round(median(measured.ms))} / ${round(percentile(measured.ms, 95))} | ${round(median(measured.dynamodbMs))} / ${round(median(measured.stepFunctionsMs))} | ${measured.readUnits} | ${measured.calls} | ${round(measured.listing.readUnits, 1)} RRU in ${round(measured.listing.ms)} ms |`;
 
   return {
     id: 'sweep',
@@ -308,8 +324,8 @@ us-east-1, ${PRICES.asOf}). A running subtask's command (one GetCommandInvocatio
 runs) is per running task too, and is not exercised here.
 `,
     details: [
-      `| table | sweep ms p50 / p95 | sweep read units | sweep DynamoDB calls | RUNNING listing (before) |
-| --- | --- | --- | --- | --- |
+      `| table | sweep ms p50 / p95 | of it in DynamoDB / Step Functions calls, ms p50 | sweep read units | sweep DynamoDB calls | RUNNING listing (before) |
+| --- | --- | --- | --- | --- | --- |
 ${row(`${RUNNING_TASKS} running, 0 ended`, empty)}
 ${row(`${RUNNING_TASKS} running, ${ended} ended`, full)}`,
     ],
