@@ -21,8 +21,9 @@ export const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 export const CALLBACK_MARGIN_SECONDS = 10;
 
 /**
- * delivery + execution + margin = the subtask's timeout. Delivery gets SSM's minimum: a host that
- * cannot take a command within 30 s is reported offline; the rest goes to the script.
+ * delivery + execution + margin = the subtask's timeout. Delivery gets SSM's minimum, the rest goes to
+ * the script. A command no host took expires (DeliveryTimedOut) after delivery + execution, as AWS
+ * documents, so still a margin before the subtask's own timeout.
  */
 export function commandTimeouts(subtaskTimeoutSeconds: number): CommandTimeouts {
   const executionTimeoutSeconds =

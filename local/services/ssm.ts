@@ -39,7 +39,10 @@ export interface LocalSsmOptions<Document extends object = object> {
   emit: (event: CommandStatusEvent) => void | Promise<void>;
   region?: string;
   accountId?: string;
-  /** How long an undelivered command waits for its instance; tests shorten it. */
+  /**
+   * How long an undelivered command waits for its instance, from the seconds AWS gives it (SendCommand's
+   * TimeoutSeconds plus the step's execution timeout); tests shorten it.
+   */
   deliveryTimeoutMs?: (timeoutSeconds: number) => number;
 }
 
@@ -493,7 +496,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       return;
     }
     const deadline =
-      invocation.command.requestedAt + this.deliveryTimeoutMs(invocation.command.deliveryTimeoutSeconds);
+      invocation.command.requestedAt + this.deliveryTimeoutMs(expirySeconds(invocation.command));
     const poll = () => {
       if (this.closed || invocation.status !== 'Pending') return;
       if (Date.now() >= deadline) {
@@ -637,7 +640,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
       DocumentName: command.documentName,
       DocumentVersion: '$DEFAULT',
       Comment: command.comment,
-      ExpiresAfter: epochSeconds(command.requestedAt + command.deliveryTimeoutSeconds * 1000),
+      ExpiresAfter: epochSeconds(command.requestedAt + expirySeconds(command) * 1000),
       Parameters: command.parameters,
       InstanceIds: command.instanceIds,
       Targets: [],
@@ -775,6 +778,15 @@ function serviceAccepts(pattern: string, value: string): boolean {
 }
 
 /** The step's execution timeout: a number, a numeric string, or a `{{ parameter }}` reference. */
+/**
+ * When a command that no instance took expires (DeliveryTimedOut): AWS's user guide ("Understanding
+ * command statuses", Pending) gives the sum of the delivery timeout and the execution timeout, and the
+ * API reference says ExpiresAfter "is calculated based on the total timeout for the overall command".
+ */
+function expirySeconds(command: { deliveryTimeoutSeconds: number; executionTimeoutSeconds: number }): number {
+  return command.deliveryTimeoutSeconds + command.executionTimeoutSeconds;
+}
+
 function executionTimeout(value: number | string | undefined, parameters: Record<string, string>): number {
   if (value === undefined) return DEFAULT_EXECUTION_TIMEOUT_SECONDS;
   const reference = typeof value === 'string' ? /^\{\{\s*(\w+)\s*\}\}$/.exec(value.trim()) : null;

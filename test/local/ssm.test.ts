@@ -70,6 +70,8 @@ const instances = new Map<string, LocalInstance>(
   [ONLINE, OFFLINE, LATE].map((id) => [id, { workDir: join(root, id), online: id === ONLINE }]),
 );
 const events: CommandStatusEvent[] = [];
+/** The seconds after which each undelivered command was to expire, as local SSM computed them. */
+const expiries: number[] = [];
 let ssm: LocalSsm<TestDocument>;
 let endpoint: AwsEndpoint;
 let client: SSMClient;
@@ -85,7 +87,10 @@ beforeAll(async () => {
     },
     region: 'eu-west-1',
     accountId: '111122223333',
-    deliveryTimeoutMs: () => 600,
+    deliveryTimeoutMs: (seconds) => {
+      expiries.push(seconds);
+      return 600;
+    },
   });
   endpoint = await startAwsEndpoint({ services: { AmazonSSM: ssm } });
   client = new SSMClient({
@@ -335,6 +340,23 @@ describe('LocalSsm through the SDK', () => {
     });
     expect(existsSync(join(instances.get(OFFLINE)!.workDir, 'ran'))).toBe(false);
     expect(statusesOf(command.CommandId!)).toEqual(['TimedOut']);
+  });
+
+  it('lets an undelivered command expire after its delivery and execution timeouts together, as AWS documents', async () => {
+    expiries.length = 0;
+    const command = await send({ DocumentName: 'Test-Echo', InstanceIds: [OFFLINE], TimeoutSeconds: 45 });
+    await finished(command.CommandId!, OFFLINE);
+
+    // Test-Echo's step may run 10 s.
+    expect(expiries).toEqual([45 + 10]);
+    const [listed] = (await client.send(new ListCommandsCommand({ CommandId: command.CommandId! })))
+      .Commands!;
+    expect(listed!.ExpiresAfter!.getTime() - listed!.RequestedDateTime!.getTime()).toBeGreaterThanOrEqual(
+      54_000,
+    );
+    expect(listed!.ExpiresAfter!.getTime() - listed!.RequestedDateTime!.getTime()).toBeLessThanOrEqual(
+      56_000,
+    );
   });
 
   it('delivers a pending command once its instance comes online', async () => {
