@@ -1,5 +1,6 @@
 import type { BatchRequest, RolloutLimit } from './batch-request.ts';
 import type { InstancePing } from './command-outcome.ts';
+import { HostsNotFound } from './errors.ts';
 
 /**
  * How a batch restart rolls out over its hosts, after SSM Run Command's rate controls
@@ -217,4 +218,10 @@ export function planRollout(
 /** Why a host held by another agent operation is not restarted: never twice at once. */
 export function busyReason(hostId: number, taskId: number): string {
   return `Host ${hostId} already has a running agent operation: task ${taskId}; it is not restarted twice at once.`;
+}
+
+/** Refuses a batch naming a host that does not exist (404, naming them all), as a single restart does. */
+export function requireKnownHosts(hosts: readonly PlanHost[]): void {
+  const unknown = hosts.filter((host) => !host.known).map((host) => host.hostId);
+  if (unknown.length > 0) throw new HostsNotFound(unknown);
 }

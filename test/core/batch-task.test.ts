@@ -21,7 +21,7 @@ import {
 import { TaskStateInvalid } from '#core/errors';
 import type { RolloutSettings } from '#core/rollout';
 import { newRestartTask, type TaskRecord } from '#core/task';
-import { MAX_SUBTASK_ERROR_LENGTH } from '#core/task-limits';
+import { MAX_SUBTASK_ERROR_LENGTH, MAX_USERNAME_LENGTH } from '#core/task-limits';
 import { ocpTimestamp } from '#core/time';
 
 const T0 = new Date('2026-01-05T10:00:00.000Z');
@@ -427,5 +427,39 @@ describe('cancelBatch', () => {
     expect(() => cancelBatch(ended, hosts, 'bob', at(11))).toThrow(
       'This operation (cancel) is not supported for the batch task 1000 in the FAILED state.',
     );
+  });
+});
+
+describe('the records of a batch', () => {
+  /** DynamoDB's limit on an item: names and values, in UTF-8. */
+  const DYNAMODB_ITEM_LIMIT = 400 * 1024;
+  const widest = Number.MAX_SAFE_INTEGER;
+
+  it('keep a host at its largest in about 4 KB, whatever the size of the batch', () => {
+    const host: BatchHostRecord = {
+      batchId: widest,
+      index: 999,
+      hostId: widest,
+      version: widest,
+      status: 'NOT_STARTED',
+      taskId: widest,
+      startTime: ocpTimestamp(T0),
+      endTime: ocpTimestamp(T0),
+      failedSubtask: 4,
+      // The costliest character a stored error keeps: 3 bytes in UTF-8.
+      error: '\u4e2d'.repeat(MAX_SUBTASK_ERROR_LENGTH),
+      reason: `Canceled by ${'\u4e2d'.repeat(MAX_USERNAME_LENGTH)} at ${ocpTimestamp(T0)}, before it started.`,
+      busyWithTaskId: widest,
+    };
+    expect(Buffer.byteLength(JSON.stringify(host))).toBeLessThan(4 * 1024);
+  });
+
+  it('keep the batch itself small: its hosts are items of their own', () => {
+    const { batch } = batchOf(
+      Array.from({ length: 1000 }, (_, i) => widest - i),
+      rollout(1000, 1000),
+    );
+    const largest = { ...batch, creator: '\u4e2d'.repeat(MAX_USERNAME_LENGTH), endTime: ocpTimestamp(T0) };
+    expect(Buffer.byteLength(JSON.stringify(largest))).toBeLessThan(DYNAMODB_ITEM_LIMIT / 100);
   });
 });

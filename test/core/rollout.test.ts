@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutRequest } from '#core/batch-request';
+import { HostsNotFound } from '#core/errors';
 import {
   mayStartHost,
   type PlanHost,
   planRollout,
   type RolloutSettings,
+  requireKnownHosts,
   resolveRollout,
 } from '#core/rollout';
 
@@ -210,5 +212,33 @@ describe('planRollout', () => {
     const plan = planRollout([{ hostId: 1, known: false }], settings(5, 0), 60);
     expect(plan.waves).toBe(0);
     expect(plan.estimatedSeconds).toBe(0);
+  });
+});
+
+describe('requireKnownHosts', () => {
+  it('lets a batch of known hosts through', () => {
+    expect(() => requireKnownHosts(known(3))).not.toThrow();
+  });
+
+  it('refuses a batch naming an unknown host, as a single restart does (404)', () => {
+    const refuse = () => requireKnownHosts([...known(1), { hostId: 9, known: false }]);
+    expect(refuse).toThrow(HostsNotFound);
+    expect(refuse).toThrow('Host 9 does not exist.');
+  });
+
+  it('names every unknown host, ten of them and a count of the rest', () => {
+    const unknown = known(12, 100).map((host) => ({ ...host, known: false }));
+    try {
+      requireKnownHosts(unknown);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({
+        httpStatus: 404,
+        ocpCode: 10002,
+        target: 'hostIds',
+        message: 'Hosts 100, 101, 102, 103, 104, 105, 106, 107, 108, 109 and 2 more do not exist.',
+        hostIds: unknown.map((host) => host.hostId),
+      });
+    }
   });
 });
