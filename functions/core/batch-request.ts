@@ -109,7 +109,7 @@ const Rollout = z.strictObject(
 const flag = z.boolean({ error: (issue) => `must be true or false, got ${describe(issue.input)}` });
 
 /** The body's schema: the shape, strict at every level, then the rules z cannot say alone. */
-export const BatchRequestBody = z
+const BatchRequestBody = z
   .strictObject(
     {
       hostIds: z.optional(HostIds),
@@ -131,8 +131,8 @@ export const BatchRequestBody = z
   );
 
 /**
- * Reads the parsed JSON body of a batch restart. Every refusal is an InvalidArgument naming the field
- * (`hostIds[3]`, `rollout.maxErrors`, or `body`) and what is wrong with it.
+ * Reads the parsed JSON body of a batch restart (an absent body read as `{}`). Every refusal is an
+ * InvalidArgument naming the field (`hostIds[3]`, `rollout.maxErrors`, or `body`) and what is wrong.
  */
 export function parseBatchRequest(body: unknown): BatchRequest {
   const parsed = BatchRequestBody.safeParse(body);

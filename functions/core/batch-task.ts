@@ -176,7 +176,10 @@ export function hostsToStart(batch: BatchRecord, hosts: readonly BatchHostRecord
   return pendingInOrder(hosts).slice(0, batch.rollout.maxConcurrency - counts.running);
 }
 
-/** Records that host `index` started restarting with task `taskId`; undefined when it may not start. */
+/**
+ * Records that host `index` started restarting with task `taskId`; undefined when it may not start.
+ * `hosts` is every host of the batch as read: the limits are checked against them.
+ */
 export function hostStarted(
   batch: BatchRecord,
   hosts: readonly BatchHostRecord[],
@@ -275,16 +278,17 @@ export function hostsStoppedByThreshold(
 
 /**
  * Ends a RUNNING batch once no host is PENDING or RUNNING: SUCCESSFUL if every host succeeded, else
- * FAILED. Undefined while a host has yet to end, or when the batch ended already.
+ * FAILED. Undefined while a host has yet to end, when the batch ended already, or when `hosts` is not
+ * every host of the batch.
  */
 export function batchOutcome(
   batch: BatchRecord,
   hosts: readonly BatchHostRecord[],
   now: Date,
 ): BatchRecord | undefined {
-  if (batch.status !== 'RUNNING') return undefined;
+  if (batch.status !== 'RUNNING' || hosts.length !== batch.hostCount) return undefined;
   if (hosts.some((host) => host.status === 'PENDING' || host.status === 'RUNNING')) return undefined;
-  const succeeded = hosts.length === batch.hostCount && hosts.every((host) => host.status === 'SUCCESSFUL');
+  const succeeded = hosts.every((host) => host.status === 'SUCCESSFUL');
   return { ...batch, status: succeeded ? 'SUCCESSFUL' : 'FAILED', endTime: ocpTimestamp(now) };
 }
 

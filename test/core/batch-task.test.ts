@@ -311,6 +311,12 @@ describe('batchOutcome', () => {
     expect(batchOutcome(batch, after, at(70))?.status).toBe('FAILED');
   });
 
+  it('does not end a batch from some of its hosts only', () => {
+    const { batch, hosts } = batchOf([1, 2]);
+    const after = ended(started(batch, hosts, 0), 0, true);
+    expect(batchOutcome(batch, after.slice(0, 1), at(70))).toBeUndefined();
+  });
+
   it('does not end a batch twice', () => {
     const { batch, hosts } = batchOf([1]);
     const after = ended(started(batch, hosts, 0), 0, true);
