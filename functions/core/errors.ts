@@ -50,6 +50,23 @@ export class HostNotFound extends DomainError {
   }
 }
 
+/** Hosts of a batch that do not exist: the batch is refused before any host starts. */
+export class HostsNotFound extends DomainError {
+  readonly httpStatus = 404;
+  readonly ocpCode = 10002;
+  readonly ocpCodeName = 'COMMON_NOT_FOUND';
+  readonly hostIds: readonly number[];
+  constructor(hostIds: readonly number[]) {
+    const shown = hostIds.slice(0, 10).join(', ');
+    const more = hostIds.length > 10 ? ` and ${hostIds.length - 10} more` : '';
+    super(
+      hostIds.length === 1 ? `Host ${shown} does not exist.` : `Hosts ${shown}${more} do not exist.`,
+      'hostIds',
+    );
+    this.hostIds = hostIds;
+  }
+}
+
 export class TaskNotFound extends DomainError {
   readonly httpStatus = 404;
   readonly ocpCode = 20000;

@@ -9,18 +9,19 @@ export const MAX_SUBTASK_ERROR_LENGTH = 1000;
 export const MAX_USERNAME_LENGTH = 128;
 
 const ELLIPSIS = ' … ';
-/** Of a cut error, the part kept from its start (the reason); the rest is kept from its end (the output's tail). */
-const KEPT_HEAD = 600;
+/** Of a cut error, the share kept from its start (the reason); the rest is kept from its end (the output's tail). */
+const KEPT_HEAD_SHARE = 0.6;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
  * An error as a subtask stores it: control characters (from a script's output) as spaces, and at most
- * MAX_SUBTASK_ERROR_LENGTH characters, its middle cut.
+ * `maxLength` (MAX_SUBTASK_ERROR_LENGTH) characters, its middle cut.
  */
-export function boundedError(text: string): string {
+export function boundedError(text: string, maxLength = MAX_SUBTASK_ERROR_LENGTH): string {
+  const head = Math.round(maxLength * KEPT_HEAD_SHARE);
   const cut =
-    text.length <= MAX_SUBTASK_ERROR_LENGTH
+    text.length <= maxLength
       ? text
-      : `${text.slice(0, KEPT_HEAD)}${ELLIPSIS}${text.slice(text.length - (MAX_SUBTASK_ERROR_LENGTH - KEPT_HEAD - ELLIPSIS.length))}`;
+      : `${text.slice(0, head)}${ELLIPSIS}${text.slice(text.length - (maxLength - head - ELLIPSIS.length))}`;
   return cut.replace(/\p{Cc}/gu, ' ').replace(LONE_SURROGATE, '\uFFFD');
 }

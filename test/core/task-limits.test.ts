@@ -22,6 +22,12 @@ describe('boundedError', () => {
     expect(bounded).toMatch(/^Subtask failed: a+ … z+ the last words$/);
   });
 
+  it('cuts to a shorter bound when given one, in the same proportions', () => {
+    const bounded = boundedError(`${'a'.repeat(500)}${'z'.repeat(500)}`, 100);
+    expect(bounded).toHaveLength(100);
+    expect(bounded).toBe(`${'a'.repeat(60)} … ${'z'.repeat(37)}`);
+  });
+
   it('writes control characters as spaces and mends lone surrogates', () => {
     expect(boundedError('a\u0000b\u001b[31mc\td\u007f \ud800 🙂')).toBe('a b [31mc d  \ufffd 🙂');
   });
