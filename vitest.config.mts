@@ -8,6 +8,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/core/**/*.test.ts', 'test/host-scripts/**/*.test.ts', 'test/tools/**/*.test.ts'],
+          // Property tests run hundreds of event sequences: seconds of CPU, more on a loaded machine.
+          testTimeout: 30_000,
         },
       },
       {
