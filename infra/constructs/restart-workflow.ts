@@ -5,9 +5,10 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RESTART_SUBTASKS } from '#core/subtasks';
-import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { ENV } from '../../functions/catalog.ts';
 import { repoPath } from '../paths.ts';
 import type { AgentCommands } from './agent-commands.ts';
+import { definitionSubstitutions } from './definition-substitutions.ts';
 import { LOG_GROUP_DEFAULTS, ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
 import type { TaskStore } from './task-store.ts';
 
@@ -60,7 +61,7 @@ export class RestartWorkflow extends Construct {
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromString(definition),
-      definitionSubstitutions: functionArnSubstitutions(definition, invoked),
+      definitionSubstitutions: definitionSubstitutions(RESTART_DEFINITION_FILE, definition, invoked),
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
@@ -150,31 +151,8 @@ export class RestartWorkflow extends Construct {
   }
 }
 
-/**
- * ${Placeholder} to function ARN for every LAMBDA_FUNCTIONS entry with an aslPlaceholder; fails if
- * the definition uses a placeholder nothing fills or a function it needs was not given.
- */
-function functionArnSubstitutions(
-  definition: string,
-  functions: Partial<Record<LambdaFunctionId, ProjectFunction>>,
-): Record<string, string> {
-  const substitutions: Record<string, string> = {};
-  for (const [id, entry] of Object.entries(LAMBDA_FUNCTIONS)) {
-    if (!('aslPlaceholder' in entry)) continue;
-    const fn = functions[id as LambdaFunctionId];
-    if (!fn)
-      throw new Error(`${RESTART_DEFINITION_FILE} needs the ${id} function for \${${entry.aslPlaceholder}}`);
-    substitutions[entry.aslPlaceholder] = fn.functionArn;
-  }
-  const used = new Set([...definition.matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]));
-  const unfilled = [...used].filter((name) => name !== undefined && !(name in substitutions));
-  if (unfilled.length > 0)
-    throw new Error(`${RESTART_DEFINITION_FILE} uses unfilled placeholders: ${unfilled.join(', ')}`);
-  return substitutions;
-}
-
 /** How cdk-nag writes a CloudFormation reference inside a finding id: Ref X as <X>, GetAtt X.Y as <X.Y>. */
-function flattenReference(value: unknown): string {
+export function flattenReference(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     if ('Ref' in value && typeof value.Ref === 'string') return `<${value.Ref}>`;
