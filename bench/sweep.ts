@@ -314,11 +314,12 @@ consistent GetItem per running task. **Before** is what the sweep read until now
 plus every page of the \`RUNNING\` listing as it was (every task's entry in \`byCreation\` read, filtered on
 status), measured on the same tables.
 
-**The time budget fails in local mode although the work does not grow**: the sweep makes the same calls
-and reads the same 10.5 units with 100,000 ended tasks as with none (the Scan reads the sparse index's
-10 lock items alone), yet DynamoDB Local answers them slower in the larger table. On AWS a Scan of an
-index reads only that index's items; the figure that carries over is the read units. Not yet measured
-call by call, so left as a local-mode figure to explain. A month is ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} sweeps
+**Where the time goes**: the sweep makes the same calls and reads the same ${full.readUnits} units with ${ended}
+ended tasks as with none (the Scan reads the sparse index's ${RUNNING_TASKS} lock items alone). Almost all of its
+time is in those DynamoDB calls (the column "of it in DynamoDB / Step Functions calls"), and what grows
+is DynamoDB Local's time per call on a larger in-memory table, not the work: on AWS a Scan of an index
+reads only that index's items, so the figure that carries over is the read units. On a machine that
+other work loads (load average in the header) the times grow; the ratio is the figure to read. A month is ${Math.round(SWEEPS_PER_MONTH).toLocaleString('en-US')} sweeps
 (one a minute), at $${PRICES.dynamodbPerReadUnit * 1_000_000} per million read request units (on demand,
 us-east-1, ${PRICES.asOf}). A running subtask's command (one GetCommandInvocation, when its execution
 runs) is per running task too, and is not exercised here.
