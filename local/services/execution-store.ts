@@ -27,6 +27,8 @@ export interface StoredExecution {
   redriveCount: number;
   redriveDate?: Date;
   history: HistoryEvent[];
+  /** The Map Run that started this execution (a Distributed Map state's child execution). */
+  mapRunArn?: string;
   /** The last top-level state entered, where a redrive resumes. */
   resumePoint?: { name: string; input: JsonValue };
 }
@@ -59,6 +61,7 @@ const HeaderLine = z.object({
   name: z.string(),
   input: z.string(),
   startDate: z.iso.datetime(),
+  mapRunArn: z.string().optional(),
 });
 const EventLine = z.object({
   type: z.literal('event'),
@@ -104,7 +107,7 @@ export class ExecutionStore {
 
   constructor(
     private readonly dir: string,
-    options: ExecutionStoreOptions = {},
+    private readonly options: ExecutionStoreOptions = {},
   ) {
     this.writeDelayMs = options.writeDelayMs ?? DEFAULT_WRITE_DELAY_MS;
     this.now = options.now ?? (() => new Date());
@@ -117,7 +120,10 @@ export class ExecutionStore {
    */
   load(): StoredExecution[] {
     const loaded: StoredExecution[] = [];
-    for (const fileName of readdirSync(this.dir)) {
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      // Folders hold other machines' stores (see nested).
+      if (!entry.isFile()) continue;
+      const fileName = entry.name;
       const path = join(this.dir, fileName);
       // A rewrite that did not reach its rename: the file it was replacing is still whole.
       if (fileName.endsWith('.tmp')) rmSync(path, { force: true });
@@ -145,6 +151,11 @@ export class ExecutionStore {
       loaded.push(execution);
     }
     return loaded.sort((a, b) => a.startDate.getTime() - b.startDate.getTime());
+  }
+
+  /** A store in a folder of this one's, for another machine's executions (a Distributed Map's children). */
+  nested(name: string): ExecutionStore {
+    return new ExecutionStore(join(this.dir, name), this.options);
   }
 
   /** The execution changed (an event, its status, its resume point): it is written shortly. */
@@ -251,6 +262,7 @@ function headerLine(execution: StoredExecution): string {
     name: execution.name,
     input: execution.input,
     startDate: execution.startDate,
+    mapRunArn: execution.mapRunArn,
   });
 }
 
@@ -290,6 +302,7 @@ function replay(text: string): { execution: StoredExecution; whole: boolean } | 
     status: 'RUNNING',
     redriveCount: 0,
     history: [],
+    ...(header.data.mapRunArn === undefined ? {} : { mapRunArn: header.data.mapRunArn }),
   };
   for (const text of lines.slice(1)) {
     const line = BodyLine.safeParse(parseJson(text));
