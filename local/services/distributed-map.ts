@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DescribeExecutionOutput, ExecutionStatus, MapRunStatus } from '@aws-sdk/client-sfn';
 import {
   ExecutionError,
@@ -6,7 +8,9 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import { z } from 'zod';
 import { AwsError } from '#local/local-service';
+import type { ExecutionStore } from '#local/services/execution-store';
 import { executionRecord } from '#local/services/nested-executions';
 import {
   DISTRIBUTED_MAP_RESOURCE,
@@ -84,11 +88,14 @@ export type ChildMachineFactory = (
   childMachineArn: string,
   definition: object,
   mapRuns: MapRunDirectory,
+  store: ExecutionStore | undefined,
 ) => ChildMachine;
 
 /** What a Map Run needs of the machine its child executions run on (a LocalStepFunctions). */
 export interface ChildMachine {
-  startMapRunChild(request: { name: string; input: string; mapRunArn: string }): string;
+  startMapRunChild(request: { name: string; input: string; mapRunArn: string; index: number }): string;
+  redriveMapRunChild(executionArn: string): void;
+  mapRunChildren(mapRunArn: string): MapRunChild[];
   whenClosed(executionArn: string): Promise<DescribeExecutionOutput>;
   answer(operation: string, input: unknown): Promise<unknown>;
   stopAll(): Promise<void>;
@@ -226,11 +233,10 @@ function standIn(map: MapStateFields): Json {
   };
 }
 
-/** One Map Run: the child executions of one run of a Distributed Map state. */
+/** One Map Run: the child executions of one run of a Distributed Map state (its redrives included). */
 interface MapRun {
   arn: string;
   executionArn: string;
-  childMachineArn: string;
   startDate: Date;
   stopDate?: Date;
   status: MapRunStatus;
@@ -238,8 +244,8 @@ interface MapRun {
   toleratedFailureCount: number;
   toleratedFailurePercentage: number;
   items: number;
-  /** Child executions started, by ARN, with their status as last seen. */
-  children: Map<string, ExecutionStatus>;
+  redriveCount: number;
+  redriveDate?: Date;
 }
 
 interface Limits {
@@ -248,27 +254,44 @@ interface Limits {
   toleratedFailurePercentage?: number;
 }
 
+/** A child execution of a Map Run, as its machine reports it. */
+interface MapRunChild {
+  index: number;
+  executionArn: string;
+  status: ExecutionStatus;
+}
+
 /**
  * A Distributed Map state of a machine: runs each run of the state as a Map Run whose items are child
  * executions on a machine of their own (the item processor), and answers DescribeMapRun/ListMapRuns.
+ * A redriven execution that resumes at the state redrives its last unsuccessful Map Run instead: "a
+ * redriven parent workflow redrives all the unsuccessful states, including Distributed Map" — the
+ * children that succeeded keep their results, the others are redriven, the items never started start.
  */
 export class DistributedMapState implements MapRunDirectory {
   readonly children: ChildMachine;
   readonly childMachineArn: string;
   private readonly runs = new Map<string, MapRun>();
   private readonly mapRunPrefix: string;
+  private readonly files?: MapRunFiles;
 
   constructor(
     readonly stateName: string,
     private readonly state: MapStateFields,
     stateMachineArn: string,
+    store: ExecutionStore | undefined,
     makeChildren: ChildMachineFactory,
   ) {
     const label = state.Label ?? labelOf(stateName);
     this.childMachineArn = `${stateMachineArn}/${label}`;
     this.mapRunPrefix = `${stateMachineArn.replace(':stateMachine:', ':mapRun:')}/${label}`;
     const { ProcessorConfig: _mode, ...processor } = (state.ItemProcessor ?? state.Iterator)!;
-    this.children = makeChildren(this.childMachineArn, processor, this);
+    const childStore = store?.nested(`map-${label}`);
+    this.children = makeChildren(this.childMachineArn, processor, this, childStore);
+    if (childStore) {
+      this.files = new MapRunFiles(join(childStore.dir, 'map-runs'));
+      for (const mapRun of this.files.load()) this.runs.set(mapRun.arn, mapRun);
+    }
   }
 
   /** Runs the state once (one attempt): its result is the array of the children's results. */
@@ -279,48 +302,70 @@ export class DistributedMapState implements MapRunDirectory {
     const itemInputs = await Promise.all(
       items.map((item, index) => this.itemInput(input, item, index, context)),
     );
-    const mapRun: MapRun = {
-      arn: `${this.mapRunPrefix}:${randomUUID()}`,
-      executionArn: executionArnOf(context.contextObject),
-      childMachineArn: this.childMachineArn,
-      startDate: new Date(),
-      status: 'RUNNING',
-      maxConcurrency: limits.maxConcurrency,
-      toleratedFailureCount: limits.toleratedFailureCount ?? 0,
-      toleratedFailurePercentage: limits.toleratedFailurePercentage ?? 0,
-      items: items.length,
-      children: new Map(),
-    };
-    this.runs.set(mapRun.arn, mapRun);
-    context.record({ type: 'MapRunStarted', mapRunStartedEventDetails: { mapRunArn: mapRun.arn } });
-    const outcome = await this.runChildren(mapRun, itemInputs, limits, context.signal);
-    mapRun.stopDate = new Date();
-    // The state's attempt ended first (the execution stopped): nothing more is recorded.
-    if (context.signal.aborted) {
-      mapRun.status = 'ABORTED';
-      throw new StatesRuntimeError('The Map Run was aborted');
+    const executionArn = executionArnOf(context.contextObject);
+    const redriven = context.redriving ? this.lastUnsuccessfulRunOf(executionArn) : undefined;
+    const earlier = new Map<number, MapRunChild>();
+    let mapRun: MapRun;
+    if (redriven) {
+      mapRun = redriven;
+      for (const child of this.children.mapRunChildren(mapRun.arn)) earlier.set(child.index, child);
+      Object.assign(mapRun, { status: 'RUNNING', stopDate: undefined, redriveDate: new Date() });
+      mapRun.redriveCount += 1;
+      context.record({
+        type: 'MapRunRedriven',
+        mapRunRedrivenEventDetails: { mapRunArn: mapRun.arn, redriveCount: mapRun.redriveCount },
+      });
+    } else {
+      mapRun = {
+        arn: `${this.mapRunPrefix}:${randomUUID()}`,
+        executionArn,
+        startDate: new Date(),
+        status: 'RUNNING',
+        maxConcurrency: limits.maxConcurrency,
+        toleratedFailureCount: limits.toleratedFailureCount ?? 0,
+        toleratedFailurePercentage: limits.toleratedFailurePercentage ?? 0,
+        items: items.length,
+        redriveCount: 0,
+      };
+      this.runs.set(mapRun.arn, mapRun);
+      context.record({ type: 'MapRunStarted', mapRunStartedEventDetails: { mapRunArn: mapRun.arn } });
     }
+    this.files?.save(mapRun);
+    const outcome = await this.runChildren(mapRun, itemInputs, limits, earlier, context.signal);
+    mapRun.stopDate = new Date();
+    mapRun.status = context.signal.aborted ? 'ABORTED' : outcome.failure ? 'FAILED' : 'SUCCEEDED';
+    this.files?.save(mapRun);
+    // The state's attempt ended first (the execution stopped): nothing more is recorded.
+    if (context.signal.aborted) throw new StatesRuntimeError('The Map Run was aborted');
     if (outcome.failure) {
-      mapRun.status = 'FAILED';
       const { name, message } = outcome.failure;
       context.record({ type: 'MapRunFailed', mapRunFailedEventDetails: { error: name, cause: message } });
       context.record({ type: 'MapStateFailed' });
       throw outcome.failure;
     }
-    mapRun.status = 'SUCCEEDED';
     context.record({ type: 'MapRunSucceeded' });
     context.record({ type: 'MapStateSucceeded' });
     return outcome.results;
   }
 
-  /** Runs the items, never more than maxConcurrency at once, until all end or the run fails or aborts. */
+  /**
+   * Runs the items (those of `earlier` children that succeeded keep their results), never more than
+   * maxConcurrency at once, until all end or the Map Run fails or is aborted.
+   */
   private async runChildren(
     mapRun: MapRun,
     inputs: JsonValue[],
     limits: Limits,
+    earlier: Map<number, MapRunChild>,
     signal: AbortSignal,
   ): Promise<{ results: JsonValue[]; failure?: StateError }> {
     const results: JsonValue[] = new Array(inputs.length).fill(null);
+    const queue: number[] = [];
+    for (let index = 0; index < inputs.length; index++) {
+      const child = earlier.get(index);
+      if (child?.status !== 'SUCCEEDED') queue.push(index);
+      else results[index] = resultOf(await this.children.whenClosed(child.executionArn));
+    }
     const running = new Set<string>();
     let next = 0;
     let failures = 0;
@@ -334,23 +379,14 @@ export class DistributedMapState implements MapRunDirectory {
     };
     signal.addEventListener('abort', stopRunning, { once: true });
     const worker = async () => {
-      while (next < inputs.length && !failure && !signal.aborted) {
-        const index = next++;
-        const executionArn = this.children.startMapRunChild({
-          name: randomUUID(),
-          input: JSON.stringify(inputs[index]),
-          mapRunArn: mapRun.arn,
-        });
+      while (next < queue.length && !failure && !signal.aborted) {
+        const index = queue[next++]!;
+        const executionArn = this.startItem(mapRun, index, inputs[index]!, earlier.get(index));
         running.add(executionArn);
-        mapRun.children.set(executionArn, 'RUNNING');
         const ended = await this.children.whenClosed(executionArn);
         running.delete(executionArn);
-        mapRun.children.set(executionArn, ended.status!);
-        if (ended.status === 'SUCCEEDED') {
-          results[index] = JSON.parse(ended.output ?? 'null') as JsonValue;
-          continue;
-        }
-        results[index] = executionRecord(ended, false);
+        results[index] = resultOf(ended);
+        if (ended.status === 'SUCCEEDED') continue;
         failures += 1;
         if (!failure && !signal.aborted && exceedsThreshold(failures, inputs.length, limits)) {
           failure = new StateError(
@@ -361,13 +397,39 @@ export class DistributedMapState implements MapRunDirectory {
         }
       }
     };
-    const workers = Math.min(limits.maxConcurrency, inputs.length);
+    const workers = Math.min(limits.maxConcurrency, queue.length);
     try {
       await Promise.all(Array.from({ length: workers }, worker));
     } finally {
       signal.removeEventListener('abort', stopRunning);
     }
     return { results, failure };
+  }
+
+  /** Starts the item's child execution, or redrives the unsuccessful one it had: its ARN. */
+  private startItem(mapRun: MapRun, index: number, input: JsonValue, earlier?: MapRunChild): string {
+    if (!earlier) {
+      return this.children.startMapRunChild({
+        name: randomUUID(),
+        input: JSON.stringify(input),
+        mapRunArn: mapRun.arn,
+        index,
+      });
+    }
+    try {
+      this.children.redriveMapRunChild(earlier.executionArn);
+    } catch (error) {
+      // Not redrivable (past its 14 days): the item stays as it ended.
+      if (!(error instanceof AwsError)) throw error;
+    }
+    return earlier.executionArn;
+  }
+
+  private lastUnsuccessfulRunOf(executionArn: string): MapRun | undefined {
+    const last = [...this.runs.values()]
+      .filter((mapRun) => mapRun.executionArn === executionArn)
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime())[0];
+    return last?.status === 'FAILED' || last?.status === 'ABORTED' ? last : undefined;
   }
 
   private async itemsOf(input: JsonValue, contextObject: JsonValue): Promise<JsonValue[]> {
@@ -459,6 +521,12 @@ export class DistributedMapState implements MapRunDirectory {
     );
   }
 
+  /** Local mode is stopping: the Map Runs and their children stay on disk as they are. */
+  shutdown(): void {
+    this.files?.close();
+    this.children.shutdown();
+  }
+
   hasMapRun(mapRunArn: string): boolean {
     return this.runs.has(mapRunArn);
   }
@@ -466,8 +534,9 @@ export class DistributedMapState implements MapRunDirectory {
   describeMapRun(mapRunArn: string): object {
     const mapRun = this.runs.get(mapRunArn);
     if (!mapRun) throw new AwsError('ResourceNotFound', `Resource Not Found: '${mapRunArn}'`);
-    const executionCounts = countsOf(mapRun);
-    const pending = mapRun.status === 'RUNNING' ? mapRun.items - mapRun.children.size : 0;
+    const children = this.children.mapRunChildren(mapRunArn);
+    const executionCounts = countsOf(children);
+    const pending = mapRun.status === 'RUNNING' ? mapRun.items - children.length : 0;
     return {
       mapRunArn: mapRun.arn,
       executionArn: mapRun.executionArn,
@@ -479,28 +548,105 @@ export class DistributedMapState implements MapRunDirectory {
       toleratedFailureCount: mapRun.toleratedFailureCount,
       itemCounts: { ...executionCounts, pending, total: executionCounts.total + pending },
       executionCounts,
-      redriveCount: 0,
+      redriveCount: mapRun.redriveCount,
+      redriveDate: mapRun.redriveDate,
     };
   }
 
-  /** ListMapRuns' items for one execution, newest first. */
-  mapRunsOf(executionArn: string): {
-    executionArn: string;
-    mapRunArn: string;
-    stateMachineArn: string;
-    startDate: Date;
-    stopDate?: Date;
-  }[] {
+  /** ListMapRuns' items for one execution. */
+  mapRunsOf(executionArn: string) {
     return [...this.runs.values()]
       .filter((mapRun) => mapRun.executionArn === executionArn)
       .map((mapRun) => ({
         executionArn: mapRun.executionArn,
         mapRunArn: mapRun.arn,
-        stateMachineArn: mapRun.childMachineArn,
+        stateMachineArn: this.childMachineArn,
         startDate: mapRun.startDate,
         stopDate: mapRun.stopDate,
       }));
   }
+}
+
+const MapRunRecord = z.object({
+  arn: z.string(),
+  executionArn: z.string(),
+  startDate: z.iso.datetime(),
+  stopDate: z.iso.datetime().optional(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED']),
+  maxConcurrency: z.number().int().min(0),
+  toleratedFailureCount: z.number().int().min(0),
+  toleratedFailurePercentage: z.number().min(0).max(100),
+  items: z.number().int().min(0),
+  redriveCount: z.number().int().min(0),
+  redriveDate: z.iso.datetime().optional(),
+});
+
+/**
+ * The Map Runs of one Distributed Map state on disk, beside their children's execution logs: one small
+ * JSON file each, written whole when the run starts, ends or is redriven (its children are in their logs).
+ */
+class MapRunFiles {
+  private closed = false;
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** The Map Runs saved; one left RUNNING by a process that ended FAILED, as its parent and children are. */
+  load(): MapRun[] {
+    const loaded: MapRun[] = [];
+    for (const fileName of readdirSync(this.dir)) {
+      if (!fileName.endsWith('.json')) continue;
+      const parsed = MapRunRecord.safeParse(parseJson(readFileSync(join(this.dir, fileName), 'utf8')));
+      if (!parsed.success) {
+        console.error(`Local Step Functions: ${join(this.dir, fileName)} is not a Map Run; ignored`);
+        continue;
+      }
+      const record = parsed.data;
+      const mapRun: MapRun = {
+        ...record,
+        startDate: new Date(record.startDate),
+        stopDate: record.stopDate === undefined ? undefined : new Date(record.stopDate),
+        redriveDate: record.redriveDate === undefined ? undefined : new Date(record.redriveDate),
+      };
+      if (mapRun.status === 'RUNNING') {
+        mapRun.status = 'FAILED';
+        mapRun.stopDate = new Date();
+        this.save(mapRun);
+      }
+      loaded.push(mapRun);
+    }
+    return loaded;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  save(mapRun: MapRun): void {
+    if (this.closed) return;
+    const path = join(this.dir, `${mapRun.arn.split(':').at(-1)}.json`);
+    try {
+      writeFileSync(`${path}.tmp`, JSON.stringify(mapRun));
+      renameSync(`${path}.tmp`, path);
+    } catch (error) {
+      console.error(`Local Step Functions: could not save the Map Run ${mapRun.arn}`, error);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A child's result in the Map state's output: its output, or (unsuccessful) its description. */
+function resultOf(ended: DescribeExecutionOutput): JsonValue {
+  if (ended.status === 'SUCCEEDED') return JSON.parse(ended.output ?? 'null') as JsonValue;
+  return executionRecord(ended, false);
 }
 
 function exceedsThreshold(failures: number, total: number, limits: Limits): boolean {
@@ -510,17 +656,16 @@ function exceedsThreshold(failures: number, total: number, limits: Limits): bool
   return percentage !== undefined && (failures * 100) / total > percentage;
 }
 
-function countsOf(mapRun: MapRun) {
-  const statuses = [...mapRun.children.values()];
-  const count = (status: ExecutionStatus) => statuses.filter((value) => value === status).length;
+function countsOf(children: MapRunChild[]) {
+  const count = (status: ExecutionStatus) => children.filter((child) => child.status === status).length;
   return {
     pending: 0,
-    running: count('RUNNING'),
+    running: count('RUNNING') + count('PENDING_REDRIVE'),
     succeeded: count('SUCCEEDED'),
     failed: count('FAILED'),
     timedOut: count('TIMED_OUT'),
     aborted: count('ABORTED'),
-    total: statuses.length,
+    total: children.length,
     resultsWritten: 0,
   };
 }

@@ -27,8 +27,10 @@ export interface StoredExecution {
   redriveCount: number;
   redriveDate?: Date;
   history: HistoryEvent[];
-  /** The Map Run that started this execution (a Distributed Map state's child execution). */
+  /** The Map Run that started this execution (a Distributed Map state's child execution)... */
   mapRunArn?: string;
+  /** ...for the item of this index. */
+  mapRunIndex?: number;
   /** The last top-level state entered, where a redrive resumes. */
   resumePoint?: { name: string; input: JsonValue };
 }
@@ -62,6 +64,7 @@ const HeaderLine = z.object({
   input: z.string(),
   startDate: z.iso.datetime(),
   mapRunArn: z.string().optional(),
+  mapRunIndex: z.number().int().min(0).optional(),
 });
 const EventLine = z.object({
   type: z.literal('event'),
@@ -106,7 +109,8 @@ export class ExecutionStore {
   private closed = false;
 
   constructor(
-    private readonly dir: string,
+    /** The folder of the execution logs. */
+    readonly dir: string,
     private readonly options: ExecutionStoreOptions = {},
   ) {
     this.writeDelayMs = options.writeDelayMs ?? DEFAULT_WRITE_DELAY_MS;
@@ -263,6 +267,7 @@ function headerLine(execution: StoredExecution): string {
     input: execution.input,
     startDate: execution.startDate,
     mapRunArn: execution.mapRunArn,
+    mapRunIndex: execution.mapRunIndex,
   });
 }
 
@@ -302,7 +307,9 @@ function replay(text: string): { execution: StoredExecution; whole: boolean } | 
     status: 'RUNNING',
     redriveCount: 0,
     history: [],
-    ...(header.data.mapRunArn === undefined ? {} : { mapRunArn: header.data.mapRunArn }),
+    ...(header.data.mapRunArn === undefined
+      ? {}
+      : { mapRunArn: header.data.mapRunArn, mapRunIndex: header.data.mapRunIndex }),
   };
   for (const text of lines.slice(1)) {
     const line = BodyLine.safeParse(parseJson(text));

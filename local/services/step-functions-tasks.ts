@@ -25,6 +25,8 @@ export type StartExecutionTask = (
 export interface TaskContext {
   /** The context object (`$$`) of the state, as paths in the task's own fields read it. */
   contextObject: JsonValue;
+  /** The first attempt of the state a redriven execution resumes at. */
+  redriving: boolean;
   /** Records the TaskSubmitted event (the call is made; the task now waits for the job it started). */
   submitted(output: JsonValue): void;
   /** Records an event of this state, in order after its entered event. */

@@ -106,6 +106,8 @@ interface Run {
   live: Map<string, Attempt>;
   open: Set<Attempt>;
   consumed?: Promise<void>;
+  /** A redrive's run: the state it resumes at, until that state's first attempt (a Map Run redrives). */
+  resumedAt?: string;
 }
 
 /** One call of a Task state (its first try or a retry). */
@@ -229,18 +231,17 @@ export class LocalStepFunctions implements LocalService {
         stateName,
         map,
         this.stateMachineArn,
-        (arn, definition, mapRuns) => {
-          const label = arn.slice(this.stateMachineArn.length + 1);
-          return new LocalStepFunctions({
+        options.store,
+        (arn, definition, mapRuns, store) =>
+          new LocalStepFunctions({
             ...options,
             stateMachineArn: arn,
             definition,
             onExecutionStatusChange: undefined,
-            store: options.store?.nested(`map-${label}`),
+            store,
             stateMachines: this.stateMachines,
             mapRuns,
-          });
-        },
+          }),
       );
       this.distributedMaps.set(stateName, state);
     }
@@ -308,7 +309,7 @@ export class LocalStepFunctions implements LocalService {
    */
   shutdown(): void {
     // Children first: what their parents' ends would stop must stay as the process left it.
-    for (const map of this.distributedMaps.values()) map.children.shutdown();
+    for (const map of this.distributedMaps.values()) map.shutdown();
     this.options.store?.close();
     for (const execution of this.executions.values()) {
       if (!execution.run || execution.run.ended) continue;
@@ -345,9 +346,20 @@ export class LocalStepFunctions implements LocalService {
   }
 
   /** Starts a child execution of one of the Map Runs of this (child) machine; returns its ARN. */
-  startMapRunChild(request: { name: string; input: string; mapRunArn: string }): string {
-    const execution = this.begin(request.name, request.input, request.mapRunArn);
-    return execution.executionArn;
+  startMapRunChild(request: { name: string; input: string; mapRunArn: string; index: number }): string {
+    const { name, input, mapRunArn, index } = request;
+    return this.begin(name, input, { mapRunArn, mapRunIndex: index }).executionArn;
+  }
+
+  /** The child executions of a Map Run this (child) machine runs, with the item each runs. */
+  mapRunChildren(mapRunArn: string): { index: number; executionArn: string; status: ExecutionStatus }[] {
+    return [...this.executions.values()]
+      .filter((execution) => execution.mapRunArn === mapRunArn)
+      .map((execution) => ({
+        index: execution.mapRunIndex ?? -1,
+        executionArn: execution.executionArn,
+        status: execution.status,
+      }));
   }
 
   private startExecution(request: z.infer<typeof StartExecutionInput>) {
@@ -365,7 +377,7 @@ export class LocalStepFunctions implements LocalService {
   }
 
   /** A new execution, running; or the running one of that name and input (Standard workflows' idempotency). */
-  private begin(name: string, input: string, mapRunArn?: string): Execution {
+  private begin(name: string, input: string, mapRun?: { mapRunArn: string; mapRunIndex: number }): Execution {
     let parsedInput: JsonValue;
     try {
       parsedInput = JSON.parse(input) as JsonValue;
@@ -392,10 +404,10 @@ export class LocalStepFunctions implements LocalService {
       status: 'RUNNING',
       redriveCount: 0,
       history: [],
-      ...(mapRunArn === undefined ? {} : { mapRunArn }),
+      ...mapRun,
     };
     this.executions.set(executionArn, execution);
-    this.startRun(execution, this.machine, parsedInput, false);
+    this.startRun(execution, this.machine, parsedInput);
     this.notify(execution);
     return execution;
   }
@@ -561,6 +573,16 @@ export class LocalStepFunctions implements LocalService {
         `Execution ${executionArn} is a child of a Map Run: redrive the execution that started the Map Run`,
       );
     }
+    return this.redrive(execution);
+  }
+
+  /** Redrives a child execution of one of this (child) machine's Map Runs, as its Map Run's redrive does. */
+  redriveMapRunChild(executionArn: string): void {
+    this.redrive(this.findExecution(executionArn));
+  }
+
+  private redrive(execution: Execution) {
+    const { executionArn } = execution;
     const redrive = redriveStatusOf(execution, this.now());
     const resumePoint = execution.resumePoint;
     if (redrive.status !== 'REDRIVABLE' || !resumePoint) {
@@ -600,7 +622,7 @@ export class LocalStepFunctions implements LocalService {
     if (!this.pendingRedrives.delete(execution) || execution.status !== 'PENDING_REDRIVE') return;
     const resumePoint = execution.resumePoint!;
     execution.status = 'RUNNING';
-    this.startRun(execution, this.machineStartingAt(resumePoint.name), resumePoint.input, true);
+    this.startRun(execution, this.machineStartingAt(resumePoint.name), resumePoint.input, resumePoint.name);
     this.notify(execution);
   }
 
@@ -623,8 +645,9 @@ export class LocalStepFunctions implements LocalService {
 
   // --- Runs and the task dispatcher ---------------------------------------------------------------
 
-  private startRun(execution: Execution, machine: StateMachine, input: JsonValue, redrive: boolean): void {
-    const run: Run = { ended: false, unpaired: new Map(), live: new Map(), open: new Set() };
+  private startRun(execution: Execution, machine: StateMachine, input: JsonValue, resumedAt?: string): void {
+    const redrive = resumedAt !== undefined;
+    const run: Run = { ended: false, unpaired: new Map(), live: new Map(), open: new Set(), resumedAt };
     execution.run = run;
     const placeholder = `local-sfn-task-token-placeholder:${randomUUID()}`;
     const taskResourceLocalHandlers: Record<string, (input: JsonValue) => Promise<JsonValue>> = {};
@@ -709,8 +732,11 @@ export class LocalStepFunctions implements LocalService {
   }
 
   private async perform(attempt: Attempt, parameters: JsonValue): Promise<void> {
+    const redriving = attempt.run.resumedAt === attempt.stateName;
+    if (redriving) attempt.run.resumedAt = undefined;
     const context: TaskContext = {
       contextObject: this.contextObjectOf(attempt),
+      redriving,
       submitted: (output) => this.record(attempt, 'submitted', { output }),
       record: (body) => this.emit(attempt, body),
       signal: attempt.abort.signal,

@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
   ListMapRunsCommand,
+  RedriveExecutionCommand,
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -250,6 +254,84 @@ describe('a Distributed Map state, run locally', () => {
 
     expect(started.name).toBe('ValidationException');
     expect(listed.name).toBe('ValidationException');
+  });
+});
+
+describe('redriving an execution whose Distributed Map failed', () => {
+  let storeDir: string;
+  let service: HostWorkService;
+
+  beforeEach(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), 'distributed-map-'));
+    service = await startHostWorkService('host-rollout.asl.json', ROLLOUT_ARN, storeDir);
+  });
+
+  afterEach(async () => {
+    await service.close();
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  const startRollout = async (behaviours: HostBehaviour[]) => {
+    const rollout: Rollout = {
+      hosts: behaviours.map((behaviour, index) => ({ host: `h${index + 1}`, behaviour })),
+      maxConcurrency: 1,
+      toleratedFailurePercentage: 0,
+    };
+    const { executionArn } = await service.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: ROLLOUT_ARN, input: JSON.stringify(rollout) }),
+    );
+    return executionArn!;
+  };
+
+  it('redrives the same Map Run: only the failed and the never started items run again', async () => {
+    const executionArn = await startRollout(['succeed', 'fail', 'succeed']);
+    expect((await terminalExecution(service.sfn, executionArn)).status).toBe('FAILED');
+    service.behaviourOf.set('h2', 'succeed');
+
+    await service.sfn.send(new RedriveExecutionCommand({ executionArn }));
+    const ended = await terminalExecution(service.sfn, executionArn);
+
+    expect(ended.status).toBe('SUCCEEDED');
+    expect(JSON.parse(ended.output!).results.map((result: { host: string }) => result.host)).toEqual([
+      'h1',
+      'h2',
+      'h3',
+    ]);
+    expect(service.calls.map((call) => call.host)).toEqual(['h1', 'h2', 'h2', 'h3']);
+    const { mapRuns } = await service.sfn.send(new ListMapRunsCommand({ executionArn }));
+    expect(mapRuns).toHaveLength(1);
+    const mapRun = await service.sfn.send(new DescribeMapRunCommand({ mapRunArn: mapRuns![0]!.mapRunArn }));
+    expect(mapRun).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+      executionCounts: { succeeded: 3, total: 3 },
+    });
+    const events = (await historyOf(service.sfn, executionArn)).map((event) => event.type);
+    expect(events).toContain('MapRunRedriven');
+  });
+
+  it('keeps the Map Run across a restart of local mode, and a redrive then finishes it', async () => {
+    const executionArn = await startRollout(['succeed', 'hold']);
+    await eventually(() => (service.held() === 1 ? true : undefined), 'the second host to start');
+    const mapRunArn = (await service.sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns![0]!
+      .mapRunArn!;
+
+    await service.shutdown();
+    service = await startHostWorkService('host-rollout.asl.json', ROLLOUT_ARN, storeDir);
+    service.behaviourOf.set('h2', 'succeed');
+
+    expect(await service.sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Runtime',
+    });
+    expect(await service.sfn.send(new DescribeMapRunCommand({ mapRunArn }))).toMatchObject({
+      status: 'FAILED',
+      executionCounts: { succeeded: 1, failed: 1, total: 2 },
+    });
+    await service.sfn.send(new RedriveExecutionCommand({ executionArn }));
+    const ended = await terminalExecution(service.sfn, executionArn);
+    expect(ended.status).toBe('SUCCEEDED');
+    expect(service.calls.map((call) => call.host)).toEqual(['h2']);
   });
 });
 

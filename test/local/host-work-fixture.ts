@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { type AwsEndpoint, startAwsEndpoint } from '#local/aws-endpoint';
+import { ExecutionStore } from '#local/services/execution-store';
 import { LocalStateMachines } from '#local/services/state-machines';
 import { LocalStepFunctions, substituteDefinition } from '#local/services/step-functions';
 import { localClientConfig } from './sfn-test-kit.ts';
@@ -35,22 +36,35 @@ export interface HostWorkService {
   hostWork: LocalStepFunctions;
   /** Every call of the host-work Lambda stand-in, in order. */
   calls: HostWorkPayload[];
+  /** What hosts do from now on, whatever their input says. */
+  behaviourOf: Map<string, HostBehaviour>;
   /** Hosts whose work is held, waiting to be released. */
   held(): number;
   close(): Promise<void>;
+  /** Ends the service as local mode's process ends: executions stay on disk as they were. */
+  shutdown(): Promise<void>;
 }
 
-export async function startHostWorkService(parentFile: string, parentArn: string): Promise<HostWorkService> {
+/** `storeDir`: keep executions on disk there, as local mode does (npm start). */
+export async function startHostWorkService(
+  parentFile: string,
+  parentArn: string,
+  storeDir?: string,
+): Promise<HostWorkService> {
   const calls: HostWorkPayload[] = [];
+  const behaviourOf = new Map<string, HostBehaviour>();
+  const storeOf = (name: string) => (storeDir ? { store: new ExecutionStore(join(storeDir, name)) } : {});
   const waiting: (() => void)[] = [];
   const stateMachines = new LocalStateMachines();
   const hostWork = new LocalStepFunctions({
     stateMachineArn: HOST_WORK_ARN,
     definition: fixtureDefinition('host-work.asl.json'),
     stateMachines,
+    ...storeOf('host-work'),
     lambdaFunctions: {
       'host-work': async (payload) => {
-        const { host, behaviour } = payload as HostWorkPayload;
+        const { host } = payload as HostWorkPayload;
+        const behaviour = behaviourOf.get(host) ?? (payload as HostWorkPayload).behaviour;
         calls.push({ host, behaviour });
         if (behaviour === 'fail') {
           throw Object.assign(new Error(`${host} does not answer`), { name: 'HostUnreachable' });
@@ -67,6 +81,7 @@ export async function startHostWorkService(parentFile: string, parentArn: string
     stateMachineArn: parentArn,
     definition: fixtureDefinition(parentFile),
     stateMachines,
+    ...storeOf('parent'),
     lambdaFunctions: {},
   });
   const endpoint: AwsEndpoint = await startAwsEndpoint({ services: { AWSStepFunctions: stateMachines } });
@@ -77,10 +92,21 @@ export async function startHostWorkService(parentFile: string, parentArn: string
     parent,
     hostWork,
     calls,
+    behaviourOf,
     held: () => waiting.length,
     close: async () => {
       await parent.stopAll();
       await hostWork.stopAll();
+      // Writes what the stores still hold, before the test removes their folder.
+      parent.shutdown();
+      hostWork.shutdown();
+      for (const release of waiting.splice(0)) release();
+      sfn.destroy();
+      await endpoint.close();
+    },
+    shutdown: async () => {
+      parent.shutdown();
+      hostWork.shutdown();
       for (const release of waiting.splice(0)) release();
       sfn.destroy();
       await endpoint.close();
