@@ -156,6 +156,7 @@ const HistoryInput = ExecutionArnInput.extend({
 const ListExecutionsInput = z.object({
   stateMachineArn: z.string().optional(),
   mapRunArn: z.string().optional(),
+  redriveFilter: z.enum(['REDRIVEN', 'NOT_REDRIVEN']).optional(),
   statusFilter: z
     .enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'])
     .optional(),
@@ -247,6 +248,12 @@ export class LocalStepFunctions implements LocalService {
     }
     this.maxClosedExecutions = options.maxClosedExecutions ?? 10_000;
     const saved = options.store?.load() ?? [];
+    const foreign = saved.find((execution) => !this.owns(execution.executionArn));
+    if (foreign) {
+      throw new Error(
+        `The execution store of ${this.stateMachineArn} holds ${foreign.executionArn}: give each state machine a store (folder) of its own`,
+      );
+    }
     for (const execution of saved) this.executions.set(execution.executionArn, execution);
     this.forgetOldExecutions(saved.length);
   }
@@ -254,6 +261,12 @@ export class LocalStepFunctions implements LocalService {
   /** Answers for every machine of the service (see {@link LocalStateMachines}). */
   handle(operation: string, input: unknown): Promise<unknown> {
     return this.stateMachines.handle(operation, input);
+  }
+
+  /** True when the execution ARN names an execution of this machine. */
+  private owns(executionArn: string): boolean {
+    const prefix = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+    return executionArn.startsWith(prefix) && !executionArn.slice(prefix.length).includes(':');
   }
 
   /** True for the child machine of a Distributed Map state (its executions belong to Map Runs). */
@@ -497,12 +510,14 @@ export class LocalStepFunctions implements LocalService {
     } else if (!this.options.mapRuns?.hasMapRun(mapRunArn!)) {
       throw new AwsError('ResourceNotFound', `Resource Not Found: '${mapRunArn}'`);
     }
-    const scope = `list:${mapRunArn ?? ''}:${request.statusFilter ?? ''}`;
+    const scope = `list:${mapRunArn ?? ''}:${request.statusFilter ?? ''}:${request.redriveFilter ?? ''}`;
+    const redriven = request.redriveFilter === 'REDRIVEN';
     const offset = decodePageToken(request.nextToken, scope);
     const size = request.maxResults || 100;
     const matching = [...this.executions.values()]
       .filter((execution) => mapRunArn === undefined || execution.mapRunArn === mapRunArn)
       .filter((execution) => !request.statusFilter || execution.status === request.statusFilter)
+      .filter((execution) => !request.redriveFilter || (execution.redriveCount > 0) === redriven)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
     const executions: ExecutionListItem[] = matching.slice(offset, offset + size).map((execution) => ({
       executionArn: execution.executionArn,

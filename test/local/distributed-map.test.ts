@@ -308,6 +308,10 @@ describe('redriving an execution whose Distributed Map failed', () => {
     });
     const events = (await historyOf(service.sfn, executionArn)).map((event) => event.type);
     expect(events).toContain('MapRunRedriven');
+    const { executions: redriven } = await service.sfn.send(
+      new ListExecutionsCommand({ mapRunArn: mapRuns![0]!.mapRunArn, redriveFilter: 'REDRIVEN' }),
+    );
+    expect(redriven?.map((child) => child.redriveCount)).toEqual([1]);
   });
 
   it('keeps the Map Run across a restart of local mode, and a redrive then finishes it', async () => {
