@@ -512,12 +512,13 @@ export class LocalStepFunctions implements LocalService {
     }
     const scope = `list:${mapRunArn ?? ''}:${request.statusFilter ?? ''}:${request.redriveFilter ?? ''}`;
     const redriven = request.redriveFilter === 'REDRIVEN';
+    const isRedriven = (execution: Execution) => execution.redriveCount > 0;
     const offset = decodePageToken(request.nextToken, scope);
     const size = request.maxResults || 100;
     const matching = [...this.executions.values()]
       .filter((execution) => mapRunArn === undefined || execution.mapRunArn === mapRunArn)
       .filter((execution) => !request.statusFilter || execution.status === request.statusFilter)
-      .filter((execution) => !request.redriveFilter || (execution.redriveCount > 0) === redriven)
+      .filter((execution) => !request.redriveFilter || isRedriven(execution) === redriven)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
     const executions: ExecutionListItem[] = matching.slice(offset, offset + size).map((execution) => ({
       executionArn: execution.executionArn,
