@@ -191,6 +191,7 @@ export class LocalStepFunctions implements LocalService {
   private readonly region: string;
   private readonly roleArn: string;
   private readonly definition: StateMachineDefinition;
+  private readonly definitionText: string;
   private readonly machine: StateMachine;
   private readonly resumedMachines = new Map<string, StateMachine>();
   private readonly topLevelStates: Set<string>;
@@ -215,7 +216,9 @@ export class LocalStepFunctions implements LocalService {
     this.region = arn[1]!;
     this.stateMachineName = arn[3]!;
     this.roleArn = options.roleArn ?? `arn:aws:iam::${arn[2]}:role/local-step-functions`;
-    // Validates the definition as written; the library then runs it with Distributed Maps stood in for.
+    // As written (the library's validation adds fields); DescribeStateMachine answers with it.
+    this.definitionText = JSON.stringify(options.definition);
+    // Validates the definition; the library then runs it with Distributed Maps stood in for.
     new StateMachine(options.definition as StateMachineDefinition);
     const prepared = prepareDistributedMaps(options.definition);
     this.definition = prepared.definition;
@@ -652,7 +655,7 @@ export class LocalStepFunctions implements LocalService {
       stateMachineArn: this.stateMachineArn,
       name: this.stateMachineName,
       status: 'ACTIVE',
-      definition: JSON.stringify(this.definition),
+      definition: this.definitionText,
       roleArn: this.roleArn,
       type: 'STANDARD',
       creationDate: this.creationDate,

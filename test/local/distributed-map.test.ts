@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
+  DescribeStateMachineCommand,
   type ExecutionListItem,
   ListExecutionsCommand,
   ListMapRunsCommand,
+  ListStateMachinesCommand,
   RedriveExecutionCommand,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -242,6 +244,18 @@ describe('a Distributed Map state, run locally', () => {
     expect(ended).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
     expect(ended.cause).toContain('ToleratedFailurePercentage must be between 0 and 100.');
     expect(service.calls).toEqual([]);
+  });
+
+  it('lists and describes the machines as written, not the item processor machine', async () => {
+    const { stateMachines } = await service.sfn.send(new ListStateMachinesCommand({}));
+    const described = await service.sfn.send(
+      new DescribeStateMachineCommand({ stateMachineArn: ROLLOUT_ARN }),
+    );
+
+    expect(stateMachines?.map((machine) => machine.stateMachineArn).sort()).toEqual(
+      [HOST_WORK_ARN, ROLLOUT_ARN].sort(),
+    );
+    expect(JSON.parse(described.definition!)).toEqual(fixtureDefinition('host-rollout.asl.json'));
   });
 
   it('refuses StartExecution on the item processor machine, and listing its executions but by Map Run', async () => {
