@@ -26,6 +26,21 @@ export class LocalStateMachines implements LocalService {
     return this.machines.get(stateMachineArn);
   }
 
+  /** Local mode is stopping: every machine keeps its executions as they are (see LocalStepFunctions). */
+  shutdown(): void {
+    for (const machine of this.topLevelMachines()) machine.shutdown();
+  }
+
+  /** Stops every running execution of every machine (test clean-up). */
+  async stopAll(): Promise<void> {
+    for (const machine of this.topLevelMachines()) await machine.stopAll();
+  }
+
+  /** The machines of the definitions served; each runs its Distributed Maps' child machines. */
+  private topLevelMachines(): LocalStepFunctions[] {
+    return [...this.machines.values()].filter((machine) => !machine.isMapRunChildMachine);
+  }
+
   /** DescribeExecution's answer, once the execution has ended (at once if it has). */
   whenClosed(executionArn: string): Promise<DescribeExecutionOutput> {
     return this.machineOfExecution(executionArn).whenClosed(executionArn);
@@ -34,9 +49,7 @@ export class LocalStateMachines implements LocalService {
   async handle(operation: string, input: unknown): Promise<unknown> {
     const fields = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
     if (operation === 'ListStateMachines') {
-      const stateMachines = [...this.machines.values()]
-        .filter((machine) => !machine.isMapRunChildMachine)
-        .map((machine) => machine.listItem());
+      const stateMachines = this.topLevelMachines().map((machine) => machine.listItem());
       return { stateMachines };
     }
     return this.ownerOf(operation, fields).answer(operation, input);

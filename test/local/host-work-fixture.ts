@@ -95,18 +95,15 @@ export async function startHostWorkService(
     behaviourOf,
     held: () => waiting.length,
     close: async () => {
-      await parent.stopAll();
-      await hostWork.stopAll();
+      await stateMachines.stopAll();
       // Writes what the stores still hold, before the test removes their folder.
-      parent.shutdown();
-      hostWork.shutdown();
+      stateMachines.shutdown();
       for (const release of waiting.splice(0)) release();
       sfn.destroy();
       await endpoint.close();
     },
     shutdown: async () => {
-      parent.shutdown();
-      hostWork.shutdown();
+      stateMachines.shutdown();
       for (const release of waiting.splice(0)) release();
       sfn.destroy();
       await endpoint.close();
