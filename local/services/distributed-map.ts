@@ -26,15 +26,18 @@ import {
 // - The Map Run fails with States.ExceedToleratedFailureThreshold once the failed or timed-out items
 //   exceed ToleratedFailureCount, or their share of all items exceeds ToleratedFailurePercentage (0-100,
 //   default 0: any failure fails it); with both, exceeding either fails it.
+//   A child stopped by hand (ABORTED) counts as a failed item here too (AWS names only the two).
 // - The children still running then are "stopped ... by Step Functions because the Map Run failed"
-//   (MapRunExecutionCounts.aborted).
+//   (MapRunExecutionCounts.aborted); AWS "may continue to run child workflows ... after the tolerated
+//   failure threshold is exceeded": here none starts after it.
 // - History: MapStateEntered, MapStateStarted {length}, MapRunStarted {mapRunArn}, then MapRunSucceeded
 //   and MapStateSucceeded, or MapRunFailed {error, cause} and MapStateFailed; MapStateExited. A bad
 //   *Path value fails the execution with States.Runtime right after MapStateStarted (recorded from AWS).
 // - Without ResultWriter the output is COMPACT: each child's output; a failed child's result is returned
 //   "unchanged ... equivalent to having set Transformation to NONE" (its execution's description).
 // - ARNs: mapRun:<machine>/<label>:<id>; children run on stateMachine:<machine>/<label>, which
-//   StartExecution refuses (ValidationException).
+//   StartExecution refuses (ValidationException). Without a Label, local mode labels the Map Run with
+//   the state's name (a hash of it when the name is no valid label).
 
 /** The most child executions a Distributed Map runs at once, and the default. */
 export const DISTRIBUTED_MAX_CONCURRENCY = 10_000;
