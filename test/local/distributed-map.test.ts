@@ -271,6 +271,49 @@ describe('a Distributed Map state, run locally', () => {
   });
 });
 
+describe('a Distributed Map state with a ToleratedFailureCount', () => {
+  let service: HostWorkService;
+
+  beforeEach(async () => {
+    const rollout = fixtureDefinition('host-rollout.asl.json') as {
+      States: Record<string, Record<string, unknown>>;
+    };
+    const { ToleratedFailurePercentagePath: _percentage, ...map } = rollout.States['Roll out']!;
+    const definition = {
+      ...rollout,
+      States: { ...rollout.States, 'Roll out': { ...map, ToleratedFailureCount: 1 } },
+    };
+    service = await startHostWorkService(definition, ROLLOUT_ARN);
+  });
+
+  afterEach(async () => {
+    await service.close();
+  });
+
+  const run = async (behaviours: HostBehaviour[]) => {
+    const hosts = behaviours.map((behaviour, index) => ({ host: `h${index + 1}`, behaviour }));
+    const { executionArn } = await service.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: ROLLOUT_ARN,
+        input: JSON.stringify({ hosts, maxConcurrency: 1 }),
+      }),
+    );
+    return terminalExecution(service.sfn, executionArn!);
+  };
+
+  it('succeeds with as many failed items as the count tolerates', async () => {
+    expect((await run(['fail', 'succeed', 'succeed'])).status).toBe('SUCCEEDED');
+  });
+
+  it('fails with States.ExceedToleratedFailureThreshold one failed item past the count', async () => {
+    expect(await run(['fail', 'fail', 'succeed'])).toMatchObject({
+      status: 'FAILED',
+      error: 'States.ExceedToleratedFailureThreshold',
+    });
+    expect(service.calls.map((call) => call.host)).toEqual(['h1', 'h2']);
+  });
+});
+
 describe('redriving an execution whose Distributed Map failed', () => {
   let storeDir: string;
   let service: HostWorkService;

@@ -45,9 +45,12 @@ export interface HostWorkService {
   shutdown(): Promise<void>;
 }
 
-/** `storeDir`: keep executions on disk there, as local mode does (npm start). */
+/**
+ * `parent`: a fixture file, or a definition. `storeDir`: keep executions on disk there, as local mode
+ * does (npm start).
+ */
 export async function startHostWorkService(
-  parentFile: string,
+  parent: string | object,
   parentArn: string,
   storeDir?: string,
 ): Promise<HostWorkService> {
@@ -77,9 +80,9 @@ export async function startHostWorkService(
       },
     },
   });
-  const parent = new LocalStepFunctions({
+  const parentMachine = new LocalStepFunctions({
     stateMachineArn: parentArn,
-    definition: fixtureDefinition(parentFile),
+    definition: typeof parent === 'string' ? fixtureDefinition(parent) : parent,
     stateMachines,
     ...storeOf('parent'),
     lambdaFunctions: {},
@@ -89,7 +92,7 @@ export async function startHostWorkService(
   return {
     sfn,
     stateMachines,
-    parent,
+    parent: parentMachine,
     hostWork,
     calls,
     behaviourOf,
