@@ -11,11 +11,8 @@ import { z } from 'zod';
 import { isWithinRedriveWindow } from '#core/redrive-window';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 import { deferred, type Resolvers } from '#local/promise-with-resolvers';
-import {
-  DistributedMapState,
-  type MapRunDirectory,
-  prepareDistributedMaps,
-} from '#local/services/distributed-map';
+import { DistributedMapState, type MapRunDirectory } from '#local/services/distributed-map';
+import { prepareDistributedMaps } from '#local/services/distributed-map-definition';
 import type { ExecutionStore, StoredExecution } from '#local/services/execution-store';
 import { startExecution } from '#local/services/nested-executions';
 import { executionOfToken, LocalStateMachines } from '#local/services/state-machines';
