@@ -27,6 +27,10 @@ export interface StoredExecution {
   redriveCount: number;
   redriveDate?: Date;
   history: HistoryEvent[];
+  /** The Map Run that started this execution (a Distributed Map state's child execution)... */
+  mapRunArn?: string;
+  /** ...for the item of this index. */
+  mapRunIndex?: number;
   /** The last top-level state entered, where a redrive resumes. */
   resumePoint?: { name: string; input: JsonValue };
 }
@@ -59,6 +63,8 @@ const HeaderLine = z.object({
   name: z.string(),
   input: z.string(),
   startDate: z.iso.datetime(),
+  mapRunArn: z.string().optional(),
+  mapRunIndex: z.number().int().min(0).optional(),
 });
 const EventLine = z.object({
   type: z.literal('event'),
@@ -103,8 +109,9 @@ export class ExecutionStore {
   private closed = false;
 
   constructor(
-    private readonly dir: string,
-    options: ExecutionStoreOptions = {},
+    /** The folder of the execution logs. */
+    readonly dir: string,
+    private readonly options: ExecutionStoreOptions = {},
   ) {
     this.writeDelayMs = options.writeDelayMs ?? DEFAULT_WRITE_DELAY_MS;
     this.now = options.now ?? (() => new Date());
@@ -117,7 +124,10 @@ export class ExecutionStore {
    */
   load(): StoredExecution[] {
     const loaded: StoredExecution[] = [];
-    for (const fileName of readdirSync(this.dir)) {
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      // Folders hold other machines' stores (see nested).
+      if (!entry.isFile()) continue;
+      const fileName = entry.name;
       const path = join(this.dir, fileName);
       // A rewrite that did not reach its rename: the file it was replacing is still whole.
       if (fileName.endsWith('.tmp')) rmSync(path, { force: true });
@@ -145,6 +155,11 @@ export class ExecutionStore {
       loaded.push(execution);
     }
     return loaded.sort((a, b) => a.startDate.getTime() - b.startDate.getTime());
+  }
+
+  /** A store in a folder of this one's, for another machine's executions (a Distributed Map's children). */
+  nested(name: string): ExecutionStore {
+    return new ExecutionStore(join(this.dir, name), this.options);
   }
 
   /** The execution changed (an event, its status, its resume point): it is written shortly. */
@@ -251,6 +266,8 @@ function headerLine(execution: StoredExecution): string {
     name: execution.name,
     input: execution.input,
     startDate: execution.startDate,
+    mapRunArn: execution.mapRunArn,
+    mapRunIndex: execution.mapRunIndex,
   });
 }
 
@@ -290,6 +307,9 @@ function replay(text: string): { execution: StoredExecution; whole: boolean } | 
     status: 'RUNNING',
     redriveCount: 0,
     history: [],
+    ...(header.data.mapRunArn === undefined
+      ? {}
+      : { mapRunArn: header.data.mapRunArn, mapRunIndex: header.data.mapRunIndex }),
   };
   for (const text of lines.slice(1)) {
     const line = BodyLine.safeParse(parseJson(text));

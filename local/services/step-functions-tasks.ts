@@ -1,3 +1,4 @@
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import type { RunOptions } from 'aws-local-stepfunctions';
 
 type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
@@ -7,15 +8,50 @@ export type JsonValue = Parameters<TaskHandlers[string]>[0];
 /** A product Lambda function called in process: the payload in, the function's result out. */
 export type LambdaFunction = (payload: unknown) => Promise<unknown>;
 
+/** A history event before the service numbers and dates it. */
+export type EventBody = Omit<HistoryEvent, 'id' | 'previousEventId' | 'timestamp'>;
+
+/** The integration pattern of `states:startExecution`: return at once, or wait for the child to end. */
+export type StartExecutionPattern = 'request-response' | 'sync' | 'sync:2';
+
+/** Runs a `states:startExecution` task (see nested-executions.ts). */
+export type StartExecutionTask = (
+  pattern: StartExecutionPattern,
+  parameters: JsonValue,
+  context: TaskContext,
+) => Promise<JsonValue>;
+
+/** What a task that outlives one call (a nested execution, a Map Run) gets from the attempt it runs in. */
+export interface TaskContext {
+  /** The context object (`$$`) of the state, as paths in the task's own fields read it. */
+  contextObject: JsonValue;
+  /** The first attempt of the state a redriven execution resumes at. */
+  redriving: boolean;
+  /** Records the TaskSubmitted event (the call is made; the task now waits for the job it started). */
+  submitted(output: JsonValue): void;
+  /** Records an event of this state, in order after its entered event. */
+  record(body: EventBody): void;
+  /** Aborted when the attempt ends without its own result: the execution stopped, the state timed out. */
+  signal: AbortSignal;
+}
+
 /** A Task state's `Resource`, parsed once. `resourceType`/`resource` are what history events show. */
 export interface TaskResource {
   arn: string;
-  kind: 'lambda-invoke' | 'lambda-function' | 'aws-sdk' | 'optimized' | 'unsupported';
+  kind:
+    | 'lambda-invoke'
+    | 'lambda-function'
+    | 'aws-sdk'
+    | 'optimized'
+    | 'start-execution'
+    | 'distributed-map'
+    | 'unsupported';
   resourceType: string;
   resource: string;
   waitForTaskToken: boolean;
   service?: string;
   action?: string;
+  startExecution?: StartExecutionPattern;
   unsupportedReason?: string;
 }
 
@@ -36,6 +72,9 @@ export class StatesRuntimeError extends Error {
 
 const STATES_PREFIX = 'arn:aws:states:::';
 const WAIT_FOR_TASK_TOKEN = '.waitForTaskToken';
+/** The Resource local mode gives the Task that stands in for a Distributed Map state (never in an ASL file). */
+export const DISTRIBUTED_MAP_RESOURCE = 'local:distributed-map';
+const START_EXECUTION = /^states:startExecution(\.sync(?::2)?)?$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/;
 
 /** Optimized integrations reached through the same SDK path, with the error prefix AWS uses for each. */
@@ -70,6 +109,9 @@ const ERROR_PREFIXES: Record<string, string> = {
 const CAMEL_CASE_APIS = new Set(['sfn']);
 
 export function parseTaskResource(arn: string): TaskResource {
+  if (arn === DISTRIBUTED_MAP_RESOURCE) {
+    return { arn, kind: 'distributed-map', resourceType: 'map', resource: arn, waitForTaskToken: false };
+  }
   const lambdaFunction = LAMBDA_ARN.exec(arn);
   if (lambdaFunction) {
     return { arn, kind: 'lambda-function', resourceType: 'lambda', resource: arn, waitForTaskToken: false };
@@ -78,6 +120,18 @@ export function parseTaskResource(arn: string): TaskResource {
     return unsupported(arn, 'it is neither a Lambda function nor an integration');
   const waitForTaskToken = arn.endsWith(WAIT_FOR_TASK_TOKEN);
   const path = arn.slice(STATES_PREFIX.length, waitForTaskToken ? -WAIT_FOR_TASK_TOKEN.length : undefined);
+  const nested = START_EXECUTION.exec(path);
+  if (nested && !(waitForTaskToken && nested[1])) {
+    const startExecution = (nested[1]?.slice(1) ?? 'request-response') as StartExecutionPattern;
+    return {
+      arn,
+      kind: 'start-execution',
+      resourceType: 'states',
+      resource: arn.slice(`${STATES_PREFIX}states:`.length),
+      waitForTaskToken,
+      startExecution,
+    };
+  }
   const separator = path.lastIndexOf(':');
   const resourceType = path.slice(0, separator);
   const action = path.slice(separator + 1);
@@ -124,10 +178,13 @@ interface SdkService {
 export class TaskIntegrations {
   private readonly sdkServices = new Map<string, Promise<SdkService>>();
 
-  constructor(private readonly lambdaFunctions: Record<string, LambdaFunction>) {}
+  constructor(
+    private readonly lambdaFunctions: Record<string, LambdaFunction>,
+    private readonly startExecution: StartExecutionTask,
+  ) {}
 
   /** The task's result (before a `.waitForTaskToken` callback, the result of the call that was made). */
-  async invoke(resource: TaskResource, input: JsonValue): Promise<JsonValue> {
+  async invoke(resource: TaskResource, input: JsonValue, context: TaskContext): Promise<JsonValue> {
     switch (resource.kind) {
       case 'lambda-invoke': {
         const parameters = asObject(input, 'lambda:invoke needs Parameters with FunctionName');
@@ -143,6 +200,10 @@ export class TaskIntegrations {
         return this.callSdk(resource.service!, resource.action!, input, errorPrefixOf(resource.service!));
       case 'optimized':
         return this.callOptimized(resource, input);
+      case 'start-execution':
+        return this.startExecution(resource.startExecution!, input, context);
+      case 'distributed-map':
+        throw new StatesRuntimeError('A Distributed Map state runs as a Map Run, not as a task');
       case 'unsupported':
         throw new StatesRuntimeError(resource.unsupportedReason);
     }
@@ -275,7 +336,7 @@ function functionNameOf(nameOrArn: string): string {
   return LAMBDA_ARN.exec(nameOrArn)?.[1] ?? nameOrArn.split(':')[0]!;
 }
 
-function asObject(value: unknown, message: string): Record<string, JsonValue> {
+export function asObject(value: unknown, message: string): Record<string, JsonValue> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new StatesRuntimeError(message);
   return value as Record<string, JsonValue>;

@@ -11,13 +11,19 @@ import { z } from 'zod';
 import { isWithinRedriveWindow } from '#core/redrive-window';
 import { AwsError, type LocalService, unknownOperation } from '#local/local-service';
 import { deferred, type Resolvers } from '#local/promise-with-resolvers';
+import { DistributedMapState, type MapRunDirectory } from '#local/services/distributed-map';
+import { prepareDistributedMaps } from '#local/services/distributed-map-definition';
 import type { ExecutionStore, StoredExecution } from '#local/services/execution-store';
+import { startExecution } from '#local/services/nested-executions';
+import { executionOfToken, LocalStateMachines } from '#local/services/state-machines';
 import {
+  type EventBody,
   type JsonValue,
   type LambdaFunction,
   parseTaskResource,
   StateError,
   StatesRuntimeError,
+  type TaskContext,
   TaskIntegrations,
   type TaskResource,
 } from '#local/services/step-functions-tasks';
@@ -68,11 +74,18 @@ export interface LocalStepFunctionsOptions {
   waitTimeOverrides?: Record<string, number>;
   /** The current time; tests move it on to see an execution's 14-day redrive window close. */
   clock?: () => Date;
+  /**
+   * The Step Functions service this machine is one of: other machines' executions are started and
+   * described through it (`states:startExecution`), and every machine answers for all of them.
+   * A service of its own when absent.
+   */
+  stateMachines?: LocalStateMachines;
+  /** Set for the child machine of a Distributed Map state (by that state): the Map Runs it runs. */
+  mapRuns?: MapRunDirectory;
 }
 
 type RunHandle = ReturnType<StateMachine['run']>;
 type LibraryEvent = RunHandle['eventLogs'] extends AsyncGenerator<infer Event> ? Event : never;
-type EventBody = Omit<HistoryEvent, 'id' | 'previousEventId' | 'timestamp'>;
 type TaskStateDefinition = { Resource: string; TimeoutSeconds?: number; HeartbeatSeconds?: number };
 
 /** An execution as kept (see StoredExecution), with its run in progress, if any. */
@@ -90,6 +103,8 @@ interface Run {
   live: Map<string, Attempt>;
   open: Set<Attempt>;
   consumed?: Promise<void>;
+  /** A redrive's run: the state it resumes at, until that state's first attempt (a Map Run redrives). */
+  resumedAt?: string;
 }
 
 /** One call of a Task state (its first try or a retry). */
@@ -102,6 +117,8 @@ interface Attempt {
   pairing: 'pending' | 'live' | 'detached';
   buffered: EventBody[];
   outcome: Deferred<JsonValue>;
+  /** Aborted when the attempt closes: what it started (a child execution, a Map Run) must stop. */
+  abort: AbortController;
   callback?: Deferred<JsonValue>;
   token?: string;
   timers: NodeJS.Timeout[];
@@ -134,7 +151,9 @@ const HistoryInput = ExecutionArnInput.extend({
   includeExecutionData: z.boolean().optional(),
 });
 const ListExecutionsInput = z.object({
-  stateMachineArn: z.string(),
+  stateMachineArn: z.string().optional(),
+  mapRunArn: z.string().optional(),
+  redriveFilter: z.enum(['REDRIVEN', 'NOT_REDRIVEN']).optional(),
   statusFilter: z
     .enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'])
     .optional(),
@@ -148,25 +167,37 @@ const TaskFailureInput = z.object({
   cause: z.string().max(32768).optional(),
 });
 const TaskTokenInput = z.object({ taskToken: z.string() });
+const MapRunArnInput = z.object({ mapRunArn: z.string() });
+const ListMapRunsInput = ExecutionArnInput.extend({
+  maxResults: z.number().int().min(0).max(1000).optional(),
+  nextToken: z.string().optional(),
+});
 
 /**
  * A local Step Functions for one state machine: runs the ASL with aws-local-stepfunctions and answers
  * the Step Functions API (start, describe, stop, history, list, task callbacks, redrive). Every Task
  * state runs through one dispatcher chosen by its `Resource`; `.waitForTaskToken` states really wait
- * for SendTaskSuccess/SendTaskFailure with a token minted for that state entry.
+ * for SendTaskSuccess/SendTaskFailure with a token minted for that state entry. A Distributed Map state
+ * runs as Map Runs (distributed-map.ts) on a child machine of its own, and `states:startExecution`
+ * tasks start executions of the other machines of the service (nested-executions.ts).
  */
 export class LocalStepFunctions implements LocalService {
   readonly stateMachineArn: string;
+  readonly stateMachines: LocalStateMachines;
   private readonly stateMachineName: string;
   private readonly region: string;
   private readonly roleArn: string;
   private readonly definition: StateMachineDefinition;
+  private readonly definitionText: string;
   private readonly machine: StateMachine;
   private readonly resumedMachines = new Map<string, StateMachine>();
   private readonly topLevelStates: Set<string>;
   private readonly taskStates: Map<string, { state: TaskStateDefinition; resource: TaskResource }>;
   private readonly integrations: TaskIntegrations;
+  private readonly distributedMaps = new Map<string, DistributedMapState>();
   private readonly executions = new Map<string, Execution>();
+  /** Callers of whenClosed waiting for an execution to end, by execution ARN. */
+  private readonly closeWaiters = new Map<string, (() => void)[]>();
   private readonly waiters = new Map<string, Attempt>();
   private readonly maxClosedExecutions: number;
   private closedExecutions = 0;
@@ -182,18 +213,79 @@ export class LocalStepFunctions implements LocalService {
     this.region = arn[1]!;
     this.stateMachineName = arn[3]!;
     this.roleArn = options.roleArn ?? `arn:aws:iam::${arn[2]}:role/local-step-functions`;
-    this.definition = options.definition as StateMachineDefinition;
-    this.machine = new StateMachine(this.definition);
+    // As written (the library's validation adds fields); DescribeStateMachine answers with it.
+    this.definitionText = JSON.stringify(options.definition);
+    // Validates the definition; the library then runs it with Distributed Maps stood in for.
+    new StateMachine(options.definition as StateMachineDefinition);
+    const prepared = prepareDistributedMaps(options.definition);
+    this.definition = prepared.definition;
+    this.machine = new StateMachine(this.definition, { validationOptions: { noValidate: true } });
     this.topLevelStates = new Set(Object.keys(this.definition.States));
     this.taskStates = collectTaskStates(this.definition);
-    this.integrations = new TaskIntegrations(options.lambdaFunctions);
+    this.stateMachines = options.stateMachines ?? new LocalStateMachines();
+    this.stateMachines.add(this);
+    this.integrations = new TaskIntegrations(options.lambdaFunctions, (pattern, parameters, context) =>
+      startExecution(this.stateMachines, pattern, parameters, context),
+    );
+    for (const [stateName, map] of prepared.maps) {
+      const state = new DistributedMapState(
+        stateName,
+        map,
+        this.stateMachineArn,
+        options.store,
+        (arn, definition, mapRuns, store) =>
+          new LocalStepFunctions({
+            ...options,
+            stateMachineArn: arn,
+            definition,
+            onExecutionStatusChange: undefined,
+            store,
+            stateMachines: this.stateMachines,
+            mapRuns,
+          }),
+      );
+      this.distributedMaps.set(stateName, state);
+    }
     this.maxClosedExecutions = options.maxClosedExecutions ?? 10_000;
     const saved = options.store?.load() ?? [];
+    const foreign = saved.find((execution) => !this.owns(execution.executionArn));
+    if (foreign) {
+      throw new Error(
+        `The execution store of ${this.stateMachineArn} holds ${foreign.executionArn}: give each state machine a store (folder) of its own`,
+      );
+    }
     for (const execution of saved) this.executions.set(execution.executionArn, execution);
     this.forgetOldExecutions(saved.length);
   }
 
-  async handle(operation: string, input: unknown): Promise<unknown> {
+  /** Answers for every machine of the service (see {@link LocalStateMachines}). */
+  handle(operation: string, input: unknown): Promise<unknown> {
+    return this.stateMachines.handle(operation, input);
+  }
+
+  /** True when the execution ARN names an execution of this machine. */
+  private owns(executionArn: string): boolean {
+    const prefix = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+    return executionArn.startsWith(prefix) && !executionArn.slice(prefix.length).includes(':');
+  }
+
+  /** True for the child machine of a Distributed Map state (its executions belong to Map Runs). */
+  get isMapRunChildMachine(): boolean {
+    return this.options.mapRuns !== undefined;
+  }
+
+  /** This machine in ListStateMachines. */
+  listItem() {
+    return {
+      stateMachineArn: this.stateMachineArn,
+      name: this.stateMachineName,
+      type: 'STANDARD',
+      creationDate: this.creationDate,
+    };
+  }
+
+  /** A request the service routed to this machine. */
+  async answer(operation: string, input: unknown): Promise<unknown> {
     switch (operation) {
       case 'StartExecution':
         return this.startExecution(parse(StartExecutionInput, input));
@@ -213,17 +305,10 @@ export class LocalStepFunctions implements LocalService {
         return this.sendTaskHeartbeat(parse(TaskTokenInput, input).taskToken);
       case 'RedriveExecution':
         return this.redriveExecution(parse(ExecutionArnInput, input).executionArn);
-      case 'ListStateMachines':
-        return {
-          stateMachines: [
-            {
-              stateMachineArn: this.stateMachineArn,
-              name: this.stateMachineName,
-              type: 'STANDARD',
-              creationDate: this.creationDate,
-            },
-          ],
-        };
+      case 'DescribeMapRun':
+        return this.describeMapRun(parse(MapRunArnInput, input).mapRunArn);
+      case 'ListMapRuns':
+        return this.listMapRuns(parse(ListMapRunsInput, input));
       case 'DescribeStateMachine':
         return this.describeStateMachine(parse(z.object({ stateMachineArn: z.string() }), input));
       default:
@@ -236,6 +321,8 @@ export class LocalStepFunctions implements LocalService {
    * anything more, as when the process dies (the store fails the open ones when it next loads them).
    */
   shutdown(): void {
+    // Children first: what their parents' ends would stop must stay as the process left it.
+    for (const map of this.distributedMaps.values()) map.shutdown();
     this.options.store?.close();
     for (const execution of this.executions.values()) {
       if (!execution.run || execution.run.ended) continue;
@@ -255,13 +342,55 @@ export class LocalStepFunctions implements LocalService {
     await Promise.all(
       running.map((execution) => this.stopExecution({ executionArn: execution.executionArn })),
     );
+    for (const map of this.distributedMaps.values()) await map.children.stopAll();
+  }
+
+  /** DescribeExecution's answer, once the execution has ended (at once if it has). */
+  whenClosed(executionArn: string): Promise<DescribeExecutionOutput> {
+    const execution = this.findExecution(executionArn);
+    if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {
+      return Promise.resolve(this.describeExecution(executionArn));
+    }
+    return new Promise((resolve) => {
+      const waiting = this.closeWaiters.get(executionArn) ?? [];
+      waiting.push(() => resolve(this.describeExecution(executionArn)));
+      this.closeWaiters.set(executionArn, waiting);
+    });
+  }
+
+  /** Starts a child execution of one of the Map Runs of this (child) machine; returns its ARN. */
+  startMapRunChild(request: { name: string; input: string; mapRunArn: string; index: number }): string {
+    const { name, input, mapRunArn, index } = request;
+    return this.begin(name, input, { mapRunArn, mapRunIndex: index }).executionArn;
+  }
+
+  /** The child executions of a Map Run this (child) machine runs, with the item each runs. */
+  mapRunChildren(mapRunArn: string): { index: number; executionArn: string; status: ExecutionStatus }[] {
+    return [...this.executions.values()]
+      .filter((execution) => execution.mapRunArn === mapRunArn)
+      .map((execution) => ({
+        index: execution.mapRunIndex ?? -1,
+        executionArn: execution.executionArn,
+        status: execution.status,
+      }));
   }
 
   private startExecution(request: z.infer<typeof StartExecutionInput>) {
     this.checkStateMachine(request.stateMachineArn);
+    if (this.isMapRunChildMachine) {
+      throw new AwsError(
+        'ValidationException',
+        `${request.stateMachineArn} is the state machine of a Distributed Map state: its executions are started by its Map Runs`,
+      );
+    }
     const name = request.name ?? randomUUID();
     if (!isValidName(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
-    const input = request.input ?? '{}';
+    const execution = this.begin(name, request.input ?? '{}');
+    return { executionArn: execution.executionArn, startDate: execution.startDate };
+  }
+
+  /** A new execution, running; or the running one of that name and input (Standard workflows' idempotency). */
+  private begin(name: string, input: string, mapRun?: { mapRunArn: string; mapRunIndex: number }): Execution {
     let parsedInput: JsonValue;
     try {
       parsedInput = JSON.parse(input) as JsonValue;
@@ -277,10 +406,7 @@ export class LocalStepFunctions implements LocalService {
     const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
-      // Same name and input while running: idempotent, as for Standard workflows.
-      if (existing.status === 'RUNNING' && existing.input === input) {
-        return { executionArn, startDate: existing.startDate };
-      }
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
       throw new AwsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
     const execution: Execution = {
@@ -291,11 +417,12 @@ export class LocalStepFunctions implements LocalService {
       status: 'RUNNING',
       redriveCount: 0,
       history: [],
+      ...mapRun,
     };
     this.executions.set(executionArn, execution);
-    this.startRun(execution, this.machine, parsedInput, false);
+    this.startRun(execution, this.machine, parsedInput);
     this.notify(execution);
-    return { executionArn, startDate: execution.startDate };
+    return execution;
   }
 
   private describeExecution(executionArn: string): DescribeExecutionOutput {
@@ -308,6 +435,7 @@ export class LocalStepFunctions implements LocalService {
       status: execution.status,
       startDate: execution.startDate,
       stopDate: execution.stopDate,
+      mapRunArn: execution.mapRunArn,
       input: execution.input,
       inputDetails: { included: true },
       output: execution.output,
@@ -359,13 +487,38 @@ export class LocalStepFunctions implements LocalService {
     };
   }
 
+  /** The executions of this machine, or (mapRunArn) the child executions of one of its Map Runs. */
   private listExecutions(request: z.infer<typeof ListExecutionsInput>) {
-    this.checkStateMachine(request.stateMachineArn);
-    const scope = `list:${request.statusFilter ?? ''}`;
+    const { stateMachineArn, mapRunArn } = request;
+    if ((stateMachineArn === undefined) === (mapRunArn === undefined)) {
+      throw new AwsError(
+        'ValidationException',
+        'Specify either a stateMachineArn or a mapRunArn, but not both',
+      );
+    }
+    if (stateMachineArn !== undefined) {
+      this.checkStateMachine(stateMachineArn);
+      if (this.isMapRunChildMachine) {
+        throw new AwsError(
+          'ValidationException',
+          `The labelled ARN ${stateMachineArn} is not supported: give the mapRunArn`,
+        );
+      }
+      if (request.statusFilter === 'PENDING_REDRIVE') {
+        throw new AwsError('ValidationException', 'The PENDING_REDRIVE statusFilter needs a mapRunArn');
+      }
+    } else if (!this.options.mapRuns?.hasMapRun(mapRunArn!)) {
+      throw new AwsError('ResourceNotFound', `Resource Not Found: '${mapRunArn}'`);
+    }
+    const scope = `list:${mapRunArn ?? ''}:${request.statusFilter ?? ''}:${request.redriveFilter ?? ''}`;
+    const redriven = request.redriveFilter === 'REDRIVEN';
+    const isRedriven = (execution: Execution) => execution.redriveCount > 0;
     const offset = decodePageToken(request.nextToken, scope);
     const size = request.maxResults || 100;
     const matching = [...this.executions.values()]
+      .filter((execution) => mapRunArn === undefined || execution.mapRunArn === mapRunArn)
       .filter((execution) => !request.statusFilter || execution.status === request.statusFilter)
+      .filter((execution) => !request.redriveFilter || isRedriven(execution) === redriven)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
     const executions: ExecutionListItem[] = matching.slice(offset, offset + size).map((execution) => ({
       executionArn: execution.executionArn,
@@ -376,6 +529,8 @@ export class LocalStepFunctions implements LocalService {
       stopDate: execution.stopDate,
       redriveCount: execution.redriveCount,
       redriveDate: execution.redriveDate,
+      // Only for a mapRunArn: one item per child execution (no ItemBatcher locally).
+      ...(mapRunArn === undefined ? {} : { mapRunArn, itemCount: 1 }),
     }));
     const next = offset + size < matching.length ? encodePageToken(offset + size, scope) : undefined;
     return { executions, nextToken: next };
@@ -407,8 +562,43 @@ export class LocalStepFunctions implements LocalService {
     return {};
   }
 
+  private describeMapRun(mapRunArn: string) {
+    if (!this.options.mapRuns?.hasMapRun(mapRunArn)) {
+      throw new AwsError('ResourceNotFound', `Resource Not Found: '${mapRunArn}'`);
+    }
+    return this.options.mapRuns.describeMapRun(mapRunArn);
+  }
+
+  private listMapRuns(request: z.infer<typeof ListMapRunsInput>) {
+    const execution = this.findExecution(request.executionArn);
+    const scope = `map-runs:${execution.executionArn}`;
+    const offset = decodePageToken(request.nextToken, scope);
+    const size = request.maxResults || 100;
+    const mapRuns = [...this.distributedMaps.values()]
+      .flatMap((map) => map.mapRunsOf(execution.executionArn))
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+    const next = offset + size < mapRuns.length ? encodePageToken(offset + size, scope) : undefined;
+    return { mapRuns: mapRuns.slice(offset, offset + size), nextToken: next };
+  }
+
   private redriveExecution(executionArn: string) {
     const execution = this.findExecution(executionArn);
+    if (this.isMapRunChildMachine) {
+      throw new AwsError(
+        'ExecutionNotRedrivable',
+        `Execution ${executionArn} is a child of a Map Run: redrive the execution that started the Map Run`,
+      );
+    }
+    return this.redrive(execution);
+  }
+
+  /** Redrives a child execution of one of this (child) machine's Map Runs, as its Map Run's redrive does. */
+  redriveMapRunChild(executionArn: string): void {
+    this.redrive(this.findExecution(executionArn));
+  }
+
+  private redrive(execution: Execution) {
+    const { executionArn } = execution;
     const redrive = redriveStatusOf(execution, this.now());
     const resumePoint = execution.resumePoint;
     if (redrive.status !== 'REDRIVABLE' || !resumePoint) {
@@ -448,7 +638,7 @@ export class LocalStepFunctions implements LocalService {
     if (!this.pendingRedrives.delete(execution) || execution.status !== 'PENDING_REDRIVE') return;
     const resumePoint = execution.resumePoint!;
     execution.status = 'RUNNING';
-    this.startRun(execution, this.machineStartingAt(resumePoint.name), resumePoint.input, true);
+    this.startRun(execution, this.machineStartingAt(resumePoint.name), resumePoint.input, resumePoint.name);
     this.notify(execution);
   }
 
@@ -462,7 +652,7 @@ export class LocalStepFunctions implements LocalService {
       stateMachineArn: this.stateMachineArn,
       name: this.stateMachineName,
       status: 'ACTIVE',
-      definition: JSON.stringify(this.definition),
+      definition: this.definitionText,
       roleArn: this.roleArn,
       type: 'STANDARD',
       creationDate: this.creationDate,
@@ -471,8 +661,9 @@ export class LocalStepFunctions implements LocalService {
 
   // --- Runs and the task dispatcher ---------------------------------------------------------------
 
-  private startRun(execution: Execution, machine: StateMachine, input: JsonValue, redrive: boolean): void {
-    const run: Run = { ended: false, unpaired: new Map(), live: new Map(), open: new Set() };
+  private startRun(execution: Execution, machine: StateMachine, input: JsonValue, resumedAt?: string): void {
+    const redrive = resumedAt !== undefined;
+    const run: Run = { ended: false, unpaired: new Map(), live: new Map(), open: new Set(), resumedAt };
     execution.run = run;
     const placeholder = `local-sfn-task-token-placeholder:${randomUUID()}`;
     const taskResourceLocalHandlers: Record<string, (input: JsonValue) => Promise<JsonValue>> = {};
@@ -526,6 +717,7 @@ export class LocalStepFunctions implements LocalService {
       pairing: 'pending',
       buffered: [],
       outcome: deferred<JsonValue>(),
+      abort: new AbortController(),
       timers: [],
     };
     queueFor(run.unpaired, stateName).push(attempt);
@@ -539,7 +731,7 @@ export class LocalStepFunctions implements LocalService {
       this.waiters.set(attempt.token, attempt);
     }
     this.record(attempt, 'scheduled', { parameters, state });
-    const timeoutSeconds = timeoutOf(state);
+    const timeoutSeconds = resource.kind === 'distributed-map' ? undefined : timeoutOf(state);
     if (timeoutSeconds !== undefined) {
       // Fires just before the library's own timer for the same state (registered after this one).
       attempt.timers.push(
@@ -556,8 +748,21 @@ export class LocalStepFunctions implements LocalService {
   }
 
   private async perform(attempt: Attempt, parameters: JsonValue): Promise<void> {
+    const redriving = attempt.run.resumedAt === attempt.stateName;
+    if (redriving) attempt.run.resumedAt = undefined;
+    const context: TaskContext = {
+      contextObject: this.contextObjectOf(attempt),
+      redriving,
+      submitted: (output) => this.record(attempt, 'submitted', { output }),
+      record: (body) => this.emit(attempt, body),
+      signal: attempt.abort.signal,
+    };
+    const map = this.distributedMaps.get(attempt.stateName);
     try {
-      let result = await this.integrations.invoke(attempt.resource, parameters);
+      let result =
+        attempt.resource.kind === 'distributed-map' && map
+          ? await map.run(parameters, context)
+          : await this.integrations.invoke(attempt.resource, parameters, context);
       if (!attempt.open) return;
       if (attempt.callback) {
         this.record(attempt, 'submitted', { output: result });
@@ -596,8 +801,26 @@ export class LocalStepFunctions implements LocalService {
     );
   }
 
+  /** The context object (`$$`) a task's own fields read, as the library gives it to the definition. */
+  private contextObjectOf(attempt: Attempt): JsonValue {
+    const { execution, stateName } = attempt;
+    return {
+      Execution: {
+        Id: execution.executionArn,
+        Name: execution.name,
+        RoleArn: this.roleArn,
+        RedriveCount: execution.redriveCount,
+        Input: JSON.parse(execution.input) as JsonValue,
+        StartTime: execution.startDate.toISOString(),
+      },
+      StateMachine: { Id: this.stateMachineArn, Name: this.stateMachineName },
+      State: { Name: stateName, EnteredTime: new Date().toISOString() },
+    };
+  }
+
   private closeAttempt(attempt: Attempt): void {
     attempt.open = false;
+    attempt.abort.abort();
     for (const timer of attempt.timers) clearTimeout(timer);
     if (attempt.heartbeat?.timer) clearTimeout(attempt.heartbeat.timer);
     if (attempt.token) this.waiters.delete(attempt.token);
@@ -677,7 +900,7 @@ export class LocalStepFunctions implements LocalService {
           execution.resumePoint = { name, input };
         }
         this.addEvent(execution, {
-          type: `${type}StateEntered` as HistoryEventType,
+          type: `${this.historyTypeOf(name, type)}StateEntered` as HistoryEventType,
           stateEnteredEventDetails: { name, input: json(input), inputDetails: { truncated: false } },
         });
         if (type === 'Task') this.pair(execution, run, name);
@@ -698,7 +921,7 @@ export class LocalStepFunctions implements LocalService {
         const { name, type, output } = event.state;
         if (type === 'Task') this.detach(execution, run, name, undefined);
         this.addEvent(execution, {
-          type: `${type}StateExited` as HistoryEventType,
+          type: `${this.historyTypeOf(name, type)}StateExited` as HistoryEventType,
           stateExitedEventDetails: {
             name,
             output: json(output ?? null),
@@ -738,6 +961,11 @@ export class LocalStepFunctions implements LocalService {
       default:
         return;
     }
+  }
+
+  /** A state's type in the history: the library runs a Distributed Map state as a Task. */
+  private historyTypeOf(stateName: string, libraryType: string): string {
+    return libraryType === 'Task' && this.distributedMaps.has(stateName) ? 'Map' : libraryType;
   }
 
   /** Pairs the next call of a Task state with the state-entered/retried event just written. */
@@ -813,9 +1041,13 @@ export class LocalStepFunctions implements LocalService {
   }
 
   private record(attempt: Attempt, phase: TaskEventPhase, data: TaskEventData = {}): void {
-    if (attempt.pairing === 'detached') return;
     const body = taskEvent(attempt.resource, this.region, phase, data);
-    if (!body) return;
+    if (body) this.emit(attempt, body);
+  }
+
+  /** An event of the attempt: written once its state's entered (or retried) event is, and not after it ended. */
+  private emit(attempt: Attempt, body: EventBody): void {
+    if (attempt.pairing === 'detached') return;
     if (attempt.pairing === 'live') this.addEvent(attempt.execution, body);
     else attempt.buffered.push(body);
   }
@@ -830,6 +1062,11 @@ export class LocalStepFunctions implements LocalService {
 
   private notify(execution: Execution): void {
     this.options.store?.changed(execution);
+    if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {
+      const waiting = this.closeWaiters.get(execution.executionArn) ?? [];
+      this.closeWaiters.delete(execution.executionArn);
+      for (const resume of waiting) resume();
+    }
     const listener = this.options.onExecutionStatusChange;
     if (!listener) return;
     const redrive = redriveStatusOf(execution, this.now());
@@ -942,6 +1179,8 @@ function taskEvent(
   phase: TaskEventPhase,
   data: TaskEventData,
 ): EventBody | undefined {
+  // A Distributed Map state's events are its Map Run's, written by the Map Run itself.
+  if (resource.kind === 'distributed-map') return undefined;
   const output = data.output === undefined ? undefined : json(data.output);
   if (resource.kind === 'lambda-function') {
     switch (phase) {
@@ -1049,15 +1288,6 @@ function redriveStatusOf(
     return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded.' };
   }
   return { status: 'REDRIVABLE', reason: null };
-}
-
-function executionOfToken(taskToken: string): string | undefined {
-  try {
-    const decoded = JSON.parse(Buffer.from(taskToken, 'base64url').toString('utf8')) as { e?: unknown };
-    return typeof decoded.e === 'string' ? decoded.e : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Replaces the per-execution token placeholder with the token minted for one state entry. */

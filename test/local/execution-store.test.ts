@@ -332,4 +332,20 @@ describe('executions kept across a restart of local Step Functions', () => {
     );
     expect(logged).toHaveBeenCalledWith(expect.stringMatching(/damaged\.jsonl is not an execution log/));
   });
+
+  it("refuses a folder that holds another state machine's executions", async () => {
+    const { sfn } = await boot();
+    await terminalExecution(sfn, await start(sfn, { mode: 'redrive' }));
+    await halt();
+
+    const other = () =>
+      new LocalStepFunctions({
+        stateMachineArn: `${STATE_MACHINE_ARN}-other`,
+        definition: DEFINITION,
+        store: new ExecutionStore(dir),
+        lambdaFunctions: {},
+      });
+
+    expect(other).toThrow(/give each state machine a store \(folder\) of its own/);
+  });
 });

@@ -70,15 +70,20 @@ async function restart(hostId: number): Promise<RawResponse> {
 async function untilNoExecutionRuns(deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    // A retried task's execution is PENDING_REDRIVE until its redriven run starts: that runs too.
+    // A retried task's execution is PENDING_REDRIVE until its redriven run starts: that runs too. AWS
+    // filters on PENDING_REDRIVE for a Map Run's children only, so this reads the statuses itself.
     const executions: unknown[] = [];
-    for (const statusFilter of ['RUNNING', 'PENDING_REDRIVE']) {
-      const listed = (await system.stepFunctions.handle('ListExecutions', {
+    let nextToken: string | undefined;
+    do {
+      const page = (await system.stepFunctions.handle('ListExecutions', {
         stateMachineArn: system.stateMachineArn,
-        statusFilter,
-      })) as { executions: unknown[] };
-      executions.push(...listed.executions);
-    }
+        maxResults: 1000,
+        nextToken,
+      })) as { executions: { status: string }[]; nextToken?: string };
+      const open = ['RUNNING', 'PENDING_REDRIVE'];
+      executions.push(...page.executions.filter((execution) => open.includes(execution.status)));
+      nextToken = page.nextToken;
+    } while (nextToken);
     if (executions.length === 0) return;
     if (Date.now() > deadline)
       throw new Error(`${executions.length} executions still running after ${deadlineMs} ms`);
