@@ -57,7 +57,7 @@ export interface OutcomeDependencies extends RolloutDependencies {
 
 /** Reads and conditional writes tried before concurrent changes are reported as StaleRecord. */
 const CHANGE_ATTEMPTS = 5;
-/** Host writes sent at once when a batch is finished: a 1,000-host batch in 40 rounds of writes. */
+/** Reads and writes of hosts sent at once when a batch is finished: 1,000 hosts in 40 rounds. */
 const WRITES_AT_ONCE = 25;
 
 export interface AdmitHostEvent {
@@ -116,7 +116,9 @@ async function admitOnce(event: AdmitHostEvent, deps: RolloutDependencies): Prom
     if (!registered) throw new HostNotFound(host.hostId);
     const task = await deps.tasks.getTask(host.taskId);
     if (task) return admitted(task, registered);
-    // The first call recorded the host RUNNING and stopped before it wrote the task.
+    // The first call recorded the host RUNNING and stopped before it wrote the task; a batch being
+    // cancelled since writes none (finishBatch then records the host failed, without a task).
+    if (batch.status !== 'RUNNING' || batch.operation === 'CANCEL') return NOT_ADMITTED;
     const { taskId, startTime: _started, ...unstarted } = host;
     const created = await createHostTask(
       batch,
@@ -345,16 +347,13 @@ export async function finishBatch(
     const { batch, hosts } = await readBatch(deps.batches, event.batchId);
     if (event.round !== batchRoundOf(batch) || batch.status !== 'RUNNING') return { status: batch.status };
     try {
-      const ended = await Promise.all(
-        hosts.flatMap((host) =>
-          host.status === 'RUNNING' && host.taskId !== undefined
-            ? [
-                settledOutcome(host.taskId, deps, { throwWhileRunning: false }).then((end) =>
-                  hostEnded(host, end),
-                ),
-              ]
-            : [],
-        ),
+      const ended: (BatchHostRecord | undefined)[] = [];
+      await inGroups(
+        hosts.filter((host) => host.status === 'RUNNING' && host.taskId !== undefined),
+        WRITES_AT_ONCE,
+        async (host) => {
+          ended.push(hostEnded(host, await settledOutcome(host.taskId!, deps, { throwWhileRunning: false })));
+        },
       );
       const afterEnded = written(hosts, ended);
       const afterStopped = written(afterEnded, hostsStoppedByThreshold(batch, afterEnded));

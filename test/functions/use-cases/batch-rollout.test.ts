@@ -162,6 +162,23 @@ describe('admitHost', () => {
     expect(await tasks.getTask(taskId)).toMatchObject({ status: 'RUNNING', hostId: hosts[0]!.hostId });
   });
 
+  it('writes no task for a host recorded RUNNING without one once the batch is being cancelled', async () => {
+    const { batch, hosts } = await batchOf(1);
+    const taskId = reservedTaskId(batch, 0);
+    await batches.saveHost(hosts[0]!, hostStarted(batch, hosts, 0, taskId, new Date())!);
+    await batches.saveBatch(batch, { ...batch, operation: 'CANCEL' });
+
+    const admission = await admit(batch, hosts[0]!);
+    await finishBatch({ batchId: batch.id, round: 0 }, deps);
+
+    expect(admission.admitted).toBe(false);
+    expect(await tasks.getTask(taskId)).toBeUndefined();
+    expect(await storedHost(batch, 0)).toMatchObject({
+      status: 'FAILED',
+      error: `Its restart task ${taskId} does not exist.`,
+    });
+  });
+
   it('does not start a host another operation holds, naming its task, and counts it against maxErrors', async () => {
     const { batch, hosts } = await batchOf(2, rolloutOf(5, 0));
     const holder = await createRestartTask(tasks, hosts[0]!.hostId);
