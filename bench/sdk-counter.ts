@@ -145,7 +145,7 @@ function indexesOf(item: Item): number {
 }
 
 /** An item's size by DynamoDB's rule: attribute names and values (numbers about a byte per 2 digits). */
-function itemSize(item: Item): number {
+export function itemSize(item: Item): number {
   return Object.entries(item).reduce((total, [name, value]) => total + utf8(name) + valueSize(value), 0);
 }
 

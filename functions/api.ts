@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
+import { toOcpBatchListing } from '#core/batch-task-view';
 import { errorEnvelope, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
@@ -65,7 +66,9 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const { query, page } = parseTaskListQuery(event.queryStringParameters);
     const { tasks: found, totalElements } = await tasks.listTasks(query);
     return {
-      contents: found.map(toOcpTask),
+      contents: found.map((entry) =>
+        entry.kind === 'task' ? toOcpTask(entry.task) : toOcpBatchListing(entry.batch),
+      ),
       page: {
         totalElements,
         totalPages: Math.ceil(totalElements / query.size),

@@ -46,6 +46,7 @@ export const ENV = {
   taskTable: 'TASK_TABLE_NAME',
   hostTable: 'HOST_TABLE_NAME',
   stateMachineArn: 'STATE_MACHINE_ARN',
+  batchStateMachineArn: 'BATCH_STATE_MACHINE_ARN',
   /** JSON object: command document key (subtask key or "agentStatus") to SSM document name. */
   commandDocuments: 'COMMAND_DOCUMENTS',
   /** The product's custom event bus: restart requests in, task status changes and rejections out. */

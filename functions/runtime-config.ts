@@ -8,6 +8,7 @@ export type CommandDocumentKey = SubtaskKey | 'agentStatus';
 export const taskTableName = lazyConfig(() => requireEnv(ENV.taskTable));
 export const hostTableName = lazyConfig(() => requireEnv(ENV.hostTable));
 export const stateMachineArn = lazyConfig(() => requireEnv(ENV.stateMachineArn));
+export const batchStateMachineArn = lazyConfig(() => requireEnv(ENV.batchStateMachineArn));
 export const eventBusName = lazyConfig(() => requireEnv(ENV.eventBusName));
 export const rejectedQueueUrl = lazyConfig(() => requireEnv(ENV.rejectedQueueUrl));
 export const scheduledRestartQueueUrl = lazyConfig(() => requireEnv(ENV.scheduledRestartQueueUrl));

@@ -10,6 +10,7 @@ import {
 import type { ExecutionStatus } from '#core/execution-sweep';
 import {
   type ExecutionDescription,
+  type ExecutionInput,
   ExecutionNotFound,
   ExecutionNotRedrivable,
   type StepAlreadyEnded,
@@ -17,7 +18,6 @@ import {
   type StepOutcome,
   type Workflow,
 } from '#use-cases/ports';
-import type { RestartExecutionInput } from '#use-cases/start-restart-task';
 import { errorName } from './error-name.ts';
 import { sfn } from './sfn.ts';
 
@@ -32,7 +32,7 @@ const STEP_ALREADY_ENDED: ReadonlySet<string> = new Set<StepAlreadyEnded>([
 export class StepFunctionsWorkflow implements Workflow {
   constructor(private readonly client: SFNClient = sfn) {}
 
-  async startExecution(stateMachineArn: string, name: string, input: RestartExecutionInput): Promise<void> {
+  async startExecution(stateMachineArn: string, name: string, input: ExecutionInput): Promise<void> {
     await this.client.send(
       new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
     );

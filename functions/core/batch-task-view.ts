@@ -192,3 +192,38 @@ function hostSummary(host: BatchHostRecord): OcpBatchHost {
     ...(host.reason ? { reason: host.reason } : {}),
   };
 }
+
+/**
+ * A batch as a task listing shows it: its fields and rollout, its number of hosts, and no subtasks, no
+ * hosts and no host ids, so that a page of 100 batches of 1,000 hosts stays small (a whole batch view
+ * takes up to 5.3 MB at 1,000 hosts). GET the batch by its id for its subtasks and hosts.
+ */
+export interface OcpBatchListing extends Omit<OcpBatchTask, 'context' | 'subtasks' | 'hosts'> {
+  context: Omit<OcpBatchTask['context'], 'listMap'> & { listMap: Record<string, never> };
+  subtasks: [];
+  hostCount: number;
+}
+
+export function toOcpBatchListing(batch: BatchRecord): OcpBatchListing {
+  return {
+    context: {
+      listMap: {},
+      parallel: false,
+      parallelIdx: -1,
+      stringMap: { prohibit_rollback: String(batch.prohibitRollback) },
+    },
+    creator: batch.creator,
+    executor: batch.executor,
+    id: batch.id,
+    name: batch.name,
+    operation: batch.operation,
+    startTime: batch.startTime,
+    ...(batch.endTime ? { endTime: batch.endTime } : {}),
+    status: batch.status,
+    subtasks: [],
+    taskDefinitionId: -1,
+    type: batch.type,
+    rollout: batch.rollout,
+    hostCount: batch.hostCount,
+  };
+}

@@ -362,3 +362,22 @@ function withoutOutcome(host: BatchHostRecord): BatchHostRecord {
   } = host;
   return kept;
 }
+
+/** Why a host that the rollout never came to did not start (the run ended early, or was stopped). */
+export const ROLLOUT_ENDED_REASON = 'The rollout ended before it started.';
+
+/**
+ * Once a round's rollout has ended: every host still PENDING, NOT_STARTED with ROLLOUT_ENDED_REASON
+ * (apply hostsStoppedByThreshold first, so a host the threshold stopped says so). Nothing for a batch
+ * that has ended.
+ */
+export function hostsNeverReached(batch: BatchRecord, hosts: readonly BatchHostRecord[]): BatchHostRecord[] {
+  if (batch.status !== 'RUNNING') return [];
+  return pendingInOrder(hosts).map(
+    (host): BatchHostRecord => ({
+      ...withoutOutcome(host),
+      status: 'NOT_STARTED',
+      reason: ROLLOUT_ENDED_REASON,
+    }),
+  );
+}

@@ -3,6 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostNotFound } from '#core/errors';
 import { DEFAULT_AGENT_HOME, DEFAULT_CONTROL_SCRIPT, isValidHostParameter } from '#core/host-parameters';
+import { getItems } from './bulk-items.ts';
 
 /** A host the product may act on: its OCP host id and its SSM managed-instance id. */
 export interface HostRecord {
@@ -21,16 +22,29 @@ export class HostRegistry {
     const result = await dynamodb.send(
       new GetItemCommand({ TableName: this.tableName, Key: { hostId: { N: hostId.toString() } } }),
     );
-    if (!result.Item) return undefined;
-    const item = unmarshall(result.Item);
-    return {
-      hostId: Number(item.hostId),
-      instanceId: String(item.instanceId),
-      agentHome: typeof item.agentHome === 'string' ? item.agentHome : DEFAULT_AGENT_HOME,
-      controlScript: typeof item.controlScript === 'string' ? item.controlScript : DEFAULT_CONTROL_SCRIPT,
-      ...(typeof item.hostname === 'string' ? { hostname: item.hostname } : {}),
-    };
+    return result.Item ? hostOf(unmarshall(result.Item)) : undefined;
   }
+
+  /** The registered hosts among these (100 to a BatchGetItem), by host id; an unregistered one is absent. */
+  async findMany(hostIds: readonly number[]): Promise<Map<number, HostRecord>> {
+    const items = await getItems(
+      this.tableName,
+      [...new Set(hostIds)].map((hostId) => ({ hostId: { N: String(hostId) } })),
+      { consistentRead: false },
+    );
+    const hosts = items.map((item) => hostOf(unmarshall(item)));
+    return new Map(hosts.map((host) => [host.hostId, host]));
+  }
+}
+
+function hostOf(item: Record<string, unknown>): HostRecord {
+  return {
+    hostId: Number(item.hostId),
+    instanceId: String(item.instanceId),
+    agentHome: typeof item.agentHome === 'string' ? item.agentHome : DEFAULT_AGENT_HOME,
+    controlScript: typeof item.controlScript === 'string' ? item.controlScript : DEFAULT_CONTROL_SCRIPT,
+    ...(typeof item.hostname === 'string' ? { hostname: item.hostname } : {}),
+  };
 }
 
 /** True when every value of the host that travels to its shell matches its SSM allowedPattern. */

@@ -117,8 +117,28 @@ export function countedBy(attribute: string): { status: string; name: string } |
 }
 
 export const taskKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'TASK' });
-/** The task's copy in the listing indexes (byCreation, byHost); see functions/store/task-item.ts. */
+/**
+ * The copy of a task, or of a batch, in the listing indexes (a batch's in byCreation alone); see
+ * functions/store/task-item.ts and batch-item.ts.
+ */
 export const taskListEntryKey = (taskId: number) => ({ pk: `TASK#${taskId}`, sk: 'LIST' });
+/** A batch restart (functions/core/batch-task.ts): the batch item, beside its host items and list entry. */
+export const batchKey = (batchId: number) => ({ pk: `TASK#${batchId}`, sk: 'BATCH' });
+const BATCH_HOST_PREFIX = 'HOST#';
+/** Digits of a host's index in its item's sort key: a batch holds at most MAX_BATCH_HOSTS (1,000). */
+const BATCH_HOST_INDEX_DIGITS = 4;
+/** Host `index` of a batch; the sort keys order the hosts as the request did. */
+export const batchHostKey = (batchId: number, index: number) => ({
+  pk: `TASK#${batchId}`,
+  sk: `${BATCH_HOST_PREFIX}${String(index).padStart(BATCH_HOST_INDEX_DIGITS, '0')}`,
+});
+/**
+ * The sort keys from a batch's item to its last host item ('BATCH' < 'HOST#…' < 'HOST$'): one Query
+ * reads the batch and its hosts in order, and not its list entry (sk LIST, after them).
+ */
+export const batchItemsRange = { from: 'BATCH', to: 'HOST$' } as const;
+/** Whether an item of a batch's partition is one of its hosts (its sort key). */
+export const isBatchHostSortKey = (sk: string) => sk.startsWith(BATCH_HOST_PREFIX);
 export const subtaskLogKey = (taskId: number, subtaskId: number, attempt: number) => ({
   pk: `TASK#${taskId}`,
   sk: `LOG#${subtaskId}#${String(attempt).padStart(4, '0')}`,

@@ -24,18 +24,20 @@ export interface TaskCount {
   attribute: string;
 }
 
+/** What the counters count of a task, or of a batch: a batch has no host of its own. */
+export type Counted = Pick<TaskRecord, 'id' | 'startTime' | 'name' | 'status'> & { hostId?: number };
+
 /**
  * What a task is counted in: its creation bucket's counter (one shard of it) and its host's, under its
- * name and status; and its id block's counter, whatever its status.
+ * name and status; and its id block's counter, whatever its status. A batch is counted as a task is,
+ * in no host's counter (its hosts' restart tasks are).
  */
-export function countsOf(
-  task: Pick<TaskRecord, 'id' | 'startTime' | 'hostId' | 'name' | 'status'>,
-): TaskCount[] {
+export function countsOf(task: Counted): TaskCount[] {
   const bucket = creationBucket(task.startTime);
   const attribute = counterAttribute(task.name, task.status);
   return [
     { key: bucketCounterKey(bucket, task.id), attribute },
-    { key: hostCounterKey(task.hostId), attribute },
+    ...(task.hostId === undefined ? [] : [{ key: hostCounterKey(task.hostId), attribute }]),
     { key: blockCounterKey(bucket, task.id), attribute: BLOCK_COUNT_ATTRIBUTE },
   ];
 }
@@ -46,12 +48,12 @@ export function countsOf(
  * change that keeps the task's name and status updates nothing.
  */
 export function counterUpdates(
-  before: TaskRecord | undefined,
-  after: TaskRecord | undefined,
+  before: Counted | undefined,
+  after: Counted | undefined,
   tableName: string,
 ): TransactWriteItem[] {
   const changes = new Map<string, { key: CounterKey; deltas: Map<string, number> }>();
-  const count = (task: TaskRecord | undefined, delta: number) => {
+  const count = (task: Counted | undefined, delta: number) => {
     if (!task) return;
     for (const { key, attribute } of countsOf(task)) {
       const id = `${key.pk}\n${key.sk}`;

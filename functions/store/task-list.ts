@@ -1,8 +1,10 @@
 import { type AttributeValue, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
+import type { BatchRecord } from '#core/batch-task';
 import type { TaskRecord, TaskStatus } from '#core/task';
 import { type BucketCount, locateMatch, planPage } from '#core/task-page';
+import { fromBatchItem, isBatchListEntry } from './batch-item.ts';
 import {
   BLOCK_COUNT_ATTRIBUTE,
   BUCKET_COUNTER_SHARDS,
@@ -28,10 +30,20 @@ export interface TaskListQuery {
   size: number;
 }
 
+/** A listed task instance: a restart task, or a batch restart (which no host's listing holds). */
+export type ListedTask = { kind: 'task'; task: TaskRecord } | { kind: 'batch'; batch: BatchRecord };
+
 /** One page of a listing and the number of tasks matching its filters. */
 export interface TaskListPage {
-  tasks: TaskRecord[];
+  tasks: ListedTask[];
   totalElements: number;
+}
+
+/** The task or batch a list entry holds (unmarshalled). */
+export function fromListEntry(item: Record<string, unknown>): ListedTask {
+  return isBatchListEntry(item)
+    ? { kind: 'batch', batch: fromBatchItem(item) }
+    : { kind: 'task', task: fromTaskItem(item) };
 }
 
 type Key = Record<string, AttributeValue>;
@@ -59,7 +71,7 @@ export class TaskList {
     const counts = await this.bucketCounts(query);
     const totalElements = counts.reduce((total, { count }) => total + count, 0);
     const plan = planPage(counts, query.page, query.size);
-    const tasks: TaskRecord[] = [];
+    const tasks: ListedTask[] = [];
     const [first] = plan.buckets;
     let start: PartitionStart = { skip: plan.skip };
     if (first && !query.status && !query.name && plan.skip >= LIST_BLOCK_TASKS) {
@@ -173,7 +185,7 @@ export class TaskList {
     { skip, below }: PartitionStart,
     take: number,
     filter: CountFilter,
-  ): Promise<{ tasks: TaskRecord[]; skipLeft: number }> {
+  ): Promise<{ tasks: ListedTask[]; skipLeft: number }> {
     const filtered = Boolean(filter.status || filter.name);
     const keyAttributes = [TASK_TABLE.partitionKey, TASK_TABLE.sortKey, index.partitionKey, index.sortKey];
     let startKey: Key | undefined;
@@ -193,12 +205,12 @@ export class TaskList {
       if (!startKey) return { tasks: [], skipLeft };
       limit = filtered ? limit * 2 : skipLeft;
     }
-    const tasks: TaskRecord[] = [];
+    const tasks: ListedTask[] = [];
     limit = take;
     while (tasks.length < take) {
       const page = await this.query(index, { partition, below }, filter, limit, startKey);
       for (const item of page.Items ?? []) {
-        if (tasks.length < take) tasks.push(fromTaskItem(unmarshall(item)));
+        if (tasks.length < take) tasks.push(fromListEntry(unmarshall(item)));
       }
       startKey = page.LastEvaluatedKey;
       if (!startKey) break;

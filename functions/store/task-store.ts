@@ -16,6 +16,7 @@ import type { AttemptOutput } from '#core/subtask-log';
 import type { SubtaskAttempt, SubtaskRecord, TaskRecord } from '#core/task';
 import { lockChange } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
+import { getItems } from './bulk-items.ts';
 import {
   attemptKey,
   hostLockKey,
@@ -31,12 +32,12 @@ import {
 } from './table-schema.ts';
 import { counterUpdates } from './task-counters.ts';
 import { fromTaskItem, toListEntry, toTaskItem } from './task-item.ts';
-import { TaskList, type TaskListPage, type TaskListQuery } from './task-list.ts';
+import { type ListedTask, TaskList, type TaskListPage, type TaskListQuery } from './task-list.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
 
-export type { TaskListQuery } from './task-list.ts';
+export type { ListedTask, TaskListQuery } from './task-list.ts';
 
 /** A host's lock: held by a task while it runs (taken and freed in the transactions that start and end it). */
 export interface HostLock {
@@ -388,18 +389,48 @@ export class TaskStore {
     return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
   }
 
-  /** One page of tasks, newest first, and how many match (see TaskList). */
+  /** One page of tasks and batches, newest first, and how many match (see TaskList). */
   async listTasks(query: TaskListQuery): Promise<TaskListPage> {
     const page = await this.listing.list(query);
     return { ...page, tasks: await this.withCurrentProgress(page.tasks) };
   }
 
-  /** List entries as the tasks are now: an ended task's entry is exact, a running one is read again. */
-  private async withCurrentProgress(entries: TaskRecord[]): Promise<TaskRecord[]> {
+  /**
+   * List entries as the tasks are now: an ended task's entry is exact, a running one is read again. A
+   * batch's entry is rewritten with every write of the batch, so it is as the batch is.
+   */
+  private async withCurrentProgress(entries: ListedTask[]): Promise<ListedTask[]> {
     return Promise.all(
-      entries.map(async (entry) =>
-        entry.status === 'RUNNING' ? ((await this.getTask(entry.id)) ?? entry) : entry,
-      ),
+      entries.map(async (entry): Promise<ListedTask> => {
+        if (entry.kind === 'batch' || entry.task.status !== 'RUNNING') return entry;
+        return { kind: 'task', task: (await this.getTask(entry.task.id)) ?? entry.task };
+      }),
+    );
+  }
+
+  /** The tasks stored under these ids (consistent reads, 100 to a call), by id; a missing one is absent. */
+  async getTasks(taskIds: readonly number[]): Promise<Map<number, TaskRecord>> {
+    const items = await getItems(
+      this.tableName,
+      [...new Set(taskIds)].map((id) => toItem(taskKey(id))),
+      { consistentRead: true },
+    );
+    const tasks = items.map((item) => fromTaskItem(unmarshall(item)));
+    return new Map(tasks.map((task) => [task.id, task]));
+  }
+
+  /** The holders of these hosts' locks (consistent reads, 100 to a call), by host; a free host is absent. */
+  async lockHolders(hostIds: readonly number[]): Promise<Map<number, number>> {
+    const items = await getItems(
+      this.tableName,
+      [...new Set(hostIds)].map((hostId) => toItem(hostLockKey(hostId))),
+      { consistentRead: true },
+    );
+    return new Map(
+      items.map((stored) => {
+        const item = unmarshall(stored);
+        return [lockedHostId(String(item.pk)), Number(item.taskId)] as const;
+      }),
     );
   }
 
@@ -453,8 +484,8 @@ export class TaskStore {
   }
 }
 
-/** A write conditional on the stored task being `version` (an item from before versions counts as 0). */
-function versionIs(version: number) {
+/** A write conditional on the stored record being `version` (an item from before versions counts as 0). */
+export function versionIs(version: number) {
   return version === 0
     ? { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(version)' }
     : {

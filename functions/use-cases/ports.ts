@@ -1,11 +1,15 @@
+import type { BatchExecutionInput } from '#core/batch-execution';
 import type { CommandInvocation, InstancePing } from '#core/command-outcome';
 import type { ExecutionView } from '#core/execution-sweep';
 import type { RestartExecutionInput } from './start-restart-task.ts';
 
-/** The restart workflow's executions and waiting steps (Step Functions, on AWS and locally). */
+/** The input of an execution of one of the product's state machines: a host's restart, or a batch's. */
+export type ExecutionInput = RestartExecutionInput | BatchExecutionInput;
+
+/** The workflows' executions and waiting steps (Step Functions, on AWS and locally). */
 export interface Workflow {
   /** Starts the state machine's execution `name` with the input. */
-  startExecution(stateMachineArn: string, name: string, input: RestartExecutionInput): Promise<void>;
+  startExecution(stateMachineArn: string, name: string, input: ExecutionInput): Promise<void>;
   /** Runs a failed execution again from its failed state; throws ExecutionNotFound or ExecutionNotRedrivable. */
   redrive(executionArn: string): Promise<void>;
   /** Stops a running execution, failing it with the error and cause. */
@@ -46,6 +50,8 @@ export interface HostCommands {
   waitForEnd(commandId: string, instanceId: string, maxWaitSeconds: number): Promise<void>;
   /** The instance's ping status; NotRegistered when SSM does not manage it. */
   instancePing(instanceId: string): Promise<InstancePing>;
+  /** Each instance's ping status, asked for many at once; NotRegistered for one SSM does not manage. */
+  instancePings(instanceIds: readonly string[]): Promise<Map<string, InstancePing>>;
 }
 
 /** One document run on one instance. */

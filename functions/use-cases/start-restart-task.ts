@@ -2,7 +2,7 @@ import { HostBusy } from '#core/errors';
 import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
-import { type HostRegistry, requireCommandableHost } from '#store/host-registry';
+import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
 import type { Workflow } from './ports.ts';
 
@@ -56,9 +56,49 @@ export async function startRestartTask(
   const host = requireCommandableHost(found, request.hostId);
   if (holder !== undefined) throw new HostBusy(host.hostId, holder);
   const firstId = await deps.tasks.allocateIds(IDS_PER_TASK);
-  const executionName = `task-${firstId}`;
+  let created: RestartToStart;
+  try {
+    created = await createRestartTaskOf(host, { ...request, firstId }, deps);
+  } catch (error) {
+    if (error instanceof DuplicateRequest)
+      return { task: await existingTask(deps.tasks, error.taskId), duplicate: true };
+    throw error;
+  }
+  const { task, executionName, input } = created;
+  try {
+    await deps.workflow.startExecution(deps.stateMachineArn, executionName, input);
+  } catch (error) {
+    await deps.tasks.deleteUnstartedTask(task, idempotencyKey);
+    throw error;
+  }
+  return { task, duplicate: false };
+}
+
+/** A restart task as written, and the execution that runs it: its name and input. */
+export interface RestartToStart {
+  task: TaskRecord;
+  executionName: string;
+  input: RestartExecutionInput;
+}
+
+export interface NewRestartTask extends Omit<RestartRequest, 'hostId'> {
+  /** First of IDS_PER_TASK fresh ids (allocateIds, or those a batch reserved for the host). */
+  firstId: number;
+}
+
+/**
+ * Writes a new restart task of the host, taking its lock (HostBusy names the task holding it), with
+ * the request's idempotency key (DuplicateRequest names the task it created); answers the execution
+ * to start for it. The one way a restart task is created, alone or within a batch.
+ */
+export async function createRestartTaskOf(
+  host: HostRecord,
+  request: NewRestartTask,
+  deps: Pick<RestartDependencies, 'tasks' | 'stateMachineArn'>,
+): Promise<RestartToStart> {
+  const executionName = restartExecutionName(request.firstId);
   const task = newRestartTask({
-    firstId,
+    firstId: request.firstId,
     hostId: host.hostId,
     creator: request.creator,
     type: request.type,
@@ -67,27 +107,30 @@ export async function startRestartTask(
     executionArn: executionArnFor(deps.stateMachineArn, executionName),
     now: new Date(),
   });
-  try {
-    await deps.tasks.createTask(task, idempotencyKey);
-  } catch (error) {
-    if (error instanceof DuplicateRequest)
-      return { task: await existingTask(deps.tasks, error.taskId), duplicate: true };
-    throw error;
-  }
-  const input: RestartExecutionInput = {
-    taskId: task.id,
-    hostId: host.hostId,
-    instanceId: host.instanceId,
-    agentHome: host.agentHome,
-    controlScript: host.controlScript,
+  await deps.tasks.createTask(task, request.idempotencyKey);
+  return { task, ...restartExecutionOf(task, host) };
+}
+
+/** A restart execution is named after its task, as the API names it. */
+export function restartExecutionName(taskId: number): string {
+  return `task-${taskId}`;
+}
+
+/** The execution that runs a restart task of the host: the same for the same task and host record. */
+export function restartExecutionOf(
+  task: Pick<TaskRecord, 'id'>,
+  host: HostRecord,
+): { executionName: string; input: RestartExecutionInput } {
+  return {
+    executionName: restartExecutionName(task.id),
+    input: {
+      taskId: task.id,
+      hostId: host.hostId,
+      instanceId: host.instanceId,
+      agentHome: host.agentHome,
+      controlScript: host.controlScript,
+    },
   };
-  try {
-    await deps.workflow.startExecution(deps.stateMachineArn, executionName, input);
-  } catch (error) {
-    await deps.tasks.deleteUnstartedTask(task, idempotencyKey);
-    throw error;
-  }
-  return { task, duplicate: false };
 }
 
 async function existingTask(tasks: TaskStore, taskId: number): Promise<TaskRecord> {

@@ -10,7 +10,7 @@ import {
   reservedTaskId,
   waitNodeId,
 } from '#core/batch-task';
-import { MAX_BATCH_VIEW_ERROR_LENGTH, toOcpBatchTask } from '#core/batch-task-view';
+import { MAX_BATCH_VIEW_ERROR_LENGTH, toOcpBatchListing, toOcpBatchTask } from '#core/batch-task-view';
 import { successEnvelope } from '#core/envelope';
 import type { RolloutSettings } from '#core/rollout';
 import { newRestartTask, type TaskRecord } from '#core/task';
@@ -355,5 +355,40 @@ describe('the OCP view of the largest batch', () => {
     };
     // About 5.3 MB: the subtasks' fixed fields take 2.9 MB of it, the errors 2.4 MB.
     expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(LAMBDA_RESPONSE_LIMIT * 0.9);
+  });
+});
+
+describe('a batch as a listing shows it', () => {
+  it('has the batch’s fields, its rollout and number of hosts, and neither subtasks nor hosts', () => {
+    const { batch } = batchOf([1, 2, 3]);
+
+    const listed = toOcpBatchListing(batch);
+
+    const view = toOcpBatchTask(batch, [], new Map());
+    const { subtasks: _subtasks, hosts: _hosts, context, ...fields } = view;
+    expect(listed).toEqual({
+      ...fields,
+      context: { ...context, listMap: {} },
+      subtasks: [],
+      hostCount: 3,
+    });
+  });
+
+  it('keeps a page of 100 of the largest batches far within a Lambda response', () => {
+    const { batch } = newBatch({
+      firstId: Number.MAX_SAFE_INTEGER - 10_000,
+      hostIds: Array.from({ length: 1000 }, (_, i) => Number.MAX_SAFE_INTEGER - i),
+      creator: '"'.repeat(MAX_USERNAME_LENGTH),
+      type: 'SYS_SCHEDULED',
+      prohibitRollback: false,
+      rollout: ROLLOUT,
+      executor: `arn:aws-us-gov:states:ap-southeast-3:123456789012:execution:${'m'.repeat(80)}:batch-1`,
+      now: T0,
+    });
+    const page = Array.from({ length: 100 }, () =>
+      toOcpBatchListing({ ...batch, endTime: ocpTimestamp(T0) }),
+    );
+
+    expect(Buffer.byteLength(JSON.stringify(JSON.stringify(page)))).toBeLessThan(LAMBDA_RESPONSE_LIMIT / 20);
   });
 });

@@ -10,10 +10,12 @@ import {
   hostNotStarted,
   hostOutcomeOf,
   hostStarted,
+  hostsNeverReached,
   hostsStoppedByThreshold,
   hostsToStart,
   idsPerBatch,
   newBatch,
+  ROLLOUT_ENDED_REASON,
   reservedTaskId,
   retryBatch,
   waitNodeId,
@@ -467,5 +469,23 @@ describe('the records of a batch', () => {
     );
     const largest = { ...batch, creator: '\u4e2d'.repeat(MAX_USERNAME_LENGTH), endTime: ocpTimestamp(T0) };
     expect(Buffer.byteLength(JSON.stringify(largest))).toBeLessThan(DYNAMODB_ITEM_LIMIT / 100);
+  });
+});
+
+describe('hostsNeverReached', () => {
+  it('ends every host still PENDING as not started, saying the rollout ended first', () => {
+    const { batch, hosts } = batchOf([1, 2, 3]);
+    const afterOne = started(batch, hosts, 0);
+
+    expect(hostsNeverReached(batch, afterOne)).toEqual([
+      { ...hosts[1]!, status: 'NOT_STARTED', reason: ROLLOUT_ENDED_REASON },
+      { ...hosts[2]!, status: 'NOT_STARTED', reason: ROLLOUT_ENDED_REASON },
+    ]);
+  });
+
+  it('changes nothing of an ended batch', () => {
+    const { batch, hosts } = batchOf([1]);
+
+    expect(hostsNeverReached({ ...batch, status: 'FAILED' }, hosts)).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import type {
   BusEvent,
   EventBus,
   ExecutionDescription,
+  ExecutionInput,
   HostCommand,
   HostCommands,
   MessageQueues,
@@ -11,7 +12,6 @@ import type {
   StepOutcome,
   Workflow,
 } from '../../functions/use-cases/ports.ts';
-import type { RestartExecutionInput } from '../../functions/use-cases/start-restart-task.ts';
 
 /** Errors a fake throws from a method while set, instead of answering. */
 type Failures<Port> = Partial<Record<keyof Port, Error>>;
@@ -23,7 +23,7 @@ function failIfSet<Port>(failing: Failures<Port>, method: keyof Port): void {
 
 /** An in-memory workflow: records every call; describe answers from `executions`. */
 export class FakeWorkflow implements Workflow {
-  readonly started: { stateMachineArn: string; name: string; input: RestartExecutionInput }[] = [];
+  readonly started: { stateMachineArn: string; name: string; input: ExecutionInput }[] = [];
   readonly redriven: string[] = [];
   readonly stopped: { executionArn: string; error: string; cause: string }[] = [];
   readonly completed: { taskToken: string; outcome: StepOutcome }[] = [];
@@ -34,7 +34,7 @@ export class FakeWorkflow implements Workflow {
   readonly endedSteps = new Map<string, StepAlreadyEnded>();
   readonly failing: Failures<Workflow> = {};
 
-  async startExecution(stateMachineArn: string, name: string, input: RestartExecutionInput): Promise<void> {
+  async startExecution(stateMachineArn: string, name: string, input: ExecutionInput): Promise<void> {
     failIfSet(this.failing, 'startExecution');
     this.started.push({ stateMachineArn, name, input });
   }
@@ -75,6 +75,8 @@ export class FakeHostCommands implements HostCommands {
   readonly invocations = new Map<string, CommandInvocation>();
   /** Ping statuses by instance; Online for any other. */
   readonly pings = new Map<string, InstancePing>();
+  /** Every list of instances whose pings were asked at once. */
+  readonly pingsAsked: string[][] = [];
   readonly failing: Failures<HostCommands> = {};
 
   async send(command: HostCommand): Promise<string | undefined> {
@@ -102,6 +104,12 @@ export class FakeHostCommands implements HostCommands {
   async instancePing(instanceId: string): Promise<InstancePing> {
     failIfSet(this.failing, 'instancePing');
     return this.pings.get(instanceId) ?? 'Online';
+  }
+
+  async instancePings(instanceIds: readonly string[]): Promise<Map<string, InstancePing>> {
+    failIfSet(this.failing, 'instancePings');
+    this.pingsAsked.push([...instanceIds]);
+    return new Map(instanceIds.map((id) => [id, this.pings.get(id) ?? 'Online']));
   }
 }
 

@@ -149,3 +149,67 @@ describe('SsmHostCommands', () => {
     });
   });
 });
+
+describe('SsmHostCommands.instancePings', () => {
+  const instances = (count: number, from = 0) =>
+    Array.from({ length: count }, (_, i) => `mi-${String(from + i).padStart(17, '0')}`);
+  /** As SSM answers: the instances it manages, Online; a call naming any other refused as a whole. */
+  const managing = (managed: ReadonlySet<string>) =>
+    ssmMock.on(DescribeInstanceInformationCommand).callsFake((input) => {
+      const values: string[] = input.Filters[0].Values;
+      if (values.some((id) => !managed.has(id))) throw sdkError('InvalidInstanceId');
+      return { InstanceInformationList: values.map((id) => ({ InstanceId: id, PingStatus: 'Online' })) };
+    });
+
+  it('asks for 50 instances a call, within SSM’s 100 filter values and 50 results a page', async () => {
+    const ids = instances(120);
+    managing(new Set(ids));
+
+    const pings = await hostCommands.instancePings(ids);
+
+    expect([...pings.values()]).toEqual(ids.map(() => 'Online'));
+    const calls = ssmMock.commandCalls(DescribeInstanceInformationCommand).map((call) => call.args[0].input);
+    expect(calls.map((input) => input.Filters?.[0]?.Values?.length)).toEqual([50, 50, 20]);
+    expect(calls.every((input) => input.MaxResults === 50)).toBe(true);
+  });
+
+  it('follows the pages of one call and answers NotRegistered for an instance it does not list', async () => {
+    const [a, b, c] = instances(3);
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .resolvesOnce({ InstanceInformationList: [{ InstanceId: a, PingStatus: 'Online' }], NextToken: 'next' })
+      .resolvesOnce({ InstanceInformationList: [{ InstanceId: b, PingStatus: 'ConnectionLost' }] });
+
+    const pings = await hostCommands.instancePings([a!, b!, c!]);
+
+    expect(pings).toEqual(
+      new Map([
+        [a, 'Online'],
+        [b, 'ConnectionLost'],
+        [c, 'NotRegistered'],
+      ]),
+    );
+    expect(ssmMock.commandCalls(DescribeInstanceInformationCommand)[1]!.args[0].input.NextToken).toBe('next');
+  });
+
+  it('splits a call SSM refuses for an unmanaged instance until that instance stands alone', async () => {
+    const ids = instances(50);
+    const unmanaged = ids[37]!;
+    managing(new Set(ids.filter((id) => id !== unmanaged)));
+
+    const pings = await hostCommands.instancePings(ids);
+
+    expect(pings.get(unmanaged)).toBe('NotRegistered');
+    expect([...pings].filter(([, ping]) => ping === 'Online')).toHaveLength(49);
+    // Halving: far fewer calls than one per instance.
+    expect(ssmMock.commandCalls(DescribeInstanceInformationCommand).length).toBeLessThan(15);
+  });
+
+  it('lets any other refusal through', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(sdkError('ThrottlingException'));
+
+    await expect(hostCommands.instancePings(instances(2))).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
+  });
+});

@@ -7,7 +7,7 @@ import { retryTask } from '../../../functions/core/task-lifecycle.ts';
 import { ocpTimestamp, utcMonth } from '../../../functions/core/time.ts';
 import { LIST_BLOCK_TASKS, TASK_TABLE } from '../../../functions/store/table-schema.ts';
 import { fromTaskItem } from '../../../functions/store/task-item.ts';
-import type { TaskListQuery } from '../../../functions/store/task-list.ts';
+import type { ListedTask, TaskListQuery } from '../../../functions/store/task-list.ts';
 import { TaskStore } from '../../../functions/store/task-store.ts';
 import { endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems } from '../../support/test-tables.ts';
@@ -21,6 +21,9 @@ let tables: TestTables;
 let store: TaskStore;
 /** Every task as the table holds it after the set-up (a consistent scan). */
 let stored: TaskRecord[];
+
+/** The id of a listed task or batch. */
+const idOf = (entry: ListedTask) => (entry.kind === 'task' ? entry.task.id : entry.batch.id);
 
 /** A deterministic generator, so that a failure can be replayed. */
 function seeded(seed: number) {
@@ -138,7 +141,7 @@ describe('TaskList', () => {
           const page = Math.floor((pageShare * total) / filters.size);
           const query = { ...filters, page };
           const { tasks, totalElements } = await store.listTasks(query);
-          expect({ ids: tasks.map((task) => task.id), totalElements }).toEqual(reference(query));
+          expect({ ids: tasks.map(idOf), totalElements }).toEqual(reference(query));
         },
       ),
       { numRuns: 150 },
@@ -148,7 +151,9 @@ describe('TaskList', () => {
   it('returns tasks as stored, without the index or counter attributes', async () => {
     const { tasks } = await store.listTasks({ page: 0, size: 40 });
     expect(tasks).toHaveLength(40);
-    for (const task of tasks) {
+    for (const entry of tasks) {
+      if (entry.kind !== 'task') throw new Error(`Listed a batch: ${entry.batch.id}`);
+      const { task } = entry;
       expect(Object.keys(task)).not.toContain('listPk');
       expect(Object.keys(task)).not.toContain('pk');
       expect(task).toEqual(stored.find((candidate) => candidate.id === task.id));
@@ -170,7 +175,7 @@ describe('TaskList', () => {
     while (spanned().length < 2 || page * size < months[0]!.count) page++;
     const read = await partitionsRead(TASK_TABLE.byCreationIndex.name, async () => {
       const { tasks } = await store.listTasks({ page, size });
-      expect(tasks.map((task) => task.id)).toEqual(reference({ page, size }).ids);
+      expect(tasks.map(idOf)).toEqual(reference({ page, size }).ids);
     });
     expect([...new Set(read)]).toEqual(spanned().map((month) => `TASK#${month}`));
   });
@@ -189,7 +194,7 @@ describe('TaskList', () => {
   it('stops reading a host’s tasks once the page is full', async () => {
     const read = await partitionsRead(TASK_TABLE.byHostIndex.name, async () => {
       const { tasks } = await store.listTasks({ hostId: 2, page: 0, size: 3 });
-      expect(tasks.map((task) => task.id)).toEqual(reference({ hostId: 2, page: 0, size: 3 }).ids);
+      expect(tasks.map(idOf)).toEqual(reference({ hostId: 2, page: 0, size: 3 }).ids);
     });
     expect(read).toEqual(['2']);
   });
@@ -253,10 +258,9 @@ describe('TaskList, deep pages of a month holding many id blocks', () => {
     for (let page = 0; page * size <= monthTasks.length; page++) {
       const { tasks, totalElements } = await monthStore.listTasks({ page, size });
       expect(totalElements).toBe(monthTasks.length);
-      expect(
-        tasks.map((task) => task.id),
-        `page ${page}`,
-      ).toEqual(monthTasks.slice(page * size, page * size + size).map((task) => task.id));
+      expect(tasks.map(idOf), `page ${page}`).toEqual(
+        monthTasks.slice(page * size, page * size + size).map((task) => task.id),
+      );
     }
   });
 
@@ -272,6 +276,6 @@ describe('TaskList, deep pages of a month holding many id blocks', () => {
   it('passes over the tasks one by one when the page is filtered, as counters by block count no status', async () => {
     const failed = monthTasks.filter((task) => task.status === 'FAILED');
     const { tasks } = await monthStore.listTasks({ status: 'FAILED', page: 3, size: 10 });
-    expect(tasks.map((task) => task.id)).toEqual(failed.slice(30, 40).map((task) => task.id));
+    expect(tasks.map(idOf)).toEqual(failed.slice(30, 40).map((task) => task.id));
   });
 });
