@@ -13,13 +13,17 @@ import { parseJsonBody } from '#http/body';
 import { newRequestScope } from '#http/request-scope';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
 import { parseTaskListQuery } from '#http/task-list-query';
+import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
 import { StaleRecord, TaskStore } from '#store/task-store';
+import { cancelBatch, getBatchView, retryBatch } from '#use-cases/batch-actions';
 import { getAgentStatus } from '#use-cases/get-agent-status';
+import { startBatchRestart } from '#use-cases/start-batch-restart';
 import { startRestartTask } from '#use-cases/start-restart-task';
 import { cancel, retry, rollback, skip } from '#use-cases/task-actions';
 import { loggedInvocation, logger } from './logger.ts';
 import {
+  batchStateMachineArn,
   documentFor,
   hostTableName,
   permissionsClaim,
@@ -33,6 +37,7 @@ const tasks = new TaskStore(taskTableName());
 const hosts = new HostRegistry(hostTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
+const batches = new BatchStore(taskTableName());
 
 const RestartBody = z.strictObject({ prohibitRollback: z.optional(z.boolean()) });
 
@@ -50,6 +55,18 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     return toOcpTask(task);
   },
 
+  async batchRestartAgents(event, caller) {
+    requirePermission(caller, 'HOST_MANAGER');
+    const body = parseJsonBody(event.body, event.isBase64Encoded, z.unknown()) ?? {};
+    const started = await startBatchRestart(
+      { body, creator: caller.username, type: 'MANUAL' },
+      { tasks, batches, hosts, workflow, hostCommands, batchStateMachineArn: batchStateMachineArn() },
+    );
+    if (started.dryRun) return started;
+    logger.info('Batch restart started', { batchId: started.batch.id, hosts: started.hosts.length });
+    return getBatchView(started.batch.id, { tasks, batches });
+  },
+
   async getAgentStatus(event, caller) {
     requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
@@ -58,7 +75,12 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
 
   async getTask(event, caller) {
     requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
-    return toOcpTask(await findTask(parseLongId(event.pathParameters?.id, 'id')));
+    const id = parseLongId(event.pathParameters?.id, 'id');
+    const taskId = asSafeNumber(id);
+    const task = taskId === undefined ? undefined : await tasks.getTask(taskId);
+    if (task) return toOcpTask(task);
+    if (taskId === undefined) throw new TaskNotFound(id);
+    return getBatchView(taskId, { tasks, batches });
   },
 
   async listTasks(event, caller) {
@@ -95,7 +117,28 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     return view;
   },
 
-  retryTask: (event, caller) => actOnTask(event, caller, (id) => retry(id, taskActionDependencies())),
+  async retryTask(event, caller) {
+    const batchId = await batchNamed(event, caller);
+    if (batchId === undefined) return actOnTask(event, caller, (id) => retry(id, taskActionDependencies()));
+    await retryBatch(batchId, batchActionDependencies());
+    logger.info('Batch retried', { batchId });
+    return getBatchView(batchId, { tasks, batches });
+  },
+  async cancelTask(event, caller) {
+    const batchId = await batchNamed(event, caller);
+    const id = parseLongId(event.pathParameters?.id, 'id');
+    if (batchId === undefined) {
+      const task = await findTask(id);
+      throw new TaskStateInvalid(
+        event.routeKey,
+        `single-host task ${id} (cancel its running subtask instead)`,
+        task.status,
+      );
+    }
+    await cancelBatch(batchId, caller.username, batchActionDependencies());
+    logger.info('Batch cancelled', { batchId });
+    return getBatchView(batchId, { tasks, batches });
+  },
   rollbackTask: (event, caller) => actOnTask(event, caller, (id) => rollback(id, taskActionDependencies())),
   skipSubtask: (event, caller) =>
     actOnTask(event, caller, (id, subtaskId) => skip(id, subtaskId!, taskActionDependencies())),
@@ -110,6 +153,20 @@ const taskActionDependencies = () => ({
   hostCommands,
   stateMachineArn: stateMachineArn(),
 });
+
+const batchActionDependencies = () => ({
+  ...taskActionDependencies(),
+  batches,
+  batchStateMachineArn: batchStateMachineArn(),
+});
+
+/** For a TASK_MANAGER: the id of the route's batch, or undefined when the id names no batch. */
+async function batchNamed(event: ApiEvent, caller: Caller): Promise<number | undefined> {
+  requirePermission(caller, 'TASK_MANAGER');
+  const batchId = asSafeNumber(parseLongId(event.pathParameters?.id, 'id'));
+  if (batchId === undefined) return undefined;
+  return (await batches.getBatch(batchId)) ? batchId : undefined;
+}
 
 /** Runs a task action for a TASK_MANAGER and answers with the task as it now stands. */
 async function actOnTask(

@@ -37,6 +37,22 @@ export const LAMBDA_FUNCTIONS = {
     entry: 'functions/command-callback.ts',
     description: 'Records a finished SSM command and completes its workflow step',
   },
+  admitHost: {
+    entry: 'functions/admit-host.ts',
+    description:
+      'Fleet rollout: starts a host’s restart task, or records why it does not start (threshold, cancel, busy host)',
+    aslPlaceholder: 'AdmitHostFunctionArn',
+  },
+  recordHostOutcome: {
+    entry: 'functions/record-host-outcome.ts',
+    description: 'Fleet rollout: records how a host’s restart ended, after its health check',
+    aslPlaceholder: 'RecordHostOutcomeFunctionArn',
+  },
+  finishBatch: {
+    entry: 'functions/finish-batch.ts',
+    description: 'Fleet rollout: ends the batch from its hosts’ records',
+    aslPlaceholder: 'FinishBatchFunctionArn',
+  },
 } as const;
 
 export type LambdaFunctionId = keyof typeof LAMBDA_FUNCTIONS;

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { CommandDocument } from '../host-scripts/command-documents.ts';
 import { AgentCommands } from './constructs/agent-commands.ts';
 import { OcpApi } from './constructs/api.ts';
+import { BatchRollout } from './constructs/batch-rollout.ts';
 import { CommandCallback } from './constructs/command-callback.ts';
 import { ExecutionReconciler } from './constructs/execution-reconciler.ts';
 import { OperatorIdentity } from './constructs/operator-identity.ts';
@@ -26,6 +27,7 @@ export class OcpAgentRestartStack extends Stack {
   readonly store: TaskStore;
   readonly commands: AgentCommands;
   readonly workflow: RestartWorkflow;
+  readonly rollout: BatchRollout;
   readonly commandCallback: CommandCallback;
   readonly executionReconciler: ExecutionReconciler;
   readonly taskEvents: TaskEvents;
@@ -43,6 +45,7 @@ export class OcpAgentRestartStack extends Stack {
       managedInstanceTag: settings.managedInstanceTag,
     });
     const workflow = new RestartWorkflow(this, 'RestartWorkflow', { store, commands });
+    const rollout = new BatchRollout(this, 'BatchRollout', { store, commands, restart: workflow });
     const taskEvents = new TaskEvents(this, 'TaskEvents', {
       store,
       publisherAccounts: settings.eventPublisherAccounts,
@@ -54,6 +57,7 @@ export class OcpAgentRestartStack extends Stack {
       store,
       commands,
       workflow,
+      rollout,
       authorizer: identity.authorizer,
       permissionsClaim: settings.permissionsClaim,
       throttle: settings.apiThrottle,
@@ -73,6 +77,7 @@ export class OcpAgentRestartStack extends Stack {
     this.store = store;
     this.commands = commands;
     this.workflow = workflow;
+    this.rollout = rollout;
     this.taskEvents = taskEvents;
     this.identity = identity;
     this.api = api;
@@ -94,6 +99,10 @@ export class OcpAgentRestartStack extends Stack {
       description: 'Register a host here: { hostId (N), instanceId (S), agentHome (S) }',
     });
     new CfnOutput(this, 'StateMachineArn', { value: workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'BatchStateMachineArn', {
+      value: rollout.stateMachine.stateMachineArn,
+      description: 'The fleet rollout (batchRestartAgents): its Map Runs show each host’s restart execution',
+    });
     new CfnOutput(this, 'EventBusName', {
       value: taskEvents.bus.eventBusName,
       description: 'Send "OCP Agent Restart Requested" events here; task status changes are published here',

@@ -52,6 +52,7 @@ const ACCOUNT = '000000000000';
 const REPO = resolve(__dirname, '..');
 const TABLES = { taskTable: 'ocp-agent-restart-tasks', hostTable: 'ocp-agent-restart-hosts' };
 const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart`;
+const BATCH_STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ocp-agent-restart-batch`;
 const EVENT_BUS_NAME = 'ocp-agent-restart-events';
 const COMMAND_OUTPUT_LOG_GROUP = '/ocp-agent-restart/command-output';
 const SWEEP_INTERVAL_MS = 60_000;
@@ -270,15 +271,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     stops.push(() => ssm.close());
 
-    const definition = substituteDefinition(
-      readFileSync(join(REPO, 'statemachine', 'restart-agent.asl.json'), 'utf8'),
-      Object.fromEntries(
+    // Each placeholder filled as the stack fills it: a function's ARN, or the restart state machine's.
+    const substitutions = {
+      ...Object.fromEntries(
         (Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[]).flatMap((id) => {
           const placeholder = (LAMBDA_FUNCTIONS[id] as { aslPlaceholder?: string }).aslPlaceholder;
           return placeholder ? [[placeholder, functionArn(id)]] : [];
         }),
       ),
-    );
+      RestartStateMachineArn: STATE_MACHINE_ARN,
+    };
+    const definitionOf = (file: string) =>
+      substituteDefinition(readFileSync(join(REPO, 'statemachine', file), 'utf8'), substitutions);
+    const definition = definitionOf('restart-agent.asl.json');
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: STATE_MACHINE_ARN,
       definition: withStateTimeouts(definition, options.stateTimeoutOverrides ?? {}),
@@ -303,6 +308,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         } as EventBridgeEvent<string, unknown>),
     });
     stops.push(() => stepFunctions.shutdown());
+    // The fleet rollout: one Step Functions service with the restart machine, whose executions its
+    // Distributed Map starts (states:startExecution.sync:2).
+    const batchStepFunctions = new LocalStepFunctions({
+      stateMachineArn: BATCH_STATE_MACHINE_ARN,
+      definition: definitionOf('batch-restart-agents.asl.json'),
+      stateMachines: stepFunctions.stateMachines,
+      ...(options.persist
+        ? { store: new ExecutionStore(join(options.stateDir, 'step-functions-batch')) }
+        : {}),
+      lambdaFunctions: Object.fromEntries(
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
+          functionArn(id),
+          handlers[id] as (p: unknown) => Promise<unknown>,
+        ]),
+      ),
+    });
+    stops.push(() => batchStepFunctions.shutdown());
 
     const endpoint = await startAwsEndpoint({
       port: awsPort,
@@ -461,6 +483,7 @@ function configureSdkEnvironment(
     [ENV.taskTable]: TABLES.taskTable,
     [ENV.hostTable]: TABLES.hostTable,
     [ENV.stateMachineArn]: STATE_MACHINE_ARN,
+    [ENV.batchStateMachineArn]: BATCH_STATE_MACHINE_ARN,
     [ENV.commandDocuments]: JSON.stringify(
       Object.fromEntries(documentKeys.map((key) => [key, documentName(key)])),
     ),

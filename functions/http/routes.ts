@@ -1,11 +1,14 @@
 /** The HTTP API's routes: the stack creates them, local mode serves them, the API function dispatches on them. */
 export const API_ROUTES = {
   restartAgent: { method: 'POST', path: '/compute/hosts/{hostId}/agent/restart' },
+  batchRestartAgents: { method: 'POST', path: '/compute/hosts/batchRestartAgents' },
   getAgentStatus: { method: 'GET', path: '/compute/hosts/{hostId}/agent' },
   getTask: { method: 'GET', path: '/api/v2/tasks/instances/{id}' },
   listTasks: { method: 'GET', path: '/api/v2/tasks/instances' },
   getSubtaskLog: { method: 'GET', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log' },
   retryTask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/retry' },
+  /** Beyond OCP: cancel a batch (no new host starts; running hosts are cancelled). */
+  cancelTask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/cancel' },
   rollbackTask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/rollback' },
   skipSubtask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/skip' },
   cancelSubtask: { method: 'POST', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/cancel' },

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { API_ROUTES } from '#http/routes';
 import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
+import type { BatchRollout } from './batch-rollout.ts';
 import { LOG_GROUP_DEFAULTS, ProjectFunction } from './lambda-defaults.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
@@ -21,6 +22,8 @@ export interface OcpApiProps {
   readonly store: TaskStore;
   readonly commands: AgentCommands;
   readonly workflow: RestartWorkflow;
+  /** The fleet rollout batchRestartAgents starts. */
+  readonly rollout: BatchRollout;
   /** Checks every route's bearer token. */
   readonly authorizer: IHttpRouteAuthorizer;
   /** JWT claim holding the caller's OCP permissions. */
@@ -69,6 +72,11 @@ export class OcpApi extends Construct {
     store.grantTaskTable(this.handler, { queryIndexes: true });
     store.grantHostLookup(this.handler);
     workflow.grantStartAndControl(this.handler);
+    props.rollout.grantStartAndControl(this.handler);
+    store.grantBulkTaskItems(this.handler);
+    store.grantHostBulkLookup(this.handler);
+    // A dry run asks SSM whether each host is online.
+    commands.grantDiagnoseCommands(this.handler);
     commands.grantSendCommand(this.handler, ['agentStatus']);
     commands.grantReadInvocations(this.handler);
     commands.grantReadOutput(this.handler);

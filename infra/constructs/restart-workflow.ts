@@ -107,6 +107,15 @@ export class RestartWorkflow extends Construct {
     ]);
   }
 
+  /** Lets the function read, redrive and stop this state machine's executions (a fleet host's restart). */
+  grantControlExecutions(fn: ProjectFunction): void {
+    this.grantOnExecutions(fn, [
+      'states:DescribeExecution',
+      'states:RedriveExecution',
+      'states:StopExecution',
+    ]);
+  }
+
   /**
    * Lets the function redrive this state machine's executions: the resume past a subtask whose
    * state timed out although its command had succeeded.

@@ -111,4 +111,22 @@ export class TaskStore extends Construct {
       new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.hostTable.tableArn] }),
     );
   }
+
+  /** Lets the function look many hosts up at once (a batch's), beside one by one. */
+  grantHostBulkLookup(fn: ProjectFunction): void {
+    this.grantHostLookup(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [this.hostTable.tableArn] }),
+    );
+  }
+
+  /** Lets the function read and write many task items at once: a batch's hosts, their tasks and locks. */
+  grantBulkTaskItems(fn: ProjectFunction): void {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+        resources: [this.taskTable.tableArn],
+      }),
+    );
+  }
 }

@@ -48,8 +48,12 @@ const propertiesOf = (id: string) => {
   return resource.Properties ?? {};
 };
 const functions = () => {
-  const { workflow, commandCallback, executionReconciler, restartTriggers, taskEvents, api } = synth.stack;
+  const { workflow, rollout, commandCallback, executionReconciler, restartTriggers, taskEvents, api } =
+    synth.stack;
   return {
+    admitHost: rollout.admitHost,
+    recordHostOutcome: rollout.recordHostOutcome,
+    finishBatch: rollout.finishBatch,
     api: api.handler,
     runSubtask: workflow.runSubtask,
     finishTask: workflow.finishTask,
@@ -113,6 +117,9 @@ describe('cdk-nag (AWS Solutions)', () => {
     ];
     const stateMachineId = idOf(synth.stack.workflow.stateMachine);
     const executions = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${stateMachineId}.Name>:*]`;
+    const batchName = synth.stack.rollout.stateMachineName;
+    const batchExecutions = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${batchName}:*]`;
+    const batchChildren = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${batchName}/*]`;
     const outputLogGroupId = idOf(synth.stack.commands.outputLogGroup);
     const outputStreams = `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${outputLogGroupId}>:log-stream:*]`;
     expect(acknowledged.map(({ at, id }) => `${at}: ${id}`).sort()).toEqual(
@@ -123,7 +130,19 @@ describe('cdk-nag (AWS Solutions)', () => {
         `Api/Handler: ${wildcard}`,
         `Api/Handler: ${wildcard}`,
         ...instances('Api/Handler'),
+        `Api/Handler: ${wildcard}`,
         `Api/Handler: ${executions}`,
+        `Api/Handler: ${batchExecutions}`,
+        `BatchRollout/AdmitHost: ${wildcard}`,
+        `BatchRollout/AdmitHost: ${executions}`,
+        ...Array.from({ length: 3 }, () => `BatchRollout/FinishBatch: ${wildcard}`),
+        `BatchRollout/FinishBatch: ${executions}`,
+        ...Array.from({ length: 4 }, () => `BatchRollout/RecordHostOutcome: ${wildcard}`),
+        ...instances('BatchRollout/RecordHostOutcome'),
+        `BatchRollout/RecordHostOutcome: ${executions}`,
+        `BatchRollout/StateMachine: ${wildcard}`,
+        `BatchRollout/StateMachine: ${executions}`,
+        `BatchRollout/StateMachine: ${batchChildren}`,
         `Api/Handler: ${outputStreams}`,
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
@@ -216,8 +235,9 @@ describe('restart state machine', () => {
 
   it('fills each ASL placeholder with the ARN of the function LAMBDA_FUNCTIONS names for it', () => {
     const substitutions = stateMachine().DefinitionSubstitutions as Record<string, unknown>;
+    const { runSubtask, finishTask: finish } = functions();
     const expected = Object.fromEntries(
-      Object.entries(functions()).flatMap(([id, fn]) => {
+      Object.entries({ runSubtask, finishTask: finish }).flatMap(([id, fn]) => {
         const entry = LAMBDA_FUNCTIONS[id as keyof typeof LAMBDA_FUNCTIONS];
         return 'aslPlaceholder' in entry ? [[entry.aslPlaceholder, getAtt(idOf(fn.function), 'Arn')]] : [];
       }),
@@ -245,6 +265,77 @@ describe('restart state machine', () => {
         ],
       ),
     ]);
+  });
+});
+
+describe('batch rollout state machine', () => {
+  const stateMachine = () => propertiesOf(idOf(synth.stack.rollout.stateMachine));
+  const definition = () =>
+    deployedDefinition(
+      stateMachine().DefinitionString as string,
+      stateMachine().DefinitionSubstitutions as Record<string, unknown>,
+    );
+  const itemStates = () =>
+    (
+      definition().States['Restart hosts']!.ItemProcessor as {
+        States: Record<string, Record<string, unknown>>;
+      }
+    ).States;
+
+  it('is a Standard workflow, logged in full and traced, whose Map runs each host as a child execution', () => {
+    expect(stateMachine()).toMatchObject({
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      TracingConfiguration: { Enabled: true },
+    });
+    expect(definition().States['Restart hosts']).toMatchObject({
+      Type: 'Map',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      MaxConcurrencyPath: '$.rollout.maxConcurrency',
+    });
+  });
+
+  it('runs the restart workflow itself for each host, for longer than its five subtasks may take', () => {
+    const restart = itemStates()['Restart host']!;
+    expect(restart.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
+    expect((restart.Parameters as Record<string, unknown>).StateMachineArn).toBe(
+      `Ref(${idOf(synth.stack.workflow.stateMachine)})`,
+    );
+    const subtasksSeconds = RESTART_SUBTASKS.reduce((total, subtask) => total + subtask.timeoutSeconds, 0);
+    expect(restart.TimeoutSeconds as number).toBeGreaterThan(subtasksSeconds);
+  });
+
+  it('may invoke its three functions, start and follow restart executions, and run its own Map Run children', () => {
+    const roleId = idOf(synth.stack.rollout.stateMachine.role);
+    const name = synth.stack.rollout.stateMachineName;
+    const restartId = idOf(synth.stack.workflow.stateMachine);
+    const statements = roleStatements(synth.json, roleId).filter(
+      (statement) =>
+        !statement.Action.some((action) => action.startsWith('logs:') || action.startsWith('xray:')),
+    );
+    expect(canonical(statements)).toEqual(
+      canonical([
+        allow(
+          ['lambda:InvokeFunction'],
+          [
+            synth.stack.rollout.admitHost,
+            synth.stack.rollout.recordHostOutcome,
+            synth.stack.rollout.finishBatch,
+          ].map((fn) => getAtt(idOf(fn.function), 'Arn')),
+        ),
+        allow(['states:StartExecution'], [arn('states', `:stateMachine:${name}`)]),
+        allow(['states:DescribeExecution', 'states:StopExecution'], [arn('states', `:execution:${name}/*`)]),
+        allow(['states:StartExecution'], [ref(restartId)]),
+        allow(
+          ['states:DescribeExecution', 'states:StopExecution'],
+          [arn('states', ':execution:', getAtt(restartId, 'Name'), ':*')],
+        ),
+        allow(
+          ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'],
+          [arn('events', ':rule/StepFunctionsGetEventsForStepFunctionsExecutionRule')],
+        ),
+      ]),
+    );
   });
 });
 
@@ -408,6 +499,16 @@ describe('IAM', () => {
           [arn('logs', ':log-group:', ref(idOf(synth.stack.commands.outputLogGroup)), ':log-stream:*')],
         ),
         allow(['ssm:CancelCommand'], ['*']),
+        // batchRestartAgents: hosts and their locks read many at once, a batch's items written so, its
+        // hosts' ping status for a dry run, and the rollout's executions.
+        allow(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], [taskTableArn]),
+        allow(['dynamodb:BatchGetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
+        allow(['ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation'], ['*']),
+        allow(['states:StartExecution'], [ref(idOf(synth.stack.rollout.stateMachine))]),
+        allow(
+          ['states:DescribeExecution', 'states:RedriveExecution', 'states:StopExecution'],
+          [arn('states', `:execution:${synth.stack.rollout.stateMachineName}:*`)],
+        ),
       ]),
     );
   });
@@ -826,6 +927,7 @@ describe('Lambda functions', () => {
         ...base,
         ENV.hostTable,
         ENV.stateMachineArn,
+        ENV.batchStateMachineArn,
         ENV.commandDocuments,
         ENV.permissionsClaim,
         ENV.commandOutputLogGroup,
@@ -842,6 +944,12 @@ describe('Lambda functions', () => {
       [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
     );
     expect(variables(all.publishTaskEvents)).toEqual(['NODE_OPTIONS', ENV.eventBusName].sort());
+    const rollout = [...base, ENV.hostTable, ENV.stateMachineArn];
+    expect(variables(all.admitHost)).toEqual(rollout.sort());
+    expect(variables(all.finishBatch)).toEqual([...rollout, ENV.commandOutputLogGroup].sort());
+    expect(variables(all.recordHostOutcome)).toEqual(
+      [...rollout, ENV.commandOutputLogGroup, ENV.commandDocuments].sort(),
+    );
     const documents = (fn: ProjectFunction) =>
       JSON.parse(
         joinedText(
@@ -948,6 +1056,7 @@ describe('logs and outputs', () => {
         'RejectedRequestsQueueUrl',
         'ManagedInstanceTag',
         'StateMachineArn',
+        'BatchStateMachineArn',
         'TaskTableName',
         'UserPoolClientId',
         'UserPoolId',

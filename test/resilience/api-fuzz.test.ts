@@ -35,11 +35,13 @@ const PERMISSIONS: Permission[] = ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER'
 /** Who may call each route (the README's table). */
 const ROUTE_PERMISSIONS: Record<RouteId, Permission[]> = {
   restartAgent: ['HOST_MANAGER'],
+  batchRestartAgents: ['HOST_MANAGER'],
   getAgentStatus: ['HOST_VIEWER', 'HOST_MANAGER'],
   getTask: ['TASK_VIEWER', 'TASK_MANAGER'],
   listTasks: ['TASK_VIEWER', 'TASK_MANAGER'],
   getSubtaskLog: ['TASK_VIEWER', 'TASK_MANAGER'],
   retryTask: ['TASK_MANAGER'],
+  cancelTask: ['TASK_MANAGER'],
   rollbackTask: ['TASK_MANAGER'],
   skipSubtask: ['TASK_MANAGER'],
   cancelSubtask: ['TASK_MANAGER'],
@@ -47,6 +49,8 @@ const ROUTE_PERMISSIONS: Record<RouteId, Permission[]> = {
 const ROUTE_IDS = Object.keys(API_ROUTES) as RouteId[];
 const MUTATING: ReadonlySet<RouteId> = new Set([
   'restartAgent',
+  'batchRestartAgents',
+  'cancelTask',
   'retryTask',
   'rollbackTask',
   'skipSubtask',
@@ -467,6 +471,14 @@ function expectedOutcome(request: FuzzRequest): Expected {
       return BigInt(p.hostId!) === BigInt(BUSY_HOST)
         ? { statuses: [409], code: 10009 }
         : { statuses: [404], code: 10002 };
+    case 'batchRestartAgents':
+      // No fuzzed body names only registered hosts: refused as invalid, or for its unknown hosts.
+      return { statuses: [400, 404] };
+    case 'cancelTask': {
+      if (!isLongId(p.id)) return { statuses: [400], code: 10001 };
+      // Both fixtures are single-host tasks: cancelled by their subtask, not as a whole.
+      return taskOf(p.id!) ? { statuses: [409], code: 20003 } : { statuses: [404], code: 20000 };
+    }
     case 'getAgentStatus':
       if (!isLongId(p.hostId)) return { statuses: [400], code: 10001 };
       return BigInt(p.hostId!) === BigInt(BUSY_HOST) ? { statuses: [200] } : { statuses: [404], code: 10002 };

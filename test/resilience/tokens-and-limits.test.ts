@@ -50,11 +50,13 @@ const ALL_PERMISSIONS = ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER', 'TASK_VI
 /** For each route, a valid permission set that lacks what the route needs. */
 const WITHOUT_PERMISSION: Record<RouteId, string[]> = {
   restartAgent: ['HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'],
+  batchRestartAgents: ['HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'],
   getAgentStatus: ['TASK_MANAGER', 'TASK_VIEWER'],
   getTask: ['HOST_MANAGER', 'HOST_VIEWER'],
   listTasks: ['HOST_MANAGER', 'HOST_VIEWER'],
   getSubtaskLog: ['HOST_MANAGER', 'HOST_VIEWER'],
   retryTask: ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER'],
+  cancelTask: ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER'],
   rollbackTask: ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER'],
   skipSubtask: ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER'],
   cancelSubtask: ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_VIEWER'],
