@@ -8,7 +8,7 @@ import { type Caller, callerFromClaims, requirePermission } from '#core/identity
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
 import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
-import { toOcpTask } from '#core/task';
+import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { newRequestScope } from '#http/request-scope';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
@@ -104,7 +104,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
     const id = parseLongId(event.pathParameters?.id, 'id');
     const subtaskId = parseLongId(event.pathParameters?.subtaskId, 'subtaskId');
-    const task = await findTask(id);
+    const task = await subtaskOwner(id, subtaskId);
     const subtask = task.subtasks.find((candidate) => BigInt(candidate.id) === subtaskId);
     if (!subtask) throw new SubtaskNotFound(id, subtaskId);
     const attempts = await tasks.subtaskLogs(task.id, subtask.id);
@@ -190,6 +190,25 @@ async function actOnTask(
   }
   logger.info('Task action taken', { taskId: task.id, route: event.routeKey });
   return toOcpTask(await findTask(id));
+}
+
+/**
+ * The task holding the subtask a log route names: the task itself, or, for a batch, the restart task
+ * of the host whose subtask it is (a batch's subtasks are its hosts' tasks' subtasks).
+ */
+async function subtaskOwner(id: bigint, subtaskId: bigint): Promise<TaskRecord> {
+  const taskId = asSafeNumber(id);
+  if (taskId === undefined) throw new TaskNotFound(id);
+  const task = await tasks.getTask(taskId);
+  if (task) return task;
+  const stored = await batches.getBatch(taskId);
+  if (!stored) throw new TaskNotFound(id);
+  const hostTasks = await tasks.getTasks(stored.hosts.flatMap((host) => host.taskId ?? []));
+  const owner = [...hostTasks.values()].find((hostTask) =>
+    hostTask.subtasks.some((candidate) => BigInt(candidate.id) === subtaskId),
+  );
+  if (!owner) throw new SubtaskNotFound(id, subtaskId);
+  return owner;
 }
 
 async function findTask(id: bigint) {

@@ -75,6 +75,19 @@ describe('batchRestartAgents over HTTP in local mode', () => {
       const task = await waitForTask(system, operator, host.taskId!);
       expect(task).toMatchObject({ status: 'SUCCESSFUL', hostId: host.hostId });
     }
+    // Every subtask of the batch has its log, read through the batch's id.
+    for (const subtask of (batch.subtasks as (Subtask & { id: number })[]).filter(
+      (s) => s.parallelIdx >= 0,
+    )) {
+      const { status: logStatus, envelope: log } = await call(
+        system,
+        'GET',
+        `/api/v2/tasks/instances/${batch.id}/subtasks/${subtask.id}/log`,
+        operator,
+      );
+      expect(logStatus, subtask.name).toBe(200);
+      expect(log.data.log).toMatch(/attempt 1 .* exit code 0/);
+    }
   });
 
   it('with maxConcurrency 1 never has two hosts in "Stop all OCP agent processes" at once', async () => {
