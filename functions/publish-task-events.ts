@@ -1,8 +1,13 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { EventBridgeBus } from '#aws/eventbridge-bus';
-import { PRODUCT_EVENT_SOURCE, TASK_STATUS_CHANGE_DETAIL_TYPE } from '#core/event-patterns';
+import { type BatchChange, batchChanges, batchHostChanges } from '#core/batch-changes';
+import {
+  BATCH_STATUS_CHANGE_DETAIL_TYPE,
+  PRODUCT_EVENT_SOURCE,
+  TASK_STATUS_CHANGE_DETAIL_TYPE,
+} from '#core/event-patterns';
 import { taskChanges } from '#core/task-changes';
-import { taskFromStreamImage } from '#store/task-stream';
+import { batchFromStreamImage, batchHostFromStreamImage, taskFromStreamImage } from '#store/task-stream';
 import type { BusEvent } from '#use-cases/ports';
 import { loggedInvocation, logger } from './logger.ts';
 import { eventBusName } from './runtime-config.ts';
@@ -11,7 +16,7 @@ const PUT_EVENTS_LIMIT = 10;
 const events = new EventBridgeBus();
 
 /**
- * Publishes every task status change to the product's bus, from the task table's stream — so that no
+ * Publishes every task status change, and every change of a fleet batch and its hosts, to the product's bus, from the task table's stream — so that no
  * change is missed even if a handler crashes after its write. Records are handled in order; on a
  * failure the batch reports the first unpublished record, and the stream retries from there.
  */
@@ -37,16 +42,36 @@ export const handler = loggedInvocation(
 );
 
 function entriesFor(record: DynamoDBRecord): BusEvent[] {
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  const at = new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
+  const batchEntries = batchEntriesFor(record, at);
+  if (batchEntries) return batchEntries;
   const after = taskFromStreamImage(record.dynamodb?.NewImage);
   if (!after) return [];
   const before = taskFromStreamImage(record.dynamodb?.OldImage);
-  const seconds = record.dynamodb?.ApproximateCreationDateTime;
-  const at = new Date(seconds ? seconds * 1000 : Date.now()).toISOString();
   return taskChanges(before, after, at).map((change) => ({
     busName: eventBusName(),
     source: PRODUCT_EVENT_SOURCE,
     detailType: TASK_STATUS_CHANGE_DETAIL_TYPE,
     resources: [after.executor],
     detail: JSON.stringify({ ...change, sequence: record.dynamodb?.SequenceNumber }),
+  }));
+}
+
+/** The batch changes of a batch's or a batch host's record; undefined for any other item. */
+function batchEntriesFor(record: DynamoDBRecord, at: string): BusEvent[] | undefined {
+  const images = record.dynamodb;
+  let changes: BatchChange[];
+  const batch = batchFromStreamImage(images?.NewImage);
+  const host = batchHostFromStreamImage(images?.NewImage);
+  if (batch) changes = batchChanges(batchFromStreamImage(images?.OldImage), batch, at);
+  else if (host) changes = batchHostChanges(batchHostFromStreamImage(images?.OldImage), host, at);
+  else return undefined;
+  return changes.map((change) => ({
+    busName: eventBusName(),
+    source: PRODUCT_EVENT_SOURCE,
+    detailType: BATCH_STATUS_CHANGE_DETAIL_TYPE,
+    resources: batch ? [batch.executor] : [],
+    detail: JSON.stringify({ ...change, sequence: images?.SequenceNumber }),
   }));
 }

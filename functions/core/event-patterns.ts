@@ -64,6 +64,7 @@ export const RESTART_REQUESTED_EVENT = {
 export const PRODUCT_EVENT_SOURCE = 'ocp.agent.restart';
 export const RESTART_REJECTED_DETAIL_TYPE = 'OCP Agent Restart Rejected';
 export const TASK_STATUS_CHANGE_DETAIL_TYPE = 'OCP Agent Task Status Change';
+export const BATCH_STATUS_CHANGE_DETAIL_TYPE = 'OCP Agent Batch Status Change';
 
 /** The idempotency key of a restart requested by an event: its id, so a repeated delivery starts nothing. */
 export function restartEventKey(eventId: string): string {
@@ -83,4 +84,9 @@ export function restartRequestedPattern() {
 /** Every status change of every task, as the product publishes it: route it to SNS, chat or an audit log. */
 export function taskStatusChangePattern() {
   return { source: [PRODUCT_EVENT_SOURCE], 'detail-type': [TASK_STATUS_CHANGE_DETAIL_TYPE] };
+}
+
+/** Every status change of every fleet batch and of its hosts, as the product publishes it. */
+export function batchStatusChangePattern() {
+  return { source: [PRODUCT_EVENT_SOURCE], 'detail-type': [BATCH_STATUS_CHANGE_DETAIL_TYPE] };
 }

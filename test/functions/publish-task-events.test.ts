@@ -4,7 +4,9 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
+import { newBatch } from '../../functions/core/batch-task.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
+import { toBatchHostItem, toBatchItem } from '../../functions/store/batch-item.ts';
 import { listPartitionOf, taskKey } from '../../functions/store/table-schema.ts';
 import { counterUpdates, countsOf } from '../../functions/store/task-counters.ts';
 
@@ -82,5 +84,47 @@ describe('publish-task-events', () => {
       expect(entry.Resources).toEqual([running.executor]);
       expect(entry.Detail).not.toMatch(/listPk|COUNT#/);
     }
+  });
+
+  it('publishes a batch’s and its hosts’ status changes as batch status changes', async () => {
+    const { batch, hosts } = newBatch({
+      firstId: 200,
+      hostIds: [7],
+      creator: 'alice',
+      type: 'MANUAL',
+      prohibitRollback: false,
+      rollout: {
+        maxConcurrency: 1,
+        maxErrors: 0,
+        healthCheckSeconds: 0,
+        asked: { maxConcurrency: '1', maxErrors: '0' },
+      },
+      executor: 'arn:aws:states:us-east-1:1:execution:batch:batch-200',
+      now: new Date('2026-12-02T08:00:00.000Z'),
+    });
+    const host = hosts[0]!;
+
+    const result = await invoke([
+      record('1', undefined, toBatchItem(batch)),
+      record('2', undefined, toBatchHostItem(host)),
+      record('3', toBatchHostItem(host), toBatchHostItem({ ...host, status: 'RUNNING', taskId: 201 })),
+      record('4', toBatchItem(batch), toBatchItem({ ...batch, status: 'SUCCESSFUL' })),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const entries = eventsMock
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(entries.map((entry) => entry.DetailType)).toEqual([
+      'OCP Agent Batch Status Change',
+      'OCP Agent Batch Status Change',
+      'OCP Agent Batch Status Change',
+    ]);
+    expect(entries.map((entry) => JSON.parse(entry.Detail!))).toMatchObject([
+      { batchId: 200, status: 'RUNNING', sequence: '1' },
+      { batchId: 200, host: { hostId: 7, status: 'RUNNING', taskId: 201 }, sequence: '3' },
+      { batchId: 200, status: 'SUCCESSFUL', previousStatus: 'RUNNING', sequence: '4' },
+    ]);
+    expect(entries[0]!.Resources).toEqual([batch.executor]);
   });
 });
