@@ -11,6 +11,8 @@ import { createTestTables, tableItems } from '../support/test-tables.ts';
 const sfnMock = mockClient(SFNClient);
 const INSTANCE = 'mi-0123456789abcdef0';
 const ENDED_TASKS = 300;
+/** Tasks written at once while the history is filled. */
+const WRITE_CONCURRENCY = 5;
 let store: TaskStore;
 let taskTable: string;
 let sweep: typeof import('../../functions/sweep-tasks.ts').handler;
@@ -45,9 +47,10 @@ describe('sweep-tasks at scale', () => {
     }));
     const withoutHistory = await sweepReads();
 
-    for (let first = 0; first < ENDED_TASKS; first += 25) {
+    // A few at a time: tasks created at once contend for the same counter items (TransactionConflict).
+    for (let first = 0; first < ENDED_TASKS; first += WRITE_CONCURRENCY) {
       await Promise.all(
-        Array.from({ length: Math.min(25, ENDED_TASKS - first) }, async (_, i) => {
+        Array.from({ length: Math.min(WRITE_CONCURRENCY, ENDED_TASKS - first) }, async (_, i) => {
           const task = await runningTask(100 + first + i);
           await endStoredTask(store, task.id, 'FAILED');
         }),
@@ -65,5 +68,5 @@ describe('sweep-tasks at scale', () => {
     expect(withoutHistory.calls).toEqual({ ScanCommand: 1, GetItemCommand: running.length });
     expect(withoutHistory.result).toEqual({ fixed: [], completed: [], released: [], failed: [] });
     expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(2 * running.length);
-  });
+  }, 180_000);
 });
