@@ -87,8 +87,20 @@ export function toOcpBatchTask(
   const chains = ordered.map((host) => hostChain(batch, host, hostTasks));
   const lastIds = chains.flatMap((chain) => chain.slice(-1).map((subtask) => subtask.id));
   return {
+    ...batchFields(batch, { host_ids: ordered.map((host) => String(host.hostId)) }),
+    subtasks: [...chains.flat(), waitNode(batch, lastIds)],
+    taskDefinitionId: -1,
+    type: batch.type,
+    rollout: batch.rollout,
+    hosts: ordered.map(hostSummary),
+  };
+}
+
+/** The batch's own fields, in OCP's order, as the full view and the listing both show them. */
+function batchFields<ListMap>(batch: BatchRecord, listMap: ListMap) {
+  return {
     context: {
-      listMap: { host_ids: ordered.map((host) => String(host.hostId)) },
+      listMap,
       parallel: false,
       parallelIdx: -1,
       stringMap: { prohibit_rollback: String(batch.prohibitRollback) },
@@ -101,11 +113,6 @@ export function toOcpBatchTask(
     startTime: batch.startTime,
     ...(batch.endTime ? { endTime: batch.endTime } : {}),
     status: batch.status,
-    subtasks: [...chains.flat(), waitNode(batch, lastIds)],
-    taskDefinitionId: -1,
-    type: batch.type,
-    rollout: batch.rollout,
-    hosts: ordered.map(hostSummary),
   };
 }
 
@@ -206,20 +213,7 @@ export interface OcpBatchListing extends Omit<OcpBatchTask, 'context' | 'subtask
 
 export function toOcpBatchListing(batch: BatchRecord): OcpBatchListing {
   return {
-    context: {
-      listMap: {},
-      parallel: false,
-      parallelIdx: -1,
-      stringMap: { prohibit_rollback: String(batch.prohibitRollback) },
-    },
-    creator: batch.creator,
-    executor: batch.executor,
-    id: batch.id,
-    name: batch.name,
-    operation: batch.operation,
-    startTime: batch.startTime,
-    ...(batch.endTime ? { endTime: batch.endTime } : {}),
-    status: batch.status,
+    ...batchFields(batch, {} as Record<string, never>),
     subtasks: [],
     taskDefinitionId: -1,
     type: batch.type,
