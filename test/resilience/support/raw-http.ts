@@ -16,8 +16,12 @@ export interface RawRequest {
   timeoutMs?: number;
 }
 
-/** Keep-alive connections for the many small requests of a fuzz run. */
-export const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: 32 });
+/**
+ * Keep-alive connections for the many small requests of a fuzz run. The idle timeout stays below the
+ * local API's `keepAliveTimeout` (60 s): without one, node:http keeps idle sockets forever and, after a
+ * pause of about 60 s, can reuse one just as the server closes it, failing the request with ECONNRESET.
+ */
+export const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: 32, timeout: 30_000 });
 
 /** One HTTP/1.1 request to 127.0.0.1 with node:http; rejects after `timeoutMs` (a hang is a failure). */
 export function rawRequest(
