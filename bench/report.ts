@@ -2,16 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineInfo } from './stats.ts';
 
-export const PART_IDS = [
-  'api',
-  'cold-start',
-  'orchestration',
-  'fleet',
-  'rollout',
-  'cost',
-  'sweep',
-  'list',
-] as const;
+export const PART_IDS = ['api', 'cold-start', 'orchestration', 'fleet', 'cost', 'sweep', 'list'] as const;
 export type PartId = (typeof PART_IDS)[number];
 
 /** One measured figure, with its budget when it has one (pass: value ≤ max). */

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- part...]`: measures the product's speed, scale and cost, prints a table with
- * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, rollout, cost, sweep, list.
+ * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep, list.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -27,7 +27,6 @@ const PARTS: Record<PartId, () => Promise<{ run(context: BenchContext): Promise<
   orchestration: () => import('./orchestration.ts'),
   cost: () => import('./cost.ts'),
   fleet: () => import('./fleet.ts'),
-  rollout: () => import('./rollout.ts'),
   sweep: () => import('./sweep.ts'),
   list: () => import('./list.ts'),
 };
@@ -35,16 +34,7 @@ const PARTS: Record<PartId, () => Promise<{ run(context: BenchContext): Promise<
  * Run order: cold start first, before local mode loads the machine; the fleet, then the sweep's 10,000
  * tasks, then the listing's 100,000 (written into local mode's own task table), last.
  */
-const ORDER: readonly PartId[] = [
-  'cold-start',
-  'api',
-  'orchestration',
-  'cost',
-  'fleet',
-  'rollout',
-  'sweep',
-  'list',
-];
+const ORDER: readonly PartId[] = ['cold-start', 'api', 'orchestration', 'cost', 'fleet', 'sweep', 'list'];
 const ALIASES: Record<string, PartId> = { cold: 'cold-start', orchestrate: 'orchestration' };
 
 function selectedParts(args: readonly string[]): PartId[] {

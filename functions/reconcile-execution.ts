@@ -4,20 +4,9 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
+import { ExecutionStatusDetail } from './execution-status-event.ts';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
-
-/** The fields of "Step Functions Execution Status Change" the product reads. */
-const ExecutionStatusDetail = z.object({
-  executionArn: z.string(),
-  name: z.string(),
-  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
-  /** Epoch milliseconds. */
-  stopDate: z.nullish(z.number()),
-  input: z.nullish(z.string()),
-  error: z.nullish(z.string()),
-  cause: z.nullish(z.string()),
-});
 
 const ExecutionInput = z.object({
   taskId: z.number().check(z.int(), z.positive()),

@@ -125,6 +125,8 @@ export interface LocalSystem {
   dynamodbEndpoint: string;
   tables: typeof TABLES;
   stateMachineArn: string;
+  /** The fleet rollout's state machine (statemachine/batch-restart-agents.asl.json). */
+  batchStateMachineArn: string;
   hosts: DemoHost[];
   hostRoot: string;
   signingKeyDir: string;
@@ -251,6 +253,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       pattern: executionEndedPattern(STATE_MACHINE_ARN),
       target: (event) => handlers.reconcileExecution(event as never).then(() => undefined),
     });
+    eventBridge.addRule({
+      name: 'batch-execution-ended',
+      pattern: executionEndedPattern(BATCH_STATE_MACHINE_ARN),
+      target: (event) => handlers.finishBatch(event as never).then(() => undefined),
+    });
 
     const ssm = new LocalSsm<SsmCommandDocumentContent>({
       documents: Object.fromEntries(documents.map((d) => [documentName(d.key), d.content])),
@@ -284,6 +291,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const definitionOf = (file: string) =>
       substituteDefinition(readFileSync(join(REPO, 'statemachine', file), 'utf8'), substitutions);
     const definition = definitionOf('restart-agent.asl.json');
+    const publishExecutionStatus = (detail: { executionArn: string }) =>
+      eventBridge.publish({
+        version: '0',
+        id: randomUUID(),
+        'detail-type': EXECUTION_STATUS_EVENT.detailType,
+        source: EXECUTION_STATUS_EVENT.source,
+        account: ACCOUNT,
+        time: new Date().toISOString(),
+        region: REGION,
+        resources: [detail.executionArn],
+        detail,
+      } as EventBridgeEvent<string, unknown>);
     const stepFunctions = new LocalStepFunctions({
       stateMachineArn: STATE_MACHINE_ARN,
       definition: withStateTimeouts(definition, options.stateTimeoutOverrides ?? {}),
@@ -294,18 +313,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           handlers[id] as (p: unknown) => Promise<unknown>,
         ]),
       ),
-      onExecutionStatusChange: (detail) =>
-        eventBridge.publish({
-          version: '0',
-          id: randomUUID(),
-          'detail-type': EXECUTION_STATUS_EVENT.detailType,
-          source: EXECUTION_STATUS_EVENT.source,
-          account: ACCOUNT,
-          time: new Date().toISOString(),
-          region: REGION,
-          resources: [detail.executionArn],
-          detail,
-        } as EventBridgeEvent<string, unknown>),
+      onExecutionStatusChange: publishExecutionStatus,
     });
     stops.push(() => stepFunctions.shutdown());
     // The fleet rollout: one Step Functions service with the restart machine, whose executions its
@@ -323,6 +331,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           handlers[id] as (p: unknown) => Promise<unknown>,
         ]),
       ),
+      onExecutionStatusChange: publishExecutionStatus,
     });
     stops.push(() => batchStepFunctions.shutdown());
 
@@ -433,6 +442,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       dynamodbEndpoint: dynamodbLocal.endpoint,
       tables: TABLES,
       stateMachineArn: STATE_MACHINE_ARN,
+      batchStateMachineArn: BATCH_STATE_MACHINE_ARN,
       hosts,
       hostRoot,
       signingKeyDir,

@@ -26,6 +26,15 @@ export function batchExecutionName(batchId: number, round: number): string {
   return round === 0 ? `batch-${batchId}` : `batch-${batchId}-${round}`;
 }
 
+/** The batch and round an execution named by batchExecutionName runs; undefined for another name. */
+export function batchOfExecutionName(name: string): { batchId: number; round: number } | undefined {
+  const match = /^batch-([1-9]\d{0,15})(?:-([1-9]\d{0,8}))?$/.exec(name);
+  if (!match) return undefined;
+  const batchId = Number(match[1]);
+  if (!Number.isSafeInteger(batchId)) return undefined;
+  return { batchId, round: match[2] === undefined ? 0 : Number(match[2]) };
+}
+
 /** The round the batch's executor (its execution's ARN, named by batchExecutionName) runs. */
 export function batchRoundOf(batch: Pick<BatchRecord, 'id' | 'executor'>): number {
   const name = batch.executor.slice(batch.executor.lastIndexOf(':') + 1);

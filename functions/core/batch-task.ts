@@ -366,18 +366,36 @@ function withoutOutcome(host: BatchHostRecord): BatchHostRecord {
 /** Why a host that the rollout never came to did not start (the run ended early, or was stopped). */
 export const ROLLOUT_ENDED_REASON = 'The rollout ended before it started.';
 
+/** How the rollout's execution ended when it ended other than by its last state (Finish batch). */
+export interface RolloutExecutionEnd {
+  status: 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  error?: string;
+}
+
+/** Why a host never started when the rollout's execution itself stopped, failed or timed out. */
+export function rolloutEndedReason(end: RolloutExecutionEnd): string {
+  const how =
+    end.status === 'ABORTED'
+      ? 'was stopped'
+      : end.status === 'TIMED_OUT'
+        ? 'timed out'
+        : `failed${end.error ? ` (${end.error})` : ''}`;
+  return `The rollout's execution ${how} before it started this host.`;
+}
+
 /**
- * Once a round's rollout has ended: every host still PENDING, NOT_STARTED with ROLLOUT_ENDED_REASON
- * (apply hostsStoppedByThreshold first, so a host the threshold stopped says so). Nothing for a batch
- * that has ended.
+ * Once a round's rollout has ended: every host still PENDING, NOT_STARTED with `reason`
+ * (ROLLOUT_ENDED_REASON, or rolloutEndedReason when the execution ended other than by its last
+ * state). Apply hostsStoppedByThreshold first, so a host the threshold stopped says so. Nothing for a
+ * batch that has ended.
  */
-export function hostsNeverReached(batch: BatchRecord, hosts: readonly BatchHostRecord[]): BatchHostRecord[] {
+export function hostsNeverReached(
+  batch: BatchRecord,
+  hosts: readonly BatchHostRecord[],
+  reason: string = ROLLOUT_ENDED_REASON,
+): BatchHostRecord[] {
   if (batch.status !== 'RUNNING') return [];
   return pendingInOrder(hosts).map(
-    (host): BatchHostRecord => ({
-      ...withoutOutcome(host),
-      status: 'NOT_STARTED',
-      reason: ROLLOUT_ENDED_REASON,
-    }),
+    (host): BatchHostRecord => ({ ...withoutOutcome(host), status: 'NOT_STARTED', reason }),
   );
 }

@@ -12,7 +12,10 @@ import {
   hostStarted,
   hostsNeverReached,
   hostsStoppedByThreshold,
+  ROLLOUT_ENDED_REASON,
+  type RolloutExecutionEnd,
   reservedTaskId,
+  rolloutEndedReason,
 } from '#core/batch-task';
 import { AgentStatusUnavailable, HostBusy, HostNotFound, HostUnreachable } from '#core/errors';
 import { sweepVerdict } from '#core/execution-sweep';
@@ -331,13 +334,19 @@ async function healthChecked(
 export interface FinishBatchEvent {
   batchId: number;
   round: number;
+  /**
+   * Set when the round's execution ended other than by its last state (stopped, failed, timed out):
+   * the batch is ended as that state would have ended it, and its hosts never started say why.
+   */
+  executionEnd?: RolloutExecutionEnd;
 }
 
 /**
  * Ends the batch once its round's rollout has ended: a host whose outcome was not recorded gets it
  * from its task (or, its task still running, a failure saying so); a host never started gets its
- * reason (the threshold's, or ROLLOUT_ENDED_REASON); then the batch is SUCCESSFUL if every host
- * succeeded, else FAILED. Ending an ended batch, or a call of an earlier round, changes nothing.
+ * reason (the threshold's, ROLLOUT_ENDED_REASON, or how the execution ended); then the batch is
+ * SUCCESSFUL if every host succeeded, else FAILED. Ending an ended batch, or a call of an earlier
+ * round, changes nothing. The reconciler calls it too, when a round's execution ended unfinished.
  */
 export async function finishBatch(
   event: FinishBatchEvent,
@@ -357,7 +366,14 @@ export async function finishBatch(
       );
       const afterEnded = written(hosts, ended);
       const afterStopped = written(afterEnded, hostsStoppedByThreshold(batch, afterEnded));
-      const final = written(afterStopped, hostsNeverReached(batch, afterStopped));
+      const final = written(
+        afterStopped,
+        hostsNeverReached(
+          batch,
+          afterStopped,
+          event.executionEnd ? rolloutEndedReason(event.executionEnd) : ROLLOUT_ENDED_REASON,
+        ),
+      );
       const changed = final.filter((host, position) => host !== hosts[position]);
       await inGroups(changed, WRITES_AT_ONCE, (host) =>
         deps.batches.saveHost(hosts.find((read) => read.index === host.index)!, host),

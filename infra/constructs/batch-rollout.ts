@@ -5,9 +5,11 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../functions/catalog.ts';
+import { executionEndedPattern } from '../../functions/core/event-patterns.ts';
 import { repoPath } from '../paths.ts';
 import type { AgentCommands } from './agent-commands.ts';
 import { definitionSubstitutions } from './definition-substitutions.ts';
+import { EventTrigger } from './event-trigger.ts';
 import { LOG_GROUP_DEFAULTS, ProjectFunction, WILDCARD_RESOURCE_FINDING } from './lambda-defaults.ts';
 import { flattenReference, type RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
@@ -34,6 +36,8 @@ export class BatchRollout extends Construct {
   readonly admitHost: ProjectFunction;
   readonly recordHostOutcome: ProjectFunction;
   readonly finishBatch: ProjectFunction;
+  /** Ends a batch whose execution ended before its last state. */
+  readonly executionEnded: EventTrigger;
 
   constructor(scope: Construct, id: string, props: BatchRolloutProps) {
     super(scope, id);
@@ -91,6 +95,13 @@ export class BatchRollout extends Construct {
       }),
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
+    });
+    // An execution stopped, failed or timed out before its last state leaves its batch RUNNING:
+    // finish-batch ends it from its status event (and ignores the end of one that ran its last state).
+    this.executionEnded = new EventTrigger(this, 'ExecutionEnded', {
+      description: 'An execution of the ocp-agent-restart batch rollout ended',
+      on: { pattern: executionEndedPattern(this.stateMachine.stateMachineArn) },
+      target: this.finishBatch,
     });
 
     const arn = (resource: string, resourceName: string) =>

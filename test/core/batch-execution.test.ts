@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { batchExecutionInput, batchExecutionName, batchRoundOf } from '#core/batch-execution';
+import {
+  batchExecutionInput,
+  batchExecutionName,
+  batchOfExecutionName,
+  batchRoundOf,
+} from '#core/batch-execution';
 import type { RolloutSettings } from '#core/rollout';
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:execution:batch-restart-agents';
@@ -29,6 +34,21 @@ describe('batch executions', () => {
     'batch-10001',
   ])('refuses an executor not named after the batch: %s', (executor) => {
     expect(() => batchRoundOf({ id: 1000, executor })).toThrow(RangeError);
+  });
+
+  it('reads the batch and round back from an execution’s name, and nothing from another name', () => {
+    expect(batchOfExecutionName('batch-1000')).toEqual({ batchId: 1000, round: 0 });
+    expect(batchOfExecutionName('batch-1000-12')).toEqual({ batchId: 1000, round: 12 });
+    for (const name of [
+      'batch-1000-0',
+      'batch-0',
+      'batch-01',
+      'batch-1000-x',
+      'task-1000',
+      'batch-',
+      'xbatch-1',
+    ])
+      expect(batchOfExecutionName(name)).toBeUndefined();
   });
 
   it('gives the Map its hosts in index order and the rollout’s concurrency and wait', () => {

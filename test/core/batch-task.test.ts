@@ -18,6 +18,7 @@ import {
   ROLLOUT_ENDED_REASON,
   reservedTaskId,
   retryBatch,
+  rolloutEndedReason,
   waitNodeId,
 } from '#core/batch-task';
 import { TaskStateInvalid } from '#core/errors';
@@ -469,6 +470,23 @@ describe('the records of a batch', () => {
     );
     const largest = { ...batch, creator: '\u4e2d'.repeat(MAX_USERNAME_LENGTH), endTime: ocpTimestamp(T0) };
     expect(Buffer.byteLength(JSON.stringify(largest))).toBeLessThan(DYNAMODB_ITEM_LIMIT / 100);
+  });
+});
+
+describe('rolloutEndedReason', () => {
+  it('says how the execution ended', () => {
+    expect(rolloutEndedReason({ status: 'ABORTED' })).toBe(
+      "The rollout's execution was stopped before it started this host.",
+    );
+    expect(rolloutEndedReason({ status: 'TIMED_OUT' })).toBe(
+      "The rollout's execution timed out before it started this host.",
+    );
+    expect(rolloutEndedReason({ status: 'FAILED' })).toBe(
+      "The rollout's execution failed before it started this host.",
+    );
+    expect(rolloutEndedReason({ status: 'FAILED', error: 'Lambda.Unknown' })).toBe(
+      "The rollout's execution failed (Lambda.Unknown) before it started this host.",
+    );
   });
 });
 

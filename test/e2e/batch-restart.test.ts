@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchExecutionName } from '../../functions/core/batch-execution.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
+import { executionArnFor } from '../../functions/use-cases/start-restart-task.ts';
 import { demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { call, startTestSystem, tokenFor, waitForTask } from '../support/local-client.ts';
@@ -218,6 +220,50 @@ describe('batchRestartAgents over HTTP in local mode', () => {
       expect(task.status).toBe('FAILED');
     } finally {
       setDemoMode(system.hosts[3]!, 'fast');
+    }
+  });
+
+  it('ends a batch whose execution was stopped from outside: its running host’s task ends, the rest say why', async () => {
+    setDemoMode(system.hosts[0]!, 'hang-stop');
+    try {
+      // maxErrors 2: the stopped host's failure alone does not cross the threshold.
+      const { envelope } = await startBatch({
+        hostIds: [1, 2, 3],
+        rollout: { maxConcurrency: 1, maxErrors: 2 },
+      });
+      const id = envelope.data.id as number;
+      await waitForTask(
+        system,
+        operator,
+        id,
+        (batch) => (batch.subtasks as Subtask[]).some((s) => s.name === STOP && s.status === 'RUNNING'),
+        BATCH_DEADLINE_MS,
+      );
+
+      // As an operator would stop it in the console (StopExecution), outside the product's API.
+      await system.stepFunctions.handle('StopExecution', {
+        executionArn: executionArnFor(system.batchStateMachineArn, batchExecutionName(id, 0)),
+        error: 'Operator',
+        cause: 'stopped in the console',
+      });
+      const batch = await finishedBatch(id);
+
+      expect(batch.status).toBe('FAILED');
+      const [stopped, ...never] = batch.hosts as BatchHost[];
+      expect(stopped).toMatchObject({ hostId: 1, status: 'FAILED' });
+      const task = await waitForTask(system, operator, stopped!.taskId!);
+      expect(task.status).toBe('FAILED');
+      for (const host of never) {
+        expect(host).toMatchObject({
+          status: 'NOT_STARTED',
+          reason: "The rollout's execution was stopped before it started this host.",
+        });
+        expect(host.taskId).toBeUndefined();
+      }
+      const locks = (await tableItems(system.tables.taskTable)).filter((item) => item.sk === 'LOCK');
+      expect(locks).toEqual([]);
+    } finally {
+      setDemoMode(system.hosts[0]!, 'fast');
     }
   });
 

@@ -143,6 +143,7 @@ describe('cdk-nag (AWS Solutions)', () => {
         `BatchRollout/StateMachine: ${wildcard}`,
         `BatchRollout/StateMachine: ${executions}`,
         `BatchRollout/StateMachine: ${batchChildren}`,
+        'BatchRollout/ExecutionEnded/DeadLetterQueue: AwsSolutions-SQS3',
         `Api/Handler: ${outputStreams}`,
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
@@ -618,6 +619,21 @@ describe('event rules', () => {
       {
         Arn: getAtt(idOf(handler.function), 'Arn'),
         DeadLetterConfig: { Arn: getAtt(idOf(trigger.deadLetterQueue), 'Arn') },
+      },
+    ]);
+  });
+
+  it('send the batch state machine’s ended executions to finish-batch, which ends a batch left unfinished', () => {
+    const { finishBatch, executionEnded, stateMachine } = synth.stack.rollout;
+    const pattern = executionEndedPattern('ARN');
+    expect(ruleOf(executionEnded).EventPattern).toEqual({
+      ...pattern,
+      detail: { ...pattern.detail, stateMachineArn: [ref(idOf(stateMachine))] },
+    });
+    expect(ruleOf(executionEnded).Targets).toMatchObject([
+      {
+        Arn: getAtt(idOf(finishBatch.function), 'Arn'),
+        DeadLetterConfig: { Arn: getAtt(idOf(executionEnded.deadLetterQueue), 'Arn') },
       },
     ]);
   });

@@ -534,6 +534,25 @@ describe('finishBatch', () => {
     expect((await stored(batch)).batch.status).toBe('FAILED');
   });
 
+  it('says how the execution ended when it ended before its last state, once the batch is ended', async () => {
+    const { batch, hosts } = await batchOf(2, rolloutOf(5, 5));
+    await record(batch, hosts[0]!, await restarted(batch, hosts[0]!, 'SUCCESSFUL'));
+    const executionEnd = { status: 'FAILED' as const, error: 'States.Runtime' };
+
+    expect(await finishBatch({ batchId: batch.id, round: 0, executionEnd }, deps)).toEqual({
+      status: 'FAILED',
+    });
+    expect(await storedHost(batch, 1)).toMatchObject({
+      status: 'NOT_STARTED',
+      reason: "The rollout's execution failed (States.Runtime) before it started this host.",
+    });
+    // The execution's status event after the batch ended (or for an earlier round) changes nothing.
+    const ended = await stored(batch);
+    await finishBatch({ batchId: batch.id, round: 0, executionEnd: { status: 'ABORTED' } }, deps);
+    await finishBatch({ batchId: batch.id, round: 1, executionEnd: { status: 'ABORTED' } }, deps);
+    expect(await stored(batch)).toEqual(ended);
+  });
+
   it('records a host left RUNNING from its task, or as failed when its task still runs', async () => {
     const { batch, hosts } = await batchOf(2);
     const ended = await restarted(batch, hosts[0]!, 'SUCCESSFUL');
