@@ -17,7 +17,7 @@ import { lockItems, tableClient, taskItems } from './support/tables.ts';
 
 const HOSTS = 200;
 const SAME_HOST_REQUESTS = 50;
-const ROUNDS = 5;
+const ROUNDS = 3;
 const ROUND_DEADLINE_MS = 120_000;
 
 let system: LocalSystem;
