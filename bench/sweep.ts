@@ -5,6 +5,7 @@ import { dynamodb } from '../functions/aws/dynamodb.ts';
 import { sfn } from '../functions/aws/sfn.ts';
 import { SsmHostCommands } from '../functions/aws/ssm-host-commands.ts';
 import { StepFunctionsWorkflow } from '../functions/aws/step-functions-workflow.ts';
+import { STATUS_EVENT_GRACE_MS } from '../functions/core/command-outcome.ts';
 import { HANDOVER_GRACE_MS } from '../functions/core/execution-sweep.ts';
 import { newRestartTask, type TaskRecord } from '../functions/core/task.ts';
 import { finishTask } from '../functions/core/task-progress.ts';
@@ -59,6 +60,7 @@ async function countedSweep(
   try {
     result = await sweepRunningTasks(store, {
       handoversSettledBefore: new Date(Date.now() - HANDOVER_GRACE_MS),
+      statusEventsDueBefore: new Date(Date.now() - STATUS_EVENT_GRACE_MS),
       outputLogGroup,
       workflow: new StepFunctionsWorkflow(),
       hostCommands: new SsmHostCommands(),

@@ -1,5 +1,6 @@
 import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
+import { STATUS_EVENT_GRACE_MS } from '#core/command-outcome';
 import { HANDOVER_GRACE_MS } from '#core/execution-sweep';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
@@ -9,10 +10,15 @@ import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 /**
  * The scheduled event carries nothing the sweep reads. Local mode's start-up sweep passes
- * `handoversSettledBefore`: no function of the process that ran before it can still start or redrive
- * an execution.
+ * `handoversSettledBefore` and `statusEventsDueBefore`: no function of the process that ran before it
+ * can still start or redrive an execution, nor receive an event.
  */
-const SweepInput = z.nullish(z.object({ handoversSettledBefore: z.optional(z.iso.datetime()) }));
+const SweepInput = z.nullish(
+  z.object({
+    handoversSettledBefore: z.optional(z.iso.datetime()),
+    statusEventsDueBefore: z.optional(z.iso.datetime()),
+  }),
+);
 
 const tasks = new TaskStore(taskTableName());
 const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
@@ -23,11 +29,14 @@ const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHost
  * whose task has ended.
  */
 export const handler = loggedInvocation(async (event?: unknown): Promise<SweepResult> => {
-  const settledBefore = SweepInput.parse(event)?.handoversSettledBefore;
+  const input = SweepInput.parse(event);
   const result = await sweepRunningTasks(tasks, {
-    handoversSettledBefore: settledBefore
-      ? new Date(settledBefore)
+    handoversSettledBefore: input?.handoversSettledBefore
+      ? new Date(input.handoversSettledBefore)
       : new Date(Date.now() - HANDOVER_GRACE_MS),
+    statusEventsDueBefore: input?.statusEventsDueBefore
+      ? new Date(input.statusEventsDueBefore)
+      : new Date(Date.now() - STATUS_EVENT_GRACE_MS),
     outputLogGroup: commandOutputLogGroup(),
     ...ports,
   });

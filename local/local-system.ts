@@ -399,7 +399,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts;
     // nothing that run handed to Step Functions is still on its way.
-    await handlers.sweepTasks({ handoversSettledBefore: new Date().toISOString() } as never);
+    const now = new Date().toISOString();
+    await handlers.sweepTasks({ handoversSettledBefore: now, statusEventsDueBefore: now } as never);
     // And periodically, as the stack's schedule does (every minute).
     const sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
     if (sweepIntervalMs > 0) {

@@ -74,6 +74,7 @@ export class SsmHostCommands implements HostCommands {
         exitCode: found.ResponseCode ?? -1,
         stdout: found.StandardOutputContent ?? '',
         stderr: found.StandardErrorContent ?? '',
+        ...(found.ExecutionEndDateTime ? { endedAt: found.ExecutionEndDateTime } : {}),
       };
     } catch (error) {
       if (errorName(error) === 'InvocationDoesNotExist') return undefined;

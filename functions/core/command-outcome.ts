@@ -14,6 +14,28 @@ export interface CommandInvocation {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** When the script ended (GetCommandInvocation's ExecutionEndDateTime, ISO 8601); absent if it never ran. */
+  endedAt?: string;
+}
+
+/**
+ * How long after a command ends its status event may still be on its way (SSM → EventBridge → the
+ * callback; seconds normally, longer when the callback is throttled or retried). The sweep records a
+ * command's outcome itself only once it ended longer ago than this, so that it does not race the event.
+ */
+export const STATUS_EVENT_GRACE_MS = 60_000;
+
+/**
+ * True when the invocation ended before `dueBefore` (or ended without running, so without an end
+ * time): its status event, had it come, would have been handled by now.
+ */
+export function statusEventOverdue(
+  invocation: Pick<CommandInvocation, 'status' | 'statusDetails' | 'endedAt'>,
+  dueBefore: Date,
+): boolean {
+  if (!hasEnded(invocation)) return false;
+  const endedAt = Date.parse(invocation.endedAt ?? '');
+  return Number.isNaN(endedAt) || endedAt <= dueBefore.getTime();
 }
 
 /** A managed instance's PingStatus (DescribeInstanceInformation), or NotRegistered when SSM does not know it. */

@@ -1,4 +1,4 @@
-import { hasEnded } from '#core/command-outcome';
+import { statusEventOverdue } from '#core/command-outcome';
 import { type ExecutionView, sweepVerdict } from '#core/execution-sweep';
 import type { TaskRecord } from '#core/task';
 import type { HostLock, TaskStore } from '#store/task-store';
@@ -10,6 +10,8 @@ import { recordCommandOutcome } from './record-command-outcome.ts';
 export interface SweepOptions {
   /** Hand-overs to Step Functions made before this are settled (see sweepVerdict). */
   handoversSettledBefore: Date;
+  /** Commands that ended before this have lost their status event (statusEventOverdue). */
+  statusEventsDueBefore: Date;
   /** Where SSM writes the commands' full output, for the subtask logs it records. */
   outputLogGroup: string;
   workflow: Workflow;
@@ -80,7 +82,7 @@ async function releaseLockOfEndedTask(
   return true;
 }
 
-/** Records the outcome of each running subtask whose command ended without its status event. */
+/** Records the outcome of each running subtask whose command ended long enough ago without its status event. */
 async function completeEndedCommands(
   tasks: TaskStore,
   task: TaskRecord,
@@ -93,7 +95,7 @@ async function completeEndedCommands(
     const commandId = await tasks.commandOf(task.id, subtask);
     if (!commandId) continue;
     const invocation = await options.hostCommands.invocation(commandId, instanceId);
-    if (!invocation || !hasEnded(invocation)) continue;
+    if (!invocation || !statusEventOverdue(invocation, options.statusEventsDueBefore)) continue;
     if ((await recordCommandOutcome(tasks, invocation, options)) === 'completed') {
       logger.warn('Recorded a command that ended without its status event', {
         taskId: task.id,

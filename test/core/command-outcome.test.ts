@@ -6,6 +6,7 @@ import {
   describeTimedOutSubtask,
   hasEnded,
   resumesAfterTimeout,
+  statusEventOverdue,
 } from '#core/command-outcome';
 
 describe('describeCommandFailure', () => {
@@ -126,5 +127,23 @@ describe('resumesAfterTimeout', () => {
     );
     expect(resumesAfterTimeout({ status: 'RUNNING' }, invocation({ status: 'InProgress' }))).toBe(false);
     expect(resumesAfterTimeout({ status: 'RUNNING' }, undefined)).toBe(false);
+  });
+});
+
+describe('statusEventOverdue', () => {
+  const due = new Date('2026-12-02T12:00:00.000Z');
+
+  it('is true for a command that ended at or before the due time, false for one that ended later', () => {
+    expect(statusEventOverdue({ status: 'Success', endedAt: '2026-12-02T11:59:59.999Z' }, due)).toBe(true);
+    expect(statusEventOverdue({ status: 'Failed', endedAt: '2026-12-02T12:00:00.000Z' }, due)).toBe(true);
+    expect(statusEventOverdue({ status: 'Success', endedAt: '2026-12-02T12:00:00.001Z' }, due)).toBe(false);
+  });
+
+  it('is false while the command runs, and true for an ended command without an end time (it never ran)', () => {
+    expect(statusEventOverdue({ status: 'InProgress', endedAt: '2026-12-02T11:00:00.000Z' }, due)).toBe(
+      false,
+    );
+    expect(statusEventOverdue({ status: 'Cancelled', statusDetails: 'Undeliverable' }, due)).toBe(true);
+    expect(statusEventOverdue({ status: 'TimedOut', endedAt: '' }, due)).toBe(true);
   });
 });

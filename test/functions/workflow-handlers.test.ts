@@ -719,6 +719,7 @@ describe('sweep-tasks', () => {
       ResponseCode: 0,
       StandardOutputContent: 'pids recorded',
       StandardErrorContent: '',
+      ExecutionEndDateTime: new Date(Date.now() - 2 * 60_000).toISOString(),
     });
 
     const result = await sweep();
@@ -733,6 +734,28 @@ describe('sweep-tasks', () => {
     expect(
       sfnMock.commandCalls(SendTaskSuccessCommand).map((call) => call.args[0].input.taskToken),
     ).toContain(`token-${task.id}-0`);
+  });
+
+  it('leaves a command that ended a moment ago to its status event, which may still be on its way', async () => {
+    const task = await runningTask(61);
+    const { commandId } = await start(task, 0);
+    described(task, { status: 'RUNNING' });
+    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE }).resolves({
+      CommandId: commandId,
+      InstanceId: INSTANCE,
+      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: 'pids recorded',
+      StandardErrorContent: '',
+      ExecutionEndDateTime: new Date().toISOString(),
+    });
+
+    const result = await sweep();
+
+    expect(result.completed).not.toContain(task.id);
+    expect((await store.getTask(task.id))!.subtasks[0]!.status).toBe('RUNNING');
   });
 
   it('leaves a command that still runs alone', async () => {

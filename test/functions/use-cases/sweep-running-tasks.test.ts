@@ -22,6 +22,7 @@ beforeEach(async () => {
 const sweep = (options: Partial<SweepOptions> = {}) =>
   sweepRunningTasks(store, {
     handoversSettledBefore: new Date(Date.now() + 1000),
+    statusEventsDueBefore: new Date(Date.now() + 1000),
     outputLogGroup: '/ocp/command-output',
     workflow,
     hostCommands,
@@ -94,6 +95,23 @@ describe('sweepRunningTasks, for a task whose execution runs', () => {
       },
     ]);
     expect((await store.getTask(task.id))!.subtasks[0]!.status).toBe('SUCCESSFUL');
+  });
+
+  it('leaves a command that ended within the grace to its status event, and records it once the grace is over', async () => {
+    const task = await createRestartTask(store, 1);
+    const attempt = await beginAttempt(store, task, 0);
+    workflow.executions.set(task.executor, { status: 'RUNNING', input });
+    const endedAt = new Date();
+    hostCommands.invocations.set(
+      attempt.commandId,
+      attempt.invocation(INSTANCE, { endedAt: endedAt.toISOString() }),
+    );
+
+    const early = await sweep({ statusEventsDueBefore: new Date(endedAt.getTime() - 1) });
+
+    expect(early).toEqual({ fixed: [], completed: [], released: [], failed: [] });
+    expect((await store.getTask(task.id))!.subtasks[0]!.status).toBe('RUNNING');
+    await expect(sweep({ statusEventsDueBefore: endedAt })).resolves.toMatchObject({ completed: [task.id] });
   });
 
   it('leaves a command that still runs, and one SSM has no invocation of', async () => {
