@@ -36,6 +36,7 @@ import {
   type StreamMappingSettings,
   type StreamPoller,
 } from './dynamodb-stream.ts';
+import { ENDPOINTS_FILE, type LocalEndpoints } from './endpoints-file.ts';
 import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
 import { LocalCloudWatchLogs } from './services/cloudwatch-logs.ts';
@@ -81,19 +82,8 @@ export const functionName = (id: LambdaFunctionId) => `ocp-agent-restart-${id}`;
 const functionArn = (id: LambdaFunctionId) =>
   `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName(id)}`;
 
-/** Where a running local mode writes its endpoints, in its state folder (read by `npm run event`). */
-export const ENDPOINTS_FILE = 'endpoints.json';
-
-/** What ENDPOINTS_FILE holds. */
-export interface LocalEndpoints {
-  apiUrl: string;
-  awsEndpointUrl: string;
-  dynamodbEndpoint: string;
-  eventBusName: string;
-  taskTable: string;
-  /** Where the bus's "Restart Rejected" events are delivered (QUEUE_NAMES.rejectionEvents). */
-  rejectionEventsQueueUrl: string;
-}
+// Kept in a module of its own so that readers (ocpctl) do not load the whole local system.
+export { ENDPOINTS_FILE, type LocalEndpoints } from './endpoints-file.ts';
 
 export interface LocalSystemOptions {
   /** Where DynamoDB's data, Step Functions' executions, the signing key and the demo hosts live. */
