@@ -31,7 +31,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
