@@ -53,7 +53,7 @@ export type SubtaskLog = AttemptOutput;
 /** Reads and conditional writes tried before concurrent changes are reported as StaleRecord. */
 const CHANGE_ATTEMPTS = 5;
 
-/** An idempotency key that already created a task. */
+/** An idempotency key that already created a task (or a batch: its id). */
 export class DuplicateRequest extends Error {
   constructor(readonly taskId: number) {
     super(`The request already created task ${taskId}`);
