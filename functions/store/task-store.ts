@@ -386,7 +386,9 @@ export class TaskStore {
     const result = await dynamodb.send(
       new GetItemCommand({ TableName: this.tableName, Key: toItem(key), ConsistentRead: true }),
     );
-    return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
+    const taskId = result.Item ? unmarshall(result.Item).taskId : undefined;
+    // An idempotency key may name a batch (batchId) instead: then it names no task.
+    return taskId === undefined ? undefined : Number(taskId);
   }
 
   /** One page of tasks and batches, newest first, and how many match (see TaskList). */
