@@ -27,7 +27,7 @@ export const LAMBDA_FUNCTIONS = {
   restartTrigger: {
     entry: 'functions/restart-trigger.ts',
     description:
-      'Starts restarts from EventBridge events and schedule runs (fanned out per host through SQS); rejects bad requests visibly',
+      'Starts restarts from EventBridge events (one host, or a fleet as a batch) and schedule runs (a batch each); rejects bad requests visibly',
   },
   publishTaskEvents: {
     entry: 'functions/publish-task-events.ts',
@@ -69,8 +69,6 @@ export const ENV = {
   eventBusName: 'EVENT_BUS_NAME',
   /** SQS queue receiving rejected restart requests with their reason. */
   rejectedQueueUrl: 'REJECTED_QUEUE_URL',
-  /** SQS queue a schedule run is fanned out to, one message per host (set only with schedules). */
-  scheduledRestartQueueUrl: 'SCHEDULED_RESTART_QUEUE_URL',
   /** CloudWatch log group SSM writes the commands' full output to. */
   commandOutputLogGroup: 'COMMAND_OUTPUT_LOG_GROUP',
   /** JWT claim holding the caller's OCP permissions (default cognito:groups). */

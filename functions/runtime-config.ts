@@ -11,7 +11,6 @@ export const stateMachineArn = lazyConfig(() => requireEnv(ENV.stateMachineArn))
 export const batchStateMachineArn = lazyConfig(() => requireEnv(ENV.batchStateMachineArn));
 export const eventBusName = lazyConfig(() => requireEnv(ENV.eventBusName));
 export const rejectedQueueUrl = lazyConfig(() => requireEnv(ENV.rejectedQueueUrl));
-export const scheduledRestartQueueUrl = lazyConfig(() => requireEnv(ENV.scheduledRestartQueueUrl));
 export const commandOutputLogGroup = lazyConfig(() => requireEnv(ENV.commandOutputLogGroup));
 export const permissionsClaim = lazyConfig(() => process.env[ENV.permissionsClaim] || 'cognito:groups');
 

@@ -1,4 +1,6 @@
 import type { Node } from 'constructs';
+import { parseBatchRequest, type RolloutFields } from '#core/batch-request';
+import { InvalidArgument } from '#core/errors';
 import { MAX_REASON_LENGTH, MAX_SCHEDULE_HOSTS } from '#core/scheduled-restart';
 
 /** CDK context keys a deployer may set (`npx cdk deploy -c key=value`); the one place their names live. */
@@ -37,6 +39,11 @@ export interface RestartSchedule {
   readonly timeZone?: string;
   readonly hostIds: readonly number[];
   readonly reason?: string;
+  /**
+   * How each run's batch rolls out over the hosts, as the batch API's `rollout` (maxConcurrency,
+   * maxErrors, healthCheckSeconds). @default the API's defaults
+   */
+  readonly rollout?: RolloutFields;
 }
 
 /** The deployment's choices, read once from CDK context. */
@@ -117,7 +124,7 @@ function readRestartSchedules(value: unknown): RestartSchedule[] {
   const names = new Set<string>();
   return value.map((item: unknown, index): RestartSchedule => {
     if (typeof item !== 'object' || item === null) return fail(`entry ${index} must be an object`);
-    const { name, expression, timeZone, hostIds, reason } = item as Record<string, unknown>;
+    const { name, expression, timeZone, hostIds, reason, rollout } = item as Record<string, unknown>;
     if (typeof name !== 'string' || !SCHEDULE_NAME.test(name) || names.has(name)) {
       return fail(`entry ${index} needs a unique name of letters, digits, "_", "." or "-"`);
     }
@@ -149,12 +156,21 @@ function readRestartSchedules(value: unknown): RestartSchedule[] {
     if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH)) {
       return fail(`${name}: reason must be text of at most ${MAX_REASON_LENGTH} characters`);
     }
+    if (rollout !== undefined) {
+      try {
+        parseBatchRequest({ hostIds, rollout }, { subject: 'schedule', at: [] });
+      } catch (error) {
+        if (error instanceof InvalidArgument) return fail(`${name}: ${error.message}`);
+        throw error;
+      }
+    }
     return {
       name,
       expression,
       hostIds: hostIds as number[],
       ...(timeZone ? { timeZone } : {}),
       ...(reason ? { reason } : {}),
+      ...(rollout === undefined ? {} : { rollout: rollout as RolloutFields }),
     };
   });
 }

@@ -71,6 +71,7 @@ export class OcpAgentRestartStack extends Stack {
     this.restartTriggers = new RestartTriggers(this, 'RestartTriggers', {
       store,
       workflow,
+      rollout,
       events: taskEvents,
       schedules: settings.restartSchedules,
     });

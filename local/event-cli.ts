@@ -8,9 +8,10 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { RolloutFields } from '#core/batch-request';
 import { RESTART_REQUESTED_EVENT, restartEventKey } from '#core/event-patterns';
 import { scheduledRestartInput } from '#core/scheduled-restart';
-import { requestKey, taskKey } from '#store/table-schema';
+import { batchKey, requestKey, taskKey } from '#store/table-schema';
 import { localStateDir } from './jwt.ts';
 import { ENDPOINTS_FILE, functionName, type LocalEndpoints } from './local-system.ts';
 
@@ -29,12 +30,22 @@ const USAGE = `Usage (with npm start running):
       puts an "${RESTART_REQUESTED_EVENT.detailType}" event on the product's bus (EventBridge PutEvents),
       then waits up to --wait seconds for its outcome: the task it started (exit 0), or why it was
       rejected or skipped (exit ${EXIT_REFUSED}); no outcome in time exits ${EXIT_NO_OUTCOME}
-  npm run event -- schedule --hosts 1,2,3
-      runs the restart schedule now, as EventBridge Scheduler would (Lambda Invoke of the trigger function)`;
+  npm run event -- restart --hosts 1,2,3 [ROLLOUT] [--reason ...] [--requested-by ...] [--prohibit-rollback] [--wait ${DEFAULT_WAIT_SECONDS}]
+      the same event with hostIds: the hosts restart as one batch; prints the batch it started
+      (exit 0), or why it was rejected (exit ${EXIT_REFUSED}); no outcome in time exits ${EXIT_NO_OUTCOME}
+  npm run event -- schedule --hosts 1,2,3 [ROLLOUT] [--reason ...]
+      runs a restart schedule now, as EventBridge Scheduler would (Lambda Invoke of the trigger
+      function): its hosts restart as one batch; prints the batch it started (exit 0), or why the
+      run was rejected (exit ${EXIT_REFUSED})
+  ROLLOUT, as the batch API's rollout (a count, or a percentage such as 10%):
+      [--rollout-max-concurrency N] [--rollout-max-errors N] [--rollout-health-check-seconds N]`;
 
 type RequestOutcome =
   | { outcome: 'STARTED'; taskId: number; status: string }
+  | { outcome: 'BATCH_STARTED'; batchId: number; status: string }
   | { outcome: 'REJECTED' | 'SKIPPED'; code: string; reason: string };
+
+type Options = Record<string, string | boolean | undefined>;
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -45,6 +56,9 @@ async function main(): Promise<void> {
       reason: { type: 'string' },
       'requested-by': { type: 'string' },
       'prohibit-rollback': { type: 'boolean' },
+      'rollout-max-concurrency': { type: 'string' },
+      'rollout-max-errors': { type: 'string' },
+      'rollout-health-check-seconds': { type: 'string' },
       wait: { type: 'string', default: String(DEFAULT_WAIT_SECONDS) },
     },
   });
@@ -56,7 +70,10 @@ async function main(): Promise<void> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   };
-  if (positionals[0] === 'restart' && values.host) {
+  if (positionals[0] === 'restart' && (values.host === undefined) !== (values.hosts === undefined)) {
+    const target = values.hosts
+      ? { hostIds: hostList(values.hosts), ...rolloutOf(values) }
+      : { hostId: Number(values.host) };
     const client = new EventBridgeClient(clientConfig);
     const result = await client.send(
       new PutEventsCommand({
@@ -66,7 +83,7 @@ async function main(): Promise<void> {
             Source: RESTART_REQUESTED_EVENT.source,
             DetailType: RESTART_REQUESTED_EVENT.detailType,
             Detail: JSON.stringify({
-              hostId: Number(values.host),
+              ...target,
               reason: values.reason ?? 'requested from the command line',
               ...(values['requested-by'] ? { requestedBy: values['requested-by'] } : {}),
               ...(values['prohibit-rollback'] ? { prohibitRollback: true } : {}),
@@ -86,6 +103,10 @@ async function main(): Promise<void> {
       );
       process.exit(EXIT_NO_OUTCOME);
     }
+    if (outcome.outcome === 'BATCH_STARTED') {
+      console.log(`batch ${outcome.batchId} started for hosts ${values.hosts}: ${outcome.status}`);
+      return;
+    }
     if (outcome.outcome !== 'STARTED') {
       console.error(`${outcome.outcome} (${outcome.code}): ${outcome.reason}`);
       process.exit(EXIT_REFUSED);
@@ -94,22 +115,62 @@ async function main(): Promise<void> {
     return;
   }
   if (positionals[0] === 'schedule' && values.hosts) {
-    const hostIds = values.hosts.split(',').map((id) => Number(id.trim()));
+    const runId = randomUUID();
     const client = new LambdaClient(clientConfig);
     const result = await client.send(
       new InvokeCommand({
         FunctionName: functionName('restartTrigger'),
         Payload: JSON.stringify(
-          scheduledRestartInput(hostIds, randomUUID(), 'local-schedule', values.reason),
+          scheduledRestartInput(
+            // Sent as given: the trigger refuses what is not a host id, and says why.
+            hostList(values.hosts) as number[],
+            runId,
+            'local-schedule',
+            values.reason,
+            rolloutOf(values).rollout,
+          ),
         ),
       }),
     );
     const text = new TextDecoder().decode(result.Payload);
     if (result.FunctionError) throw new Error(`The trigger failed: ${text}`);
-    console.log(JSON.stringify(JSON.parse(text), null, 2));
+    const outcome = JSON.parse(text) as {
+      outcome?: string;
+      batchId?: number;
+      hostCount?: number;
+      code?: string;
+      reason?: string;
+    };
+    if (outcome.batchId === undefined) {
+      console.error(`${outcome.outcome} (${outcome.code}): ${outcome.reason}`);
+      process.exit(EXIT_REFUSED);
+    }
+    console.log(`batch ${outcome.batchId} started for hosts ${values.hosts} (schedule run ${runId})`);
     return;
   }
   usage();
+}
+
+/** `1,2,3` as the hosts' ids; a part that is no number is sent as it is, for the trigger to refuse. */
+function hostList(text: string): unknown[] {
+  return text.split(',').map((part) => {
+    const id = Number(part.trim());
+    return part.trim() !== '' && Number.isFinite(id) ? id : part.trim();
+  });
+}
+
+/** The --rollout-* options as the batch API's rollout (`10%` stays a percentage). */
+function rolloutOf(values: Options): { rollout?: RolloutFields } {
+  const limit = (value: string) => (value.trim().endsWith('%') ? value.trim() : Number(value));
+  const concurrency = values['rollout-max-concurrency'];
+  const errors = values['rollout-max-errors'];
+  const healthCheck = values['rollout-health-check-seconds'];
+  const rollout: RolloutFields = {
+    ...(typeof concurrency === 'string' ? { maxConcurrency: limit(concurrency) } : {}),
+    ...(typeof errors === 'string' ? { maxErrors: limit(errors) } : {}),
+    ...(typeof healthCheck === 'string' ? { healthCheckSeconds: Number(healthCheck) } : {}),
+  };
+  return Object.keys(rollout).length > 0 ? { rollout } : {};
 }
 
 function usage(): never {
@@ -118,7 +179,7 @@ function usage(): never {
 }
 
 /**
- * Waits for what became of the restart event: the task it created (its idempotency key names it), or
+ * Waits for what became of the restart event: the task or batch it created (its idempotency key names it), or
  * the "Restart Rejected" event naming it, which local mode routes to a queue as a subscriber would.
  */
 async function waitForOutcome(
@@ -158,10 +219,18 @@ async function startedTask(
     ).Item;
   const request = await read(requestKey(restartEventKey(eventId)));
   if (!request) return undefined;
-  const taskId = Number(unmarshall(request).taskId);
+  const { taskId, batchId } = unmarshall(request) as { taskId?: number; batchId?: number };
   // Absent when its execution could not start: the trigger removed it and the event is retried.
-  const task = await read(taskKey(taskId));
-  return task ? { outcome: 'STARTED', taskId, status: String(unmarshall(task).status) } : undefined;
+  if (batchId !== undefined) {
+    const batch = await read(batchKey(Number(batchId)));
+    return batch
+      ? { outcome: 'BATCH_STARTED', batchId: Number(batchId), status: String(unmarshall(batch).status) }
+      : undefined;
+  }
+  const task = await read(taskKey(Number(taskId)));
+  return task
+    ? { outcome: 'STARTED', taskId: Number(taskId), status: String(unmarshall(task).status) }
+    : undefined;
 }
 
 async function rejection(

@@ -11,7 +11,6 @@ import {
   restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
-import { SCHEDULED_RESTART_QUEUE } from '#core/scheduled-restart';
 import { API_ROUTES } from '#http/routes';
 import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
@@ -45,7 +44,6 @@ import { ExecutionStore } from './services/execution-store.ts';
 import { LocalSqs } from './services/sqs.ts';
 import { LocalSsm } from './services/ssm.ts';
 import { LocalStepFunctions, substituteDefinition } from './services/step-functions.ts';
-import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 import { ensureTables } from './tables.ts';
 
 const REGION = 'us-east-1';
@@ -67,7 +65,6 @@ const OBSERVER_MAPPING: StreamMappingSettings = {
 const QUEUE_NAMES = {
   rejected: 'ocp-agent-restart-rejected-requests',
   triggerDeadLetter: 'ocp-agent-restart-trigger-dead-letters',
-  scheduledRestarts: 'ocp-agent-restart-scheduled-restarts',
   /**
    * Local mode only: the bus's "Restart Rejected" events, as a subscriber's rule with an SQS target
    * would deliver them; `npm run event` reads its request's outcome there.
@@ -128,8 +125,6 @@ export interface LocalSystem {
   sqs: LocalSqs;
   /** Queue URLs, on the local endpoint (the SQS client sends to a queue's own URL). */
   queues: Record<keyof typeof QUEUE_NAMES, string>;
-  /** The stack's event source mapping of the scheduled-restarts queue onto restart-trigger. */
-  scheduledRestarts: SqsEventSource;
   /** Instance ids SSM treats as offline (not connected): commands to them are never delivered. */
   offlineInstances: Set<string>;
   /**
@@ -204,20 +199,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       pattern: commandFinishedPattern(subtaskDocuments),
       target: (event) => handlers.commandCallback(event as never).then(() => undefined),
     });
-    // As the stack's queues: a schedule run's host messages are dead-lettered with the trigger's.
     const sqs = new LocalSqs([
       queues.rejected,
       queues.triggerDeadLetter,
       queues.rejectionEvents,
       queues.failedStreamBatches,
-      {
-        url: queues.scheduledRestarts,
-        visibilityTimeoutSeconds: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
-        redrive: {
-          deadLetterQueueUrl: queues.triggerDeadLetter,
-          maxReceiveCount: SCHEDULED_RESTART_QUEUE.maxReceiveCount,
-        },
-      },
     ]);
     eventBridge.addRule({
       name: 'restart-requested',
@@ -375,18 +361,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     ]);
     stops.push(() => poller.stop());
 
-    // The stack's SQS event source mapping: a schedule run's host messages, in batches, to restart-trigger.
-    const scheduledRestarts = startSqsEventSource({
-      sqs,
-      queueUrl: queues.scheduledRestarts,
-      queueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${QUEUE_NAMES.scheduledRestarts}`,
-      region: REGION,
-      handler: (event) => handlers.restartTrigger(event as never),
-      batchSize: SCHEDULED_RESTART_QUEUE.batchSize,
-      maxConcurrency: SCHEDULED_RESTART_QUEUE.maxConcurrency,
-    });
-    stops.push(() => scheduledRestarts.stop());
-
     // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts;
     // nothing that run handed to Step Functions is still on its way.
     const now = new Date().toISOString();
@@ -443,7 +417,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       eventBusName: EVENT_BUS_NAME,
       sqs,
       queues,
-      scheduledRestarts,
       offlineInstances,
       instancesWithoutOutputStreaming,
       drainStream: () => poller.drain(),
@@ -491,7 +464,6 @@ function configureSdkEnvironment(
     [ENV.permissionsClaim]: 'cognito:groups',
     [ENV.eventBusName]: EVENT_BUS_NAME,
     [ENV.rejectedQueueUrl]: queues.rejected,
-    [ENV.scheduledRestartQueueUrl]: queues.scheduledRestarts,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
     AWS_ENDPOINT_URL_LAMBDA: awsEndpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: awsEndpoint,

@@ -26,7 +26,15 @@ export interface RolloutRequest {
   healthCheckSeconds?: number;
 }
 
-/** Hosts one batch may name: as many as one restart schedule (MAX_SCHEDULE_HOSTS). */
+/** The rollout controls as a request writes them (JSON), before parseBatchRequest reads them. */
+export interface RolloutFields {
+  /** A number of hosts, or a percentage of the batch's as "10%". */
+  maxConcurrency?: number | string;
+  maxErrors?: number | string;
+  healthCheckSeconds?: number;
+}
+
+/** Hosts one batch may name (and one restart schedule, whose runs are batches). */
 export const MAX_BATCH_HOSTS = 1000;
 /** Largest count of maxConcurrency and maxErrors: a batch's largest number of hosts. */
 export const MAX_ROLLOUT_COUNT = MAX_BATCH_HOSTS;
@@ -130,16 +138,31 @@ const BatchRequestBody = z
     }),
   );
 
+/** What a refusal calls the request read, and where in it the batch's fields are. */
+export interface BatchRequestSource {
+  /** e.g. "request body", "restart request". */
+  subject: string;
+  /** The path of the batch's fields in what the sender sent (e.g. `["detail"]` for an event's). */
+  at: readonly string[];
+}
+
+const API_BODY: BatchRequestSource = { subject: 'request body', at: [] };
+
 /**
  * Reads the parsed JSON body of a batch restart (an absent body read as `{}`). Every refusal is an
  * InvalidArgument naming the field (`hostIds[3]`, `rollout.maxErrors`, or `body`) and what is wrong.
+ * Events and schedules send the same fields within their own: `source` names them in refusals
+ * (`detail.hostIds[3]`).
  */
-export function parseBatchRequest(body: unknown): BatchRequest {
+export function parseBatchRequest(body: unknown, source: BatchRequestSource = API_BODY): BatchRequest {
   const parsed = BatchRequestBody.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = fieldName(issue?.path ?? []);
-    throw new InvalidArgument(`Invalid request body: ${field} ${issue?.message ?? 'is invalid'}.`, field);
+    const field = fieldName([...source.at, ...(issue?.path ?? [])]);
+    throw new InvalidArgument(
+      `Invalid ${source.subject}: ${field} ${issue?.message ?? 'is invalid'}.`,
+      field,
+    );
   }
   const { hostIds, hostids, rollout, dryRun, prohibitRollback } = parsed.data;
   return {

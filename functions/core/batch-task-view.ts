@@ -30,7 +30,8 @@ export interface OcpBatchTask {
     listMap: { host_ids: string[] };
     parallel: boolean;
     parallelIdx: number;
-    stringMap: { prohibit_rollback: string };
+    /** `reason` only for a batch that gave one (an event's or a schedule's). */
+    stringMap: { prohibit_rollback: string; reason?: string };
   };
   creator: string;
   executor: string;
@@ -103,7 +104,10 @@ function batchFields<ListMap>(batch: BatchRecord, listMap: ListMap) {
       listMap,
       parallel: false,
       parallelIdx: -1,
-      stringMap: { prohibit_rollback: String(batch.prohibitRollback) },
+      stringMap: {
+        prohibit_rollback: String(batch.prohibitRollback),
+        ...(batch.reason ? { reason: batch.reason } : {}),
+      },
     },
     creator: batch.creator,
     executor: batch.executor,

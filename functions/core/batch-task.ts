@@ -42,6 +42,8 @@ export interface BatchRecord {
   rollout: RolloutSettings;
   prohibitRollback: boolean;
   hostCount: number;
+  /** Why the batch was asked for (an event's or a schedule's reason). */
+  reason?: string;
 }
 
 /** One host of a batch, at position `index` of the request. */
@@ -94,6 +96,7 @@ export interface NewBatchInput {
   rollout: RolloutSettings;
   executor: string;
   now: Date;
+  reason?: string;
 }
 
 /** A new batch, RUNNING, every host PENDING. */
@@ -112,6 +115,7 @@ export function newBatch(input: NewBatchInput): { batch: BatchRecord; hosts: Bat
     rollout: input.rollout,
     prohibitRollback: input.prohibitRollback,
     hostCount: input.hostIds.length,
+    ...(input.reason ? { reason: input.reason } : {}),
   };
   const hosts = input.hostIds.map(
     (hostId, index): BatchHostRecord => ({

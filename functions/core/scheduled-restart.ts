@@ -1,5 +1,12 @@
-/** Hosts one schedule may name (restartSchedules context, and what restart-trigger accepts). */
-export const MAX_SCHEDULE_HOSTS = 1000;
+import {
+  type BatchRequest,
+  MAX_BATCH_HOSTS,
+  parseBatchRequest,
+  type RolloutFields,
+} from './batch-request.ts';
+
+/** Hosts one schedule may name (restartSchedules context): a run restarts them as one batch. */
+export const MAX_SCHEDULE_HOSTS = MAX_BATCH_HOSTS;
 /** Longest reason a restart request may give (events and schedules alike). */
 export const MAX_REASON_LENGTH = 1024;
 /** EventBridge Scheduler's limit on a schedule's Description (CloudFormation schema and API model). */
@@ -7,13 +14,18 @@ export const SCHEDULE_DESCRIPTION_MAX_LENGTH = 512;
 
 /** What a restart schedule sends to the trigger function: the hosts, and the run id for idempotency. */
 export interface ScheduledRestartInput {
-  scheduledRestart: {
-    hostIds: number[];
-    /** One id per schedule run (EventBridge Scheduler's execution id): a repeated delivery starts nothing twice. */
-    runId: string;
-    scheduleName?: string;
-    reason?: string;
-  };
+  scheduledRestart: ScheduledRun;
+}
+
+/** One run of a restart schedule: its hosts restart as one batch. */
+export interface ScheduledRun {
+  hostIds: number[];
+  /** One id per schedule run (EventBridge Scheduler's execution id): a repeated delivery starts nothing twice. */
+  runId: string;
+  scheduleName?: string;
+  reason?: string;
+  /** The batch's rollout, as the batch API's body gives it. @default the API's defaults */
+  rollout?: RolloutFields;
 }
 
 /** EventBridge Scheduler's context attribute for the run id, filled in when the schedule fires. */
@@ -24,47 +36,41 @@ export function scheduledRestartInput(
   runId: string,
   scheduleName?: string,
   reason = 'Scheduled agent restart',
+  rollout?: RolloutFields,
 ): ScheduledRestartInput {
-  return { scheduledRestart: { hostIds, runId, reason, ...(scheduleName ? { scheduleName } : {}) } };
-}
-
-/** One host's restart in one schedule run: the body of one message of the scheduled-restarts queue. */
-export interface ScheduledHostRestart {
-  scheduledHostRestart: {
-    runId: string;
-    hostId: number;
-    scheduleName?: string;
-    reason?: string;
+  return {
+    scheduledRestart: {
+      hostIds,
+      runId,
+      reason,
+      ...(scheduleName ? { scheduleName } : {}),
+      ...(rollout && Object.keys(rollout).length > 0 ? { rollout } : {}),
+    },
   };
 }
 
-/** Splits a schedule run into one restart per host, in the schedule's order. */
-export function hostRestartsOf(run: ScheduledRestartInput['scheduledRestart']): ScheduledHostRestart[] {
-  const { runId, scheduleName, reason } = run;
-  return run.hostIds.map((hostId) => ({
-    scheduledHostRestart: {
-      runId,
-      hostId,
-      ...(scheduleName ? { scheduleName } : {}),
-      ...(reason ? { reason } : {}),
-    },
-  }));
+const SCHEDULE_RUN = { subject: 'schedule run', at: ['scheduledRestart'] } as const;
+
+/**
+ * The batch a schedule run starts, read as the batch API reads its body (InvalidArgument names what
+ * is wrong, e.g. `scheduledRestart.hostIds[3]`).
+ */
+export function scheduledBatchOf(run: { hostIds: unknown; rollout?: unknown }): BatchRequest & {
+  dryRun: false;
+} {
+  const request = parseBatchRequest(
+    { hostIds: run.hostIds, ...(run.rollout === undefined ? {} : { rollout: run.rollout }) },
+    SCHEDULE_RUN,
+  );
+  return { ...request, dryRun: false };
 }
 
 /**
- * The idempotency key of one host's restart in one run: however often the run or its message is
- * delivered, the host gets one task from it.
+ * The idempotency key of a schedule run's batch: however often the run is delivered, it starts one
+ * batch.
  */
-export function scheduledRestartKey(runId: string, hostId: number): string {
-  return `schedule:${runId}:${hostId}`;
-}
-
-/** Consecutive slices of at most `size` items. */
-export function inBatches<T>(items: readonly T[], size: number): T[][] {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`batch size must be a whole number ≥ 1`);
-  const batches: T[][] = [];
-  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
-  return batches;
+export function scheduledRunKey(runId: string): string {
+  return `schedule:${runId}`;
 }
 
 /**
@@ -97,18 +103,3 @@ export function describeSchedule(
     throw new RangeError(`schedule ${name}: its name is too long to describe in ${maxLength} characters`);
   return description;
 }
-
-/**
- * How the scheduled-restarts queue feeds restart-trigger, on AWS (SQS event source mapping) and in
- * local mode alike. Ten one-host messages per invocation, at most five invocations at once: fifty
- * restarts starting together, so a 1,000-host run is started in well under a minute without
- * bursting Step Functions' StartExecution quota. A message stays hidden for six times the function's
- * 30 s timeout (AWS's advice for SQS event sources) and moves to the dead-letter queue after its
- * fifth delivery.
- */
-export const SCHEDULED_RESTART_QUEUE = {
-  batchSize: 10,
-  maxConcurrency: 5,
-  visibilityTimeoutSeconds: 180,
-  maxReceiveCount: 5,
-} as const;

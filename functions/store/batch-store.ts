@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactionCanceledException,
@@ -22,13 +23,25 @@ import {
   batchItemsRange,
   batchKey,
   isBatchHostSortKey,
+  REQUEST_KEY_TTL_SECONDS,
+  requestKey,
   taskListEntryKey,
 } from './table-schema.ts';
 import { counterUpdates } from './task-counters.ts';
-import { StaleRecord, versionIs } from './task-store.ts';
+import { DuplicateRequest, StaleRecord, versionIs } from './task-store.ts';
 
 const toItem = (value: object) =>
   marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: false });
+
+/**
+ * An idempotency key and the batch it created: `batchId`, not a task's `taskId`, so the key's reader
+ * knows which it names (and no index takes it).
+ */
+const batchRequestItem = (idempotencyKey: string, batchId: number) => ({
+  ...requestKey(idempotencyKey),
+  batchId,
+  expiresAt: Math.floor(Date.now() / 1000) + REQUEST_KEY_TTL_SECONDS,
+});
 
 /** A batch as stored: the batch and every one of its hosts, in the order of the request. */
 export interface StoredBatch {
@@ -46,10 +59,15 @@ export class BatchStore {
   /**
    * Writes a new batch: its host items first (unconditional batch writes, 25 to a call), which no
    * reader sees until the batch item exists; then, in one transaction, the batch item (refused if
-   * it exists), its list entry and its counts. If the transaction fails the host items are deleted
-   * again. The batch's ids must be fresh (allocateIds).
+   * it exists), its list entry, its counts and, with an idempotency key, the key (refused if an
+   * earlier request holds it: DuplicateRequest names that request's batch). If the transaction fails
+   * the host items are deleted again. The batch's ids must be fresh (allocateIds).
    */
-  async createBatch(batch: BatchRecord, hosts: readonly BatchHostRecord[]): Promise<void> {
+  async createBatch(
+    batch: BatchRecord,
+    hosts: readonly BatchHostRecord[],
+    idempotencyKey?: string,
+  ): Promise<void> {
     await putItems(
       this.tableName,
       hosts.map((host) => toItem(toBatchHostItem(host))),
@@ -66,19 +84,47 @@ export class BatchStore {
               },
             },
             { Put: { TableName: this.tableName, Item: toItem(toBatchListEntry(batch)) } },
+            ...(idempotencyKey
+              ? [
+                  {
+                    Put: {
+                      TableName: this.tableName,
+                      Item: toItem(batchRequestItem(idempotencyKey, batch.id)),
+                      ConditionExpression: 'attribute_not_exists(pk)',
+                      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+                    },
+                  },
+                ]
+              : []),
+            // Last, so that the cancellation reasons above keep their positions.
             ...counterUpdates(undefined, batch, this.tableName),
           ],
         }),
       );
     } catch (error) {
-      const [existing] =
+      const [existing, , earlierRequest] =
         error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
       // Another batch holds the id: its hosts are the items just written over, not to be deleted.
       if (existing?.Code === 'ConditionalCheckFailed')
         throw new StaleRecord(`Batch ${batch.id} exists already`);
       await this.deleteHosts(batch.id, hosts);
+      if (idempotencyKey && earlierRequest?.Code === 'ConditionalCheckFailed' && earlierRequest.Item)
+        throw new DuplicateRequest(Number(unmarshall(earlierRequest.Item).batchId));
       throw error;
     }
+  }
+
+  /** The batch an idempotency key created (createBatch), if the key is remembered and the batch exists. */
+  async batchForRequest(idempotencyKey: string): Promise<StoredBatch | undefined> {
+    const result = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: toItem(requestKey(idempotencyKey)),
+        ConsistentRead: true,
+      }),
+    );
+    const batchId = result.Item ? unmarshall(result.Item).batchId : undefined;
+    return batchId === undefined ? undefined : this.getBatch(Number(batchId));
   }
 
   /** The batch and all its hosts (consistent reads), or undefined when there is no such batch. */
@@ -163,9 +209,14 @@ export class BatchStore {
 
   /**
    * Undoes createBatch for a batch whose execution could not be started: the batch item (if still the
-   * version created), its list entry and counts in one transaction, then its host items.
+   * version created), its list entry, counts and idempotency key in one transaction, then its host
+   * items, so that the request may be delivered again.
    */
-  async deleteUnstartedBatch(batch: BatchRecord, hosts: readonly BatchHostRecord[]): Promise<void> {
+  async deleteUnstartedBatch(
+    batch: BatchRecord,
+    hosts: readonly BatchHostRecord[],
+    idempotencyKey?: string,
+  ): Promise<void> {
     await dynamodb.send(
       new TransactWriteItemsCommand({
         TransactItems: [
@@ -177,6 +228,9 @@ export class BatchStore {
             },
           },
           { Delete: { TableName: this.tableName, Key: toItem(taskListEntryKey(batch.id)) } },
+          ...(idempotencyKey
+            ? [{ Delete: { TableName: this.tableName, Key: toItem(requestKey(idempotencyKey)) } }]
+            : []),
           ...counterUpdates(batch, undefined, this.tableName),
         ],
       }),

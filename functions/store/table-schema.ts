@@ -158,7 +158,7 @@ export const hostLockKey = (hostId: number) => ({ pk: `${HOST_LOCK_PREFIX}${host
 /** The host whose lock has this partition key. */
 export const lockedHostId = (lockPk: string) => Number(lockPk.slice(HOST_LOCK_PREFIX.length));
 export const idCounterKey = { pk: 'COUNTER', sk: 'ID' } as const;
-/** An idempotency key (e.g. an EventBridge event id) and the task it created. */
+/** An idempotency key (e.g. an EventBridge event id) and the task (`taskId`) or batch (`batchId`) it created. */
 export const requestKey = (key: string) => ({ pk: `REQUEST#${key}`, sk: 'REQUEST' });
 /** How long an idempotency key is remembered: longer than EventBridge retries an event (24 h). */
 export const REQUEST_KEY_TTL_SECONDS = 7 * 24 * 3600;

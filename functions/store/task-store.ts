@@ -53,7 +53,7 @@ export type SubtaskLog = AttemptOutput;
 /** Reads and conditional writes tried before concurrent changes are reported as StaleRecord. */
 const CHANGE_ATTEMPTS = 5;
 
-/** An idempotency key that already created a task. */
+/** An idempotency key that already created a task (or a batch: its id). */
 export class DuplicateRequest extends Error {
   constructor(readonly taskId: number) {
     super(`The request already created task ${taskId}`);
@@ -386,7 +386,9 @@ export class TaskStore {
     const result = await dynamodb.send(
       new GetItemCommand({ TableName: this.tableName, Key: toItem(key), ConsistentRead: true }),
     );
-    return result.Item ? Number(unmarshall(result.Item).taskId) : undefined;
+    const taskId = result.Item ? unmarshall(result.Item).taskId : undefined;
+    // An idempotency key may name a batch (batchId) instead: then it names no task.
+    return taskId === undefined ? undefined : Number(taskId);
   }
 
   /** One page of tasks and batches, newest first, and how many match (see TaskList). */

@@ -122,6 +122,4 @@ export interface BusEvent {
 /** Message queues (SQS, on AWS and locally). */
 export interface MessageQueues {
   send(queueUrl: string, body: string): Promise<void>;
-  /** Sends up to ten messages in one call; resolves with SQS's reason for each message it refused. */
-  sendBatch(queueUrl: string, bodies: readonly string[]): Promise<{ code: string; message?: string }[]>;
 }

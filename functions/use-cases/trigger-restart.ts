@@ -1,26 +1,22 @@
 import { DomainError, HostBusy } from '#core/errors';
 import { PRODUCT_EVENT_SOURCE, RESTART_REJECTED_DETAIL_TYPE } from '#core/event-patterns';
-import {
-  hostRestartsOf,
-  inBatches,
-  type ScheduledHostRestart,
-  type ScheduledRestartInput,
-  scheduledRestartKey,
-} from '#core/scheduled-restart';
+import { type ScheduledRun, scheduledBatchOf, scheduledRunKey } from '#core/scheduled-restart';
 import type { EventBus, MessageQueues } from './ports.ts';
+import { type BatchStartDependencies, type BatchToStart, startBatch } from './start-batch-restart.ts';
 import { type RestartDependencies, type RestartRequest, startRestartTask } from './start-restart-task.ts';
 
-/** A restart asked for by an event or a schedule, before validation of its host. */
+/** A host's restart asked for by an event, before validation of its host. */
 export interface TriggeredRestart extends RestartRequest {
-  /** The event id (or schedule run and host): a repeated delivery creates no second task. */
+  /** The event id: a repeated delivery creates no second task. */
   idempotencyKey: string;
 }
 
 export type TriggerOutcome =
   | { outcome: 'STARTED' | 'DUPLICATE'; taskId: number; hostId: string }
+  | { outcome: 'STARTED' | 'DUPLICATE'; batchId: number; hostCount: number }
   | { outcome: 'SKIPPED' | 'REJECTED'; hostId?: string; code: string; reason: string };
 
-export interface TriggerDependencies extends RestartDependencies {
+export interface TriggerDependencies extends RestartDependencies, BatchStartDependencies {
   eventBusName: string;
   rejectedQueueUrl: string;
   events: EventBus;
@@ -55,66 +51,48 @@ export async function triggerRestart(
   }
 }
 
-/** SQS takes at most ten messages in one SendMessageBatch call. */
-const MESSAGES_PER_SEND = 10;
-/** SendMessageBatch calls under way at once while a run is queued. */
-const SENDS_IN_FLIGHT = 10;
-
-/** A schedule run, queued as one message per host. */
-export interface ScheduledRunQueued {
-  outcome: 'QUEUED';
-  runId: string;
-  hosts: number;
-}
-
 /**
- * Fans a schedule run out: one message per host on the scheduled-restarts queue, whose consumer starts
- * each host's restart (restartScheduledHost), so a run of any size ends within one short invocation.
- * Throws unless SQS accepted every message, so that the run is delivered again; hosts queued twice
- * cost nothing, as each host's restart is idempotent on (run, host).
+ * Starts a triggered batch through the same core as the API (startBatch); a request it refuses
+ * (unknown hosts) is rejected visibly, writing nothing. A repeated delivery answers the batch it
+ * started.
  */
-export async function queueScheduledRun(
-  run: ScheduledRestartInput['scheduledRestart'],
-  deps: { scheduledRestartQueueUrl: string; queues: MessageQueues },
-): Promise<ScheduledRunQueued> {
-  const sends = inBatches(inBatches(hostRestartsOf(run), MESSAGES_PER_SEND), SENDS_IN_FLIGHT);
-  const refused: string[] = [];
-  for (const round of sends) {
-    const results = await Promise.all(
-      round.map((messages) =>
-        deps.queues.sendBatch(
-          deps.scheduledRestartQueueUrl,
-          messages.map((message) => JSON.stringify(message)),
-        ),
-      ),
-    );
-    for (const failures of results) {
-      for (const failed of failures) refused.push(`${failed.code}: ${failed.message ?? ''}`);
-    }
-  }
-  if (refused.length > 0) {
-    throw new Error(
-      `SQS refused ${refused.length} of ${run.hostIds.length} scheduled host restarts of run ${run.runId} (${refused[0]})`,
-    );
-  }
-  return { outcome: 'QUEUED', runId: run.runId, hosts: run.hostIds.length };
-}
-
-/** Starts one host's restart of a schedule run; a repeated delivery answers with the task it started. */
-export function restartScheduledHost(
-  restart: ScheduledHostRestart['scheduledHostRestart'],
+export async function triggerBatch(
+  toStart: BatchToStart & { idempotencyKey: string },
   deps: TriggerDependencies,
   original: unknown,
 ): Promise<TriggerOutcome> {
-  const { runId, hostId, scheduleName, reason } = restart;
-  return triggerRestart(
+  try {
+    const { batch, duplicate } = await startBatch(toStart, deps);
+    return { outcome: duplicate ? 'DUPLICATE' : 'STARTED', batchId: batch.id, hostCount: batch.hostCount };
+  } catch (error) {
+    if (error instanceof DomainError) return reject(error.ocpCodeName, error.message, original, deps);
+    throw error;
+  }
+}
+
+/**
+ * Starts a schedule run's hosts as one batch, SCHEDULED and created by the schedule; the run id is
+ * its idempotency key, so a run delivered twice starts one batch.
+ */
+export async function runSchedule(
+  run: Omit<ScheduledRun, 'hostIds' | 'rollout'> & { hostIds: unknown; rollout?: unknown },
+  deps: TriggerDependencies,
+  original: unknown,
+): Promise<TriggerOutcome> {
+  let request: BatchToStart['request'];
+  try {
+    request = scheduledBatchOf(run);
+  } catch (error) {
+    if (error instanceof DomainError) return reject(error.ocpCodeName, error.message, original, deps);
+    throw error;
+  }
+  return triggerBatch(
     {
-      hostId: BigInt(hostId),
-      creator: scheduleName ?? 'schedule',
+      request,
+      creator: run.scheduleName ?? 'schedule',
       type: 'SCHEDULED',
-      prohibitRollback: false,
-      ...(reason ? { reason } : {}),
-      idempotencyKey: scheduledRestartKey(runId, hostId),
+      ...(run.reason ? { reason: run.reason } : {}),
+      idempotencyKey: scheduledRunKey(run.runId),
     },
     deps,
     original,

@@ -174,9 +174,8 @@ export class BatchRollout extends Construct {
     });
   }
 
-  /** Lets the function start, redrive and stop batch executions, and tells it the state machine's ARN. */
-  grantStartAndControl(fn: ProjectFunction): void {
-    const stack = Stack.of(this);
+  /** Lets the function start batch executions (nothing more), and tells it the state machine's ARN. */
+  grantStart(fn: ProjectFunction): void {
     fn.addEnvironment(ENV.batchStateMachineArn, this.stateMachine.stateMachineArn);
     fn.addToRolePolicy(
       new PolicyStatement({
@@ -184,6 +183,12 @@ export class BatchRollout extends Construct {
         resources: [this.stateMachine.stateMachineArn],
       }),
     );
+  }
+
+  /** Lets the function start, redrive and stop batch executions, and tells it the state machine's ARN. */
+  grantStartAndControl(fn: ProjectFunction): void {
+    const stack = Stack.of(this);
+    this.grantStart(fn);
     const executions = stack.formatArn({
       service: 'states',
       resource: 'execution',

@@ -1,18 +1,13 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { restartRequestedPattern } from '#core/event-patterns';
-import {
-  describeSchedule,
-  SCHEDULED_RESTART_QUEUE,
-  SCHEDULER_RUN_ID,
-  scheduledRestartInput,
-} from '#core/scheduled-restart';
+import { describeSchedule, SCHEDULER_RUN_ID, scheduledRestartInput } from '#core/scheduled-restart';
 import { ENV } from '../../functions/catalog.ts';
 import type { RestartSchedule } from '../settings.ts';
+import type { BatchRollout } from './batch-rollout.ts';
 import { EventTrigger } from './event-trigger.ts';
 import { ProjectFunction } from './lambda-defaults.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
@@ -22,6 +17,8 @@ import type { TaskStore } from './task-store.ts';
 export interface RestartTriggersProps {
   readonly store: TaskStore;
   readonly workflow: RestartWorkflow;
+  /** The fleet rollout a fleet's event and a schedule run start. */
+  readonly rollout: BatchRollout;
   readonly events: TaskEvents;
   /** Restarts on a schedule. @default none */
   readonly schedules?: readonly RestartSchedule[];
@@ -29,29 +26,30 @@ export interface RestartTriggersProps {
 
 /**
  * Restarts that no person asks for through the API: "OCP Agent Restart Requested" events on the
- * product's bus and the deployment's schedules, both handled by restart-trigger. Requests it refuses
- * are kept, with their reason, in the rejected-requests queue. A schedule run is fanned out through
- * the scheduled-restarts queue, one message per host, which restart-trigger consumes in batches;
- * messages that keep failing join the trigger's dead-letter queue.
+ * product's bus (one host's restart, or a fleet's batch) and the deployment's schedules (a batch per
+ * run), both handled by restart-trigger. Requests it refuses are kept, with their reason, in the
+ * rejected-requests queue.
  */
 export class RestartTriggers extends Construct {
   readonly handler: ProjectFunction;
   readonly trigger: EventTrigger;
   readonly rejectedRequests: Queue;
   readonly schedules: CfnSchedule[] = [];
-  /** One message per host of a schedule run (only when there are schedules). */
-  readonly scheduledRestarts?: Queue;
   /** The role EventBridge Scheduler invokes restart-trigger with (only when there are schedules). */
   readonly schedulerRole?: Role;
 
   constructor(scope: Construct, id: string, props: RestartTriggersProps) {
     super(scope, id);
-    const { store, workflow, events } = props;
+    const { store, workflow, rollout, events } = props;
 
     this.handler = new ProjectFunction(this, 'Handler', { functionId: 'restartTrigger' });
     store.grantTaskTable(this.handler);
     store.grantHostLookup(this.handler);
     workflow.grantStart(this.handler);
+    // A fleet's batch: its hosts' items written and looked up many at once, its execution started.
+    store.grantBulkTaskItems(this.handler);
+    store.grantHostBulkLookup(this.handler);
+    rollout.grantStart(this.handler);
     events.grantPublish(this.handler);
 
     this.rejectedRequests = new Queue(this, 'RejectedRequests', {
@@ -78,7 +76,6 @@ export class RestartTriggers extends Construct {
 
     const schedules = props.schedules ?? [];
     if (schedules.length === 0) return;
-    this.scheduledRestarts = this.fanOutScheduleRuns();
     const role = new Role(this, 'SchedulerRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
@@ -106,9 +103,15 @@ export class RestartTriggers extends Construct {
           target: {
             arn: this.handler.functionArn,
             roleArn: role.roleArn,
-            // Scheduler fills in each run's id: with the host, the restarts' idempotency key.
+            // Scheduler fills in each run's id: the idempotency key of the run's batch.
             input: JSON.stringify(
-              scheduledRestartInput([...schedule.hostIds], SCHEDULER_RUN_ID, schedule.name, schedule.reason),
+              scheduledRestartInput(
+                [...schedule.hostIds],
+                SCHEDULER_RUN_ID,
+                schedule.name,
+                schedule.reason,
+                schedule.rollout,
+              ),
             ),
             retryPolicy: { maximumRetryAttempts: 8, maximumEventAgeInSeconds: 3600 },
             deadLetterConfig: { arn: this.trigger.deadLetterQueue.queueArn },
@@ -116,29 +119,5 @@ export class RestartTriggers extends Construct {
         }),
       );
     }
-  }
-
-  /**
-   * The scheduled-restarts queue and its event source mapping: restart-trigger sends a run's hosts
-   * here and starts them from here, reporting the messages it could not start (batchItemFailures).
-   */
-  private fanOutScheduleRuns(): Queue {
-    const { batchSize, maxConcurrency, visibilityTimeoutSeconds, maxReceiveCount } = SCHEDULED_RESTART_QUEUE;
-    const queue = new Queue(this, 'ScheduledRestarts', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds),
-      // A restart that has not started within a day of its run is stale; the dead letters keep 14 days.
-      retentionPeriod: Duration.days(1),
-      deadLetterQueue: { queue: this.trigger.deadLetterQueue, maxReceiveCount },
-    });
-    this.handler.addEnvironment(ENV.scheduledRestartQueueUrl, queue.queueUrl);
-    this.handler.addToRolePolicy(
-      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
-    );
-    this.handler.function.addEventSource(
-      new SqsEventSource(queue, { batchSize, maxConcurrency, reportBatchItemFailures: true }),
-    );
-    return queue;
   }
 }

@@ -23,8 +23,6 @@ export interface QueueSettings {
   url: string;
   /** Seconds a received message stays hidden from other receivers. @default 30 (SQS's default) */
   visibilityTimeoutSeconds?: number;
-  /** SQS's redrive policy: a message received maxReceiveCount times moves to the dead-letter queue. */
-  redrive?: { deadLetterQueueUrl: string; maxReceiveCount: number };
 }
 
 interface StoredMessage extends QueuedMessage {
@@ -41,18 +39,12 @@ interface LocalQueue {
   messages: StoredMessage[];
 }
 
-/** SQS's limits (its API reference): ten entries a batch, 256 KiB a message and a whole batch. */
-const MAX_BATCH_ENTRIES = 10;
+/** SQS's limit on a message (its API reference): 256 KiB. */
 const MAX_PAYLOAD_BYTES = 262_144;
 const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
-const BATCH_ENTRY_ID = /^[A-Za-z0-9_-]{1,80}$/;
 
 const MessageBody = z.string().min(1).max(MAX_PAYLOAD_BYTES);
 const SendMessageInput = z.object({ QueueUrl: z.string(), MessageBody });
-const SendMessageBatchInput = z.object({
-  QueueUrl: z.string(),
-  Entries: z.array(z.object({ Id: z.string(), MessageBody })),
-});
 const ReceiveMessageInput = z.object({
   QueueUrl: z.string(),
   MaxNumberOfMessages: z.number().int().min(1).max(10).optional(),
@@ -62,12 +54,10 @@ const DeleteMessageInput = z.object({ QueueUrl: z.string(), ReceiptHandle: z.str
 const QueueInput = z.object({ QueueUrl: z.string() });
 
 /**
- * The SQS calls the product makes: SendMessage (dead-letter and rejected-request queues),
- * SendMessageBatch (a schedule run's fan-out), and ReceiveMessage / DeleteMessage /
- * GetQueueAttributes for the local event source mapping, operators and tests. A received message
- * stays hidden for the queue's visibility timeout and comes back unless deleted; past the redrive
- * policy's maxReceiveCount it moves to the dead-letter queue, as on SQS. Queues exist when declared;
- * nothing expires.
+ * The SQS calls the product makes: SendMessage (dead-letter and rejected-request queues), and
+ * ReceiveMessage / DeleteMessage / GetQueueAttributes for `npm run event`, operators and tests. A
+ * received message stays hidden for the queue's visibility timeout and comes back unless deleted, as
+ * on SQS. Queues exist when declared; nothing expires.
  */
 export class LocalSqs implements LocalService {
   private readonly queues = new Map<string, LocalQueue>();
@@ -76,9 +66,6 @@ export class LocalSqs implements LocalService {
     for (const queue of queues) {
       const settings = typeof queue === 'string' ? { url: queue } : queue;
       this.queues.set(settings.url, { settings, messages: [] });
-    }
-    for (const { settings } of this.queues.values()) {
-      if (settings.redrive) this.queue(settings.redrive.deadLetterQueueUrl);
     }
   }
 
@@ -98,10 +85,7 @@ export class LocalSqs implements LocalService {
     return message;
   }
 
-  /**
-   * Receives up to `max` visible messages, oldest first, hiding each for the visibility timeout.
-   * A message already received maxReceiveCount times moves to the dead-letter queue instead.
-   */
+  /** Receives up to `max` visible messages, oldest first, hiding each for the visibility timeout. */
   receive(queueUrl: string, max: number, visibilityTimeoutSeconds?: number): ReceivedMessage[] {
     const queue = this.queue(queueUrl);
     const now = Date.now();
@@ -110,18 +94,6 @@ export class LocalSqs implements LocalService {
     for (const message of [...queue.messages]) {
       if (received.length >= max) break;
       if (message.hiddenUntil > now) continue;
-      const { redrive } = queue.settings;
-      if (redrive && message.receiveCount >= redrive.maxReceiveCount) {
-        this.remove(queue, message);
-        this.queue(redrive.deadLetterQueueUrl).messages.push({
-          MessageId: message.MessageId,
-          Body: message.Body,
-          SentTimestamp: message.SentTimestamp,
-          receiveCount: 0,
-          hiddenUntil: 0,
-        });
-        continue;
-      }
       message.receiveCount++;
       message.firstReceiveTimestamp ??= now;
       message.hiddenUntil = now + hideMs;
@@ -164,25 +136,6 @@ export class LocalSqs implements LocalService {
         const { MessageId } = this.send(QueueUrl, MessageBody);
         // The SDK checks the body's MD5, as SQS returns it.
         return { MessageId, MD5OfMessageBody: md5(MessageBody) };
-      }
-      case 'SendMessageBatch': {
-        const { QueueUrl, Entries } = parse(SendMessageBatchInput, input);
-        this.queue(QueueUrl);
-        checkBatch(Entries);
-        const size = Entries.reduce((total, entry) => total + Buffer.byteLength(entry.MessageBody), 0);
-        if (size > MAX_PAYLOAD_BYTES)
-          throw new AwsError(
-            'BatchRequestTooLong',
-            `Batch requests cannot be longer than ${MAX_PAYLOAD_BYTES} bytes. You have sent ${size} bytes.`,
-          );
-        return {
-          Successful: Entries.map(({ Id, MessageBody }) => ({
-            Id,
-            MessageId: this.send(QueueUrl, MessageBody).MessageId,
-            MD5OfMessageBody: md5(MessageBody),
-          })),
-          Failed: [],
-        };
       }
       case 'ReceiveMessage': {
         const { QueueUrl, MaxNumberOfMessages, VisibilityTimeout } = parse(ReceiveMessageInput, input);
@@ -233,27 +186,6 @@ export class LocalSqs implements LocalService {
       );
     return queue;
   }
-}
-
-function checkBatch(entries: readonly { Id: string }[]): void {
-  if (entries.length === 0)
-    throw new AwsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry.');
-  if (entries.length > MAX_BATCH_ENTRIES)
-    throw new AwsError(
-      'TooManyEntriesInBatchRequest',
-      `Maximum number of entries per request are ${MAX_BATCH_ENTRIES}. You have sent ${entries.length}.`,
-    );
-  const invalid = entries.find((entry) => !BATCH_ENTRY_ID.test(entry.Id));
-  if (invalid)
-    throw new AwsError(
-      'InvalidBatchEntryId',
-      'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.',
-    );
-  if (new Set(entries.map((entry) => entry.Id)).size !== entries.length)
-    throw new AwsError(
-      'BatchEntryIdsNotDistinct',
-      'Two or more batch entries in the request have the same Id.',
-    );
 }
 
 function md5(text: string): string {

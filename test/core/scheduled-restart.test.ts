@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_BATCH_HOSTS } from '#core/batch-request';
+import { InvalidArgument } from '#core/errors';
 import {
   describeSchedule,
-  hostRestartsOf,
-  inBatches,
   MAX_REASON_LENGTH,
   MAX_SCHEDULE_HOSTS,
   SCHEDULE_DESCRIPTION_MAX_LENGTH,
   SCHEDULER_RUN_ID,
+  scheduledBatchOf,
   scheduledRestartInput,
-  scheduledRestartKey,
+  scheduledRunKey,
 } from '#core/scheduled-restart';
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
@@ -72,58 +73,72 @@ describe('a schedule’s input', () => {
     // Neither CloudFormation's schema nor the Scheduler API model bounds Target.Input; what bounds it
     // is the Lambda payload of an asynchronous invocation (1 MB).
     const ids = range(Number.MAX_SAFE_INTEGER - MAX_SCHEDULE_HOSTS + 1, MAX_SCHEDULE_HOSTS);
-    const input = scheduledRestartInput(ids, SCHEDULER_RUN_ID, 'x'.repeat(64), 'r'.repeat(MAX_REASON_LENGTH));
+    const input = scheduledRestartInput(
+      ids,
+      SCHEDULER_RUN_ID,
+      'x'.repeat(64),
+      'r'.repeat(MAX_REASON_LENGTH),
+      {
+        maxConcurrency: '100%',
+        maxErrors: '100%',
+        healthCheckSeconds: 600,
+      },
+    );
 
     expect(JSON.stringify(input).length).toBeLessThan(20_000);
+  });
+
+  it('carries the rollout only when the schedule gives one', () => {
+    expect(scheduledRestartInput([1], 'run', 'nightly', 'why', {}).scheduledRestart).toEqual({
+      hostIds: [1],
+      runId: 'run',
+      scheduleName: 'nightly',
+      reason: 'why',
+    });
+    expect(
+      scheduledRestartInput([1], 'run', 'nightly', 'why', { maxErrors: 0 }).scheduledRestart,
+    ).toMatchObject({
+      rollout: { maxErrors: 0 },
+    });
   });
 });
 
 describe('a schedule run', () => {
-  const run = { hostIds: [3, 1, 2], runId: 'run-1', scheduleName: 'nightly', reason: 'weekly' };
-
-  it('becomes one restart per host, in the schedule’s order, each carrying the run', () => {
-    expect(hostRestartsOf(run)).toEqual(
-      [3, 1, 2].map((hostId) => ({
-        scheduledHostRestart: { runId: 'run-1', hostId, scheduleName: 'nightly', reason: 'weekly' },
-      })),
-    );
+  it('is one batch as large as a schedule may be', () => {
+    expect(MAX_SCHEDULE_HOSTS).toBe(MAX_BATCH_HOSTS);
   });
 
-  it('leaves out what the schedule does not give', () => {
-    expect(hostRestartsOf({ hostIds: [5], runId: 'r' })).toEqual([
-      { scheduledHostRestart: { runId: 'r', hostId: 5 } },
-    ]);
+  it('becomes one batch over its hosts, in the schedule’s order, with its rollout', () => {
+    expect(
+      scheduledBatchOf({ hostIds: [3, 1, 2], rollout: { maxConcurrency: '50%', maxErrors: 1 } }),
+    ).toEqual({
+      hostIds: [3, 1, 2],
+      rollout: { maxConcurrency: { percent: 50 }, maxErrors: { count: 1 } },
+      dryRun: false,
+      prohibitRollback: false,
+    });
+    expect(scheduledBatchOf({ hostIds: [5] }).rollout).toEqual({});
   });
 
-  it('keys each host’s restart by run and host: the same pair, the same key; any other, another', () => {
-    expect(scheduledRestartKey('run-1', 3)).toBe(scheduledRestartKey('run-1', 3));
-    const keys = new Set([
-      scheduledRestartKey('run-1', 3),
-      scheduledRestartKey('run-1', 31),
-      scheduledRestartKey('run-13', 1),
-      scheduledRestartKey('run-2', 3),
-    ]);
-    expect(keys.size).toBe(4);
-  });
-});
-
-describe('inBatches', () => {
-  it('cuts 1,000 items into 100 batches of 10, losing and repeating none', () => {
-    const items = range(1, 1000);
-
-    const batches = inBatches(items, 10);
-
-    expect(batches).toHaveLength(100);
-    expect(batches.every((batch) => batch.length === 10)).toBe(true);
-    expect(batches.flat()).toEqual(items);
+  it.each([
+    [{ hostIds: [1, 1] }, 'scheduledRestart.hostIds names a host more than once: 1'],
+    [{ hostIds: [] }, 'scheduledRestart.hostIds must name at least one host, got an empty list'],
+    [{ hostIds: [1, 1.5] }, 'scheduledRestart.hostIds[1] must be a positive 64-bit integer, got 1.5'],
+    [
+      { hostIds: [1, 'two'] },
+      'scheduledRestart.hostIds[1] must be a host id (a JSON integer), got the text "two"',
+    ],
+    [{ hostIds: [1], rollout: { maxConcurrency: 0 } }, 'scheduledRestart.rollout.maxConcurrency must be'],
+    [{ hostIds: [1], rollout: { dryRun: true } }, 'scheduledRestart.rollout has unknown field "dryRun"'],
+  ])('refuses %j, naming the field within the run', (run, message) => {
+    expect(() => scheduledBatchOf(run)).toThrow(InvalidArgument);
+    expect(() => scheduledBatchOf(run)).toThrow(`Invalid schedule run: ${message}`);
   });
 
-  it('puts the remainder in a last, shorter batch', () => {
-    expect(inBatches([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
-    expect(inBatches([], 10)).toEqual([]);
-  });
-
-  it('refuses a batch size below one', () => {
-    expect(() => inBatches([1], 0)).toThrow(RangeError);
+  it('keys its batch by the run: the same run, the same key; another run, another', () => {
+    expect(scheduledRunKey('run-1')).toBe(scheduledRunKey('run-1'));
+    expect(
+      new Set([scheduledRunKey('run-1'), scheduledRunKey('run-13'), scheduledRunKey('run-2')]).size,
+    ).toBe(3);
   });
 });

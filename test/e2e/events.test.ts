@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   RESTART_REJECTED_DETAIL_TYPE,
@@ -10,10 +9,9 @@ import {
   restartRequestedPattern,
   taskStatusChangePattern,
 } from '../../functions/core/event-patterns.ts';
-import { scheduledRestartInput } from '../../functions/core/scheduled-restart.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { setDemoMode } from '../../local/demo-hosts.ts';
-import { functionName, type LocalSystem } from '../../local/local-system.ts';
+import type { LocalSystem } from '../../local/local-system.ts';
 import type { BusEvent } from '../../local/services/eventbridge.ts';
 import { call, eventually, startTestSystem, tokenFor, waitForTask } from '../support/local-client.ts';
 
@@ -240,53 +238,5 @@ describe('restarts requested by events', () => {
       await waitForTask(system, viewer, busyId);
       setDemoMode(host, 'normal');
     }
-  });
-});
-
-describe('scheduled restarts', () => {
-  it('restarts each host of the schedule through the queue, skipping and reporting a busy host', async () => {
-    setDemoMode(system.hosts[5]!, 'hang-stop');
-    const busy = await call(system, 'POST', '/compute/hosts/6/agent/restart', viewer);
-    expect(busy.status).toBe(200);
-    const lambda = new LambdaClient({});
-    const runId = randomUUID();
-
-    const result = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionName('restartTrigger'),
-        Payload: JSON.stringify(scheduledRestartInput([1, 6], runId, 'nightly')),
-      }),
-    );
-
-    expect(JSON.parse(new TextDecoder().decode(result.Payload))).toEqual({
-      outcome: 'QUEUED',
-      runId,
-      hosts: 2,
-    });
-    await eventually(
-      async () => (await tasksOfHost(1)).some((task) => task.type === 'SCHEDULED'),
-      'the scheduled task of host 1',
-    );
-    const scheduled = (await tasksOfHost(1)).find((task) => task.type === 'SCHEDULED');
-    expect(scheduled).toMatchObject({ type: 'SCHEDULED', creator: 'nightly' });
-    await waitForTask(system, viewer, scheduled!.id);
-    await eventually(
-      () =>
-        rejections().some(
-          (event) =>
-            (event.detail as { code?: string; hostId?: string }).code === 'COMMON_CONFLICT' &&
-            (event.detail as { hostId?: string }).hostId === '6' &&
-            String((event.detail as { reason?: string }).reason).includes(`task ${busy.envelope.data.id}`),
-        ),
-      'the skipped-host report',
-    );
-    expect((await tasksOfHost(6)).filter((task) => task.type === 'SCHEDULED')).toEqual([]);
-    await call(
-      system,
-      'POST',
-      `/api/v2/tasks/instances/${busy.envelope.data.id}/subtasks/${busy.envelope.data.subtasks[2].id}/cancel`,
-      await tokenFor(system, 'ops', ['TASK_MANAGER']),
-    );
-    lambda.destroy();
   });
 });

@@ -1,33 +1,16 @@
-import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import {
-  SendMessageBatchCommand,
-  type SendMessageBatchCommandInput,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
-import {
-  hostRestartsOf,
-  type ScheduledHostRestart,
-  scheduledRestartInput,
-} from '../../functions/core/scheduled-restart.ts';
-import { fromTaskItem } from '../../functions/store/task-item.ts';
-import {
-  createTestTables,
-  registerHost,
-  type TestTables,
-  tableItems,
-  testDynamoDb,
-} from '../support/test-tables.ts';
+import { RESTART_REQUESTED_EVENT } from '../../functions/core/event-patterns.ts';
+import { scheduledRestartInput } from '../../functions/core/scheduled-restart.ts';
+import { fromBatchItem } from '../../functions/store/batch-item.ts';
+import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:restart-agent';
-const SCHEDULED_QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/scheduled-restarts';
+const BATCH_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:batch-restart';
 const REJECTED_QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/rejected';
 const HOSTS = 30;
 const sfnMock = mockClient(SFNClient);
@@ -35,15 +18,14 @@ const sqsMock = mockClient(SQSClient);
 const eventsMock = mockClient(EventBridgeClient);
 let tables: TestTables;
 let handler: typeof import('../../functions/restart-trigger.ts').handler;
-let nextMessage = 0;
 
 beforeAll(async () => {
   tables = await createTestTables();
   Object.assign(process.env, {
     [ENV.stateMachineArn]: STATE_MACHINE_ARN,
+    [ENV.batchStateMachineArn]: BATCH_STATE_MACHINE_ARN,
     [ENV.eventBusName]: 'bus',
     [ENV.rejectedQueueUrl]: REJECTED_QUEUE,
-    [ENV.scheduledRestartQueueUrl]: SCHEDULED_QUEUE,
   });
   for (let hostId = 1; hostId <= HOSTS; hostId++) {
     await registerHost(tables, { hostId, instanceId: `mi-${String(hostId).padStart(17, '0')}` });
@@ -56,182 +38,201 @@ beforeEach(() => {
   sqsMock.reset();
   eventsMock.reset();
   sfnMock.on(StartExecutionCommand).callsFake((input) => ({
-    executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${input.name}`,
+    executionArn: `${String(input.stateMachineArn).replace(':stateMachine:', ':execution:')}:${input.name}`,
     startDate: new Date(),
-  }));
-  sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({
-    Successful: (input.Entries ?? []).map((entry) => ({
-      Id: entry.Id,
-      MessageId: `m-${nextMessage++}`,
-      MD5OfMessageBody: '',
-    })),
-    Failed: [],
   }));
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'rejected' });
   eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e' }] });
 });
 
-const byNumber = (a: number, b: number) => a - b;
-const tasksOf = async (runHosts: readonly number[]) =>
-  (await tableItems(tables.taskTable))
-    .filter((item) => item.sk === 'TASK')
-    .map(fromTaskItem)
-    .filter((task) => runHosts.includes(task.hostId));
-const locksOf = async (runHosts: readonly number[]) =>
-  (await tableItems(tables.taskTable)).filter(
-    (item) => item.sk === 'LOCK' && runHosts.includes(Number(String(item.pk).replace('HOST#', ''))),
-  );
-const batchOf = (messages: readonly (ScheduledHostRestart | string)[]): SQSEvent => ({
-  Records: messages.map((message, index) => ({
-    messageId: `message-${index}`,
-    receiptHandle: `receipt-${index}`,
-    body: typeof message === 'string' ? message : JSON.stringify(message),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'scheduler',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:scheduled-restarts',
-    awsRegion: 'us-east-1',
-  })),
+const restartRequested = (id: string, detail: Record<string, unknown>) => ({
+  id,
+  source: RESTART_REQUESTED_EVENT.source,
+  'detail-type': RESTART_REQUESTED_EVENT.detailType,
+  detail,
 });
-const run = (hostIds: number[], runId: string) =>
-  scheduledRestartInput(hostIds, runId, 'nightly', 'weekly refresh').scheduledRestart;
+const batchesOf = async (hostIds: readonly number[]) => {
+  const items = await tableItems(tables.taskTable);
+  return items
+    .filter((item) => item.sk === 'BATCH')
+    .map(fromBatchItem)
+    .filter((batch) =>
+      items.some(
+        (item) =>
+          item.pk === `TASK#${batch.id}` && hostIds.includes(Number(item.host)) && item.sk !== 'BATCH',
+      ),
+    );
+};
+const batchStarts = () =>
+  sfnMock
+    .commandCalls(StartExecutionCommand)
+    .map((call) => call.args[0].input)
+    .filter((input) => input.stateMachineArn === BATCH_STATE_MACHINE_ARN);
+const rejectedReasons = () =>
+  sqsMock
+    .commandCalls(SendMessageCommand)
+    .filter((call) => call.args[0].input.QueueUrl === REJECTED_QUEUE)
+    .map((call) => JSON.parse(call.args[0].input.MessageBody ?? '{}').reason as string);
+const publishedRejections = () =>
+  eventsMock
+    .commandCalls(PutEventsCommand)
+    .map((call) => JSON.parse(call.args[0].input.Entries?.[0]?.Detail ?? '{}'));
+
+describe('an event naming hostIds', () => {
+  it('starts one batch over the hosts, with its rollout, created by the requester', async () => {
+    const event = restartRequested('fleet-1', {
+      hostIds: [1, 2, 3],
+      rollout: { maxConcurrency: 2, maxErrors: '0%' },
+      reason: 'fleet refresh',
+      requestedBy: 'monitoring',
+    });
+
+    const answer = await handler(event);
+
+    expect(answer).toEqual([{ outcome: 'STARTED', batchId: expect.any(Number), hostCount: 3 }]);
+    const [batch] = await batchesOf([1, 2, 3]);
+    expect(batch).toMatchObject({
+      type: 'SYS_ONECE',
+      creator: 'monitoring',
+      reason: 'fleet refresh',
+      rollout: expect.objectContaining({ maxConcurrency: 2, maxErrors: 0 }),
+    });
+    expect(batchStarts()).toEqual([
+      expect.objectContaining({ stateMachineArn: BATCH_STATE_MACHINE_ARN, name: `batch-${batch?.id}` }),
+    ]);
+    expect(rejectedReasons()).toEqual([]);
+  });
+
+  it('delivered again with the same id, starts no second batch and answers the first', async () => {
+    const event = restartRequested('fleet-twice', { hostIds: [4, 5] });
+
+    const [first] = (await handler(event)) as unknown[];
+    const [again] = (await handler(event)) as unknown[];
+
+    expect(again).toEqual({ ...(first as object), outcome: 'DUPLICATE' });
+    expect(await batchesOf([4, 5])).toHaveLength(1);
+    expect(batchStarts()).toHaveLength(1);
+  });
+
+  it('is created by the event’s source when it names no requester', async () => {
+    await handler(restartRequested('fleet-source', { hostIds: [6] }));
+
+    expect((await batchesOf([6]))[0]?.creator).toBe(RESTART_REQUESTED_EVENT.source);
+  });
+
+  it.each([
+    [{ hostIds: [7, 7] }, 'Invalid restart request: detail.hostIds names a host more than once: 7.'],
+    [
+      { hostIds: [7, 'x'] },
+      'Invalid restart request: detail.hostIds[1] must be a host id (a JSON integer), got the text "x".',
+    ],
+    [
+      { hostIds: [7], hostId: 8 },
+      'Invalid restart request: detail gives both hostId and hostIds: give one host as hostId or many as hostIds.',
+    ],
+    [
+      { hostIds: [7], dryRun: true },
+      expect.stringMatching(/^Invalid restart request: detail\.dryRun is not accepted from events/),
+    ],
+    [
+      { hostIds: [7], rollout: { maxConcurrency: 0 } },
+      expect.stringMatching(/^Invalid restart request: detail\.rollout\.maxConcurrency must be/),
+    ],
+    [
+      { hostIds: [7], parallel: true },
+      expect.stringMatching(/^Invalid restart request: detail: Unrecognized key/),
+    ],
+  ])('%j is rejected visibly, writing and starting nothing', async (detail, reason) => {
+    const itemsBefore = await tableItems(tables.taskTable);
+
+    const answer = await handler(restartRequested(`invalid-${JSON.stringify(detail)}`, detail));
+
+    expect(answer).toEqual([{ outcome: 'REJECTED', code: 'COMMON_ILLEGAL_ARGUMENT', reason }]);
+    expect(rejectedReasons()).toEqual([reason]);
+    expect(publishedRejections()).toEqual([expect.objectContaining({ outcome: 'REJECTED', reason })]);
+    expect(batchStarts()).toEqual([]);
+    expect(await tableItems(tables.taskTable)).toEqual(itemsBefore);
+  });
+
+  it('naming an unknown host is rejected as not found, writing and starting nothing', async () => {
+    const itemsBefore = await tableItems(tables.taskTable);
+
+    const answer = await handler(restartRequested('fleet-unknown', { hostIds: [8, 90_001] }));
+
+    expect(answer).toEqual([
+      { outcome: 'REJECTED', code: 'COMMON_NOT_FOUND', reason: expect.stringContaining('90001') },
+    ]);
+    expect(rejectedReasons()).toHaveLength(1);
+    expect(batchStarts()).toEqual([]);
+    expect(await tableItems(tables.taskTable)).toEqual(itemsBefore);
+  });
+});
 
 describe('a schedule run', () => {
-  it('is queued as one message per host, ten to a SendMessageBatch call, without starting anything itself', async () => {
-    const hostIds = Array.from({ length: 25 }, (_, i) => 1000 + i);
+  it('starts its hosts as one batch, SCHEDULED and created by the schedule', async () => {
+    const hostIds = [10, 11, 12, 13, 14, 15];
 
-    const answer = await handler(scheduledRestartInput(hostIds, 'run-fan-out', 'nightly'));
-
-    expect(answer).toEqual({ outcome: 'QUEUED', runId: 'run-fan-out', hosts: 25 });
-    const calls = sqsMock.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input);
-    expect(calls.map((input) => input.Entries?.length)).toEqual([10, 10, 5]);
-    expect(calls.every((input) => input.QueueUrl === SCHEDULED_QUEUE)).toBe(true);
-    const bodies = calls.flatMap((input) =>
-      (input.Entries ?? []).map((entry) => JSON.parse(entry.MessageBody ?? '')),
-    );
-    expect(bodies).toEqual(
-      hostRestartsOf(scheduledRestartInput(hostIds, 'run-fan-out', 'nightly').scheduledRestart),
-    );
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toEqual([]);
-  });
-
-  it('fails, to be delivered again, when SQS refuses any of its messages', async () => {
-    sqsMock.on(SendMessageBatchCommand).resolves({
-      Successful: [],
-      Failed: [{ Id: '0', SenderFault: false, Code: 'InternalError', Message: 'try again' }],
-    });
-
-    await expect(handler(scheduledRestartInput([1, 2], 'run-refused'))).rejects.toThrow(
-      /SQS refused 1 of 2 scheduled host restarts of run run-refused \(InternalError/,
-    );
-  });
-});
-
-describe('a batch of scheduled host restarts', () => {
-  it('starts one task per host, each SCHEDULED and created by the schedule, and reports no failure', async () => {
-    const hostIds = [1, 2, 3];
-
-    const answer = (await handler(batchOf(hostRestartsOf(run(hostIds, 'run-a'))))) as SQSBatchResponse;
-
-    expect(answer).toEqual({ batchItemFailures: [] });
-    const tasks = await tasksOf(hostIds);
-    expect(tasks.map((task) => Number(task.hostId)).sort(byNumber)).toEqual(hostIds);
-    for (const task of tasks) {
-      expect(task).toMatchObject({ type: 'SCHEDULED', creator: 'nightly', reason: 'weekly refresh' });
-    }
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(3);
-  });
-
-  it('delivered again, starts nothing and creates no second task', async () => {
-    const hostIds = [4, 5, 6];
-    const batch = batchOf(hostRestartsOf(run(hostIds, 'run-b')));
-    await handler(batch);
-    const before = await tasksOf(hostIds);
-
-    const answer = await handler(batch);
-
-    expect(answer).toEqual({ batchItemFailures: [] });
-    expect(await tasksOf(hostIds)).toEqual(before);
-    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(3);
-  });
-
-  it('starts the same hosts again in the next run', async () => {
-    const hostIds = [7];
-    await handler(batchOf(hostRestartsOf(run(hostIds, 'run-c1'))));
-    // The first run's task ended: its host is free again, as finish-task leaves it.
-    for (const lock of await locksOf(hostIds)) {
-      await testDynamoDb.send(
-        new DeleteItemCommand({ TableName: tables.taskTable, Key: marshall({ pk: lock.pk, sk: lock.sk }) }),
-      );
-    }
-
-    await handler(batchOf(hostRestartsOf(run(hostIds, 'run-c2'))));
-
-    expect(await tasksOf(hostIds)).toHaveLength(2);
-  });
-
-  it('reports only the host whose start failed, leaves nothing behind for it, and starts it on redelivery', async () => {
-    const hostIds = [8, 9, 10];
-    sfnMock.on(StartExecutionCommand, { stateMachineArn: STATE_MACHINE_ARN }).callsFake((input) => {
-      if (JSON.parse(input.input).hostId === 9)
-        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-      return { executionArn: `arn:${input.name}`, startDate: new Date() };
-    });
-    const batch = batchOf(hostRestartsOf(run(hostIds, 'run-d')));
-
-    const answer = await handler(batch);
-
-    expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'message-1' }] });
-    expect((await tasksOf(hostIds)).map((task) => Number(task.hostId)).sort(byNumber)).toEqual([8, 10]);
-    expect(await locksOf([9])).toEqual([]);
-
-    sfnMock.on(StartExecutionCommand).callsFake((input) => ({
-      executionArn: `arn:${input.name}`,
-      startDate: new Date(),
-    }));
-    expect(await handler(batchOf([hostRestartsOf(run(hostIds, 'run-d'))[1]!]))).toEqual({
-      batchItemFailures: [],
-    });
-    expect((await tasksOf(hostIds)).map((task) => Number(task.hostId)).sort(byNumber)).toEqual([8, 9, 10]);
-  });
-
-  it('rejects a malformed message visibly, once, instead of having it delivered again', async () => {
     const answer = await handler(
-      batchOf(['not json', JSON.stringify({ scheduledHostRestart: { runId: 'r', hostId: -1 } })]),
+      scheduledRestartInput(hostIds, 'run-a', 'nightly', 'weekly refresh', { maxConcurrency: '50%' }),
     );
 
-    expect(answer).toEqual({ batchItemFailures: [] });
-    const rejected = sqsMock
-      .commandCalls(SendMessageCommand)
-      .map((call) => JSON.parse(call.args[0].input.MessageBody ?? ''));
-    expect(rejected.map((message) => message.reason)).toEqual([
-      'Invalid scheduled host restart: the message is not JSON',
-      expect.stringMatching(/^Invalid scheduled host restart: scheduledHostRestart\.hostId: /),
+    expect(answer).toEqual({ outcome: 'STARTED', batchId: expect.any(Number), hostCount: 6 });
+    const batches = await batchesOf(hostIds);
+    expect(batches).toEqual([
+      expect.objectContaining({
+        type: 'SCHEDULED',
+        creator: 'nightly',
+        reason: 'weekly refresh',
+        rollout: expect.objectContaining({ maxConcurrency: 3 }),
+      }),
     ]);
-    expect(
-      sqsMock
-        .commandCalls(SendMessageCommand)
-        .every((call) => call.args[0].input.QueueUrl === REJECTED_QUEUE),
-    ).toBe(true);
+    expect(batchStarts()).toHaveLength(1);
   });
 
-  it('skips and reports a host that already has a running task', async () => {
-    const hostIds = [11];
-    await handler(batchOf(hostRestartsOf(run(hostIds, 'run-e1'))));
+  it('delivered again, starts no second batch; the next run starts another', async () => {
+    const hostIds = [16, 17];
+    const run = scheduledRestartInput(hostIds, 'run-b', 'nightly');
 
-    const answer = await handler(batchOf(hostRestartsOf(run(hostIds, 'run-e2'))));
+    const first = await handler(run);
+    const again = await handler(run);
+    await handler(scheduledRestartInput(hostIds, 'run-c', 'nightly'));
 
-    expect(answer).toEqual({ batchItemFailures: [] });
-    expect(await tasksOf(hostIds)).toHaveLength(1);
-    const reported = eventsMock
-      .commandCalls(PutEventsCommand)
-      .map((call) => JSON.parse(call.args[0].input.Entries?.[0]?.Detail ?? '{}'));
-    expect(reported).toContainEqual(expect.objectContaining({ outcome: 'SKIPPED', hostId: '11' }));
+    expect(again).toEqual({ ...(first as object), outcome: 'DUPLICATE' });
+    expect(await batchesOf(hostIds)).toHaveLength(2);
+    expect(batchStarts()).toHaveLength(2);
+  });
+
+  it('naming an unknown host is rejected visibly, writing nothing', async () => {
+    const itemsBefore = await tableItems(tables.taskTable);
+
+    const answer = await handler(scheduledRestartInput([18, 90_002], 'run-unknown', 'nightly'));
+
+    expect(answer).toMatchObject({ outcome: 'REJECTED', code: 'COMMON_NOT_FOUND' });
+    expect(rejectedReasons()).toHaveLength(1);
+    expect(await tableItems(tables.taskTable)).toEqual(itemsBefore);
+  });
+
+  it('with an invalid host list is rejected visibly, naming the field', async () => {
+    const answer = await handler({ scheduledRestart: { hostIds: 'all', runId: 'run-invalid' } });
+
+    expect(answer).toEqual({
+      outcome: 'REJECTED',
+      code: 'COMMON_ILLEGAL_ARGUMENT',
+      reason:
+        'Invalid schedule run: scheduledRestart.hostIds must be a list of host ids, got the text "all".',
+    });
+    expect(batchStarts()).toEqual([]);
+  });
+
+  it('throws when its batch cannot start, leaving nothing, so that Scheduler delivers it again', async () => {
+    sfnMock.on(StartExecutionCommand).rejects(new Error('Rate exceeded'));
+    const run = scheduledRestartInput([19, 20], 'run-retried', 'nightly');
+    const itemsBefore = (await tableItems(tables.taskTable)).filter((item) => item.pk !== 'COUNTER');
+
+    await expect(handler(run)).rejects.toThrow('Rate exceeded');
+    expect((await tableItems(tables.taskTable)).filter((item) => item.pk !== 'COUNTER')).toEqual(itemsBefore);
+
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+    expect(await handler(run)).toMatchObject({ outcome: 'STARTED' });
   });
 });

@@ -31,7 +31,15 @@ describe('the largest deployment the settings allow', () => {
         'aws:PrincipalAccount': [{ Ref: 'AWS::AccountId' }, '111111111111', '222222222222'],
       },
     });
-    expect(resourcesOfType(synth.json, 'AWS::Scheduler::Schedule').length).toBeGreaterThan(0);
+    const schedules = resourcesOfType(synth.json, 'AWS::Scheduler::Schedule');
+    expect(schedules.length).toBeGreaterThan(0);
+    const [[, schedule] = []] = schedules;
+    const target = schedule?.Properties?.Target as { Input?: string } | undefined;
+    const input = JSON.parse(target?.Input ?? '{}');
+    expect(input.scheduledRestart).toMatchObject({
+      rollout: JSON.parse(MAXIMAL_CONTEXT.restartSchedules)[0].rollout,
+    });
+    expect(input.scheduledRestart.hostIds).toHaveLength(1000);
   });
 
   it('finds no cfn-lint error, and no warning but the allowed ones', () => {

@@ -449,6 +449,14 @@ describe('IAM', () => {
         taskItems(),
         allow(['dynamodb:GetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
         allow(['states:StartExecution'], [ref(idOf(synth.stack.workflow.stateMachine))]),
+        // A fleet's batch (an event's hostIds, a schedule run): its hosts looked up and its items
+        // written many at once, and its execution started; nothing more of the rollout's executions.
+        allow(
+          ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+          [getAtt(idOf(synth.stack.store.taskTable), 'Arn')],
+        ),
+        allow(['dynamodb:BatchGetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
+        allow(['states:StartExecution'], [ref(idOf(synth.stack.rollout.stateMachine))]),
         allow(['events:PutEvents'], [getAtt(idOf(synth.stack.taskEvents.bus), 'Arn')]),
         allow(['sqs:SendMessage'], [getAtt(idOf(rejectedRequests), 'Arn')]),
         deadLetters(trigger.deadLetterQueue),
@@ -957,7 +965,14 @@ describe('Lambda functions', () => {
     expect(variables(all.reconcileExecution)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.sweepTasks)).toEqual([...base, ENV.commandOutputLogGroup].sort());
     expect(variables(all.restartTrigger)).toEqual(
-      [...base, ENV.hostTable, ENV.stateMachineArn, ENV.eventBusName, ENV.rejectedQueueUrl].sort(),
+      [
+        ...base,
+        ENV.hostTable,
+        ENV.stateMachineArn,
+        ENV.batchStateMachineArn,
+        ENV.eventBusName,
+        ENV.rejectedQueueUrl,
+      ].sort(),
     );
     expect(variables(all.publishTaskEvents)).toEqual(['NODE_OPTIONS', ENV.eventBusName].sort());
     const rollout = [...base, ENV.hostTable, ENV.stateMachineArn];

@@ -189,6 +189,7 @@ export const MAXIMAL_CONTEXT = {
       timeZone: 'Asia/Shanghai',
       hostIds: Array.from({ length: 1000 }, (_, index) => index + 1),
       reason: 'Weekly agent refresh',
+      rollout: { maxConcurrency: '10%', maxErrors: 5, healthCheckSeconds: 600 },
     },
   ]),
 } as const;

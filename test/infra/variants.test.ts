@@ -1,12 +1,10 @@
 import { App } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   describeSchedule,
   MAX_SCHEDULE_HOSTS,
   SCHEDULE_DESCRIPTION_MAX_LENGTH,
-  SCHEDULED_RESTART_QUEUE,
 } from '#core/scheduled-restart';
 import { createApp } from '#infra/create-app';
 import { CONTEXT_KEYS, readSettings } from '#infra/settings';
@@ -27,6 +25,7 @@ const nightly = {
   timeZone: 'Asia/Shanghai',
   hostIds: [101, 102],
   reason: 'Weekly agent refresh',
+  rollout: { maxConcurrency: '50%', maxErrors: 0, healthCheckSeconds: 30 },
 };
 
 describe('with an external OIDC issuer and a restart schedule', () => {
@@ -111,6 +110,7 @@ describe('with an external OIDC issuer and a restart schedule', () => {
         reason: nightly.reason,
         runId: '<aws.scheduler.execution-id>',
         scheduleName: nightly.name,
+        rollout: nightly.rollout,
       },
     });
     expect(roleStatements(synth.json, logicalId(synth.stack, schedulerRole))).toEqual([
@@ -127,49 +127,26 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     ]);
   });
 
-  it('fans each run out through an encrypted queue that feeds restart-trigger in reported batches', () => {
-    const { handler, trigger, scheduledRestarts } = synth.stack.restartTriggers;
-    if (!scheduledRestarts) throw new Error('A schedule needs the scheduled-restarts queue');
-    const queueId = logicalId(synth.stack, scheduledRestarts);
+  it('starts each run as a batch: no queue or event source mapping feeds restart-trigger', () => {
+    const { handler } = synth.stack.restartTriggers;
     const fn = synth.json.Resources[logicalId(synth.stack, handler.function)]?.Properties ?? {};
-    const queue = synth.json.Resources[queueId]?.Properties ?? {};
 
-    expect(queue).toEqual({
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 86_400,
-      VisibilityTimeout: SCHEDULED_RESTART_QUEUE.visibilityTimeoutSeconds,
-      RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(synth.stack, trigger.deadLetterQueue), 'Arn'] },
-        maxReceiveCount: SCHEDULED_RESTART_QUEUE.maxReceiveCount,
-      },
-    });
-    // AWS's advice for an SQS event source: hide a message for six times the function's timeout.
-    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(fn.Timeout));
-    synth.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: queueId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
     expect(
       resourcesOfType(synth.json, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties),
-    ).toContainEqual({
-      FunctionName: { Ref: logicalId(synth.stack, handler.function) },
-      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-      BatchSize: SCHEDULED_RESTART_QUEUE.batchSize,
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: SCHEDULED_RESTART_QUEUE.maxConcurrency },
-    });
+    ).not.toContainEqual(
+      expect.objectContaining({ FunctionName: { Ref: logicalId(synth.stack, handler.function) } }),
+    );
     expect(fn).toMatchObject({
-      Environment: { Variables: { [ENV.scheduledRestartQueueUrl]: { Ref: queueId } } },
+      Environment: {
+        Variables: {
+          [ENV.batchStateMachineArn]: { Ref: logicalId(synth.stack, synth.stack.rollout.stateMachine) },
+        },
+      },
     });
   });
 
-  it('lets restart-trigger send to and consume the scheduled-restarts queue, and nothing more of it', () => {
-    const { handler, trigger, rejectedRequests, scheduledRestarts } = synth.stack.restartTriggers;
-    if (!scheduledRestarts) throw new Error('A schedule needs the scheduled-restarts queue');
+  it('lets restart-trigger send only to the rejected-requests queue and its dead-letter queue', () => {
+    const { handler, trigger, rejectedRequests } = synth.stack.restartTriggers;
     const arnOf = (construct: Parameters<typeof logicalId>[1]) => ({
       'Fn::GetAtt': [logicalId(synth.stack, construct), 'Arn'],
     });
@@ -184,18 +161,6 @@ describe('with an external OIDC issuer and a restart schedule', () => {
           Effect: 'Allow',
           Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
           Resource: [arnOf(trigger.deadLetterQueue)],
-        },
-        { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [arnOf(scheduledRestarts)] },
-        {
-          Effect: 'Allow',
-          Action: [
-            'sqs:ReceiveMessage',
-            'sqs:ChangeMessageVisibility',
-            'sqs:GetQueueUrl',
-            'sqs:DeleteMessage',
-            'sqs:GetQueueAttributes',
-          ],
-          Resource: [arnOf(scheduledRestarts)],
         },
       ]),
     );
@@ -236,18 +201,17 @@ describe(`with a schedule of ${MAX_SCHEDULE_HOSTS} hosts`, () => {
 });
 
 describe('without a schedule', () => {
-  it('creates no scheduled-restarts queue and tells restart-trigger of none', () => {
+  it('creates no schedule and no scheduler role', () => {
     const synth = synthesize();
     const fn = synth.stack.restartTriggers.handler.function;
 
-    expect(synth.stack.restartTriggers.scheduledRestarts).toBeUndefined();
+    expect(synth.stack.restartTriggers.schedulerRole).toBeUndefined();
     expect(resourcesOfType(synth.json, 'AWS::Scheduler::Schedule')).toEqual([]);
     const properties = synth.json.Resources[logicalId(synth.stack, fn)]?.Properties ?? {};
     const { Variables: variables = {} } = (properties.Environment ?? {}) as {
       Variables?: Record<string, unknown>;
     };
     expect(Object.keys(variables)).toContain(ENV.rejectedQueueUrl);
-    expect(Object.keys(variables)).not.toContain(ENV.scheduledRestartQueueUrl);
   });
 });
 
@@ -312,6 +276,21 @@ describe('deployment settings', () => {
       settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, reason: 'x'.repeat(1024) }] })
         .restartSchedules[0]?.reason,
     ).toHaveLength(1024);
+  });
+
+  it('read a restart schedule’s rollout, and refuse one the batch API would refuse, naming the field', () => {
+    expect(settingsWith({ [CONTEXT_KEYS.restartSchedules]: [nightly] }).restartSchedules[0]?.rollout).toEqual(
+      nightly.rollout,
+    );
+    const refused = (rollout: unknown) => () =>
+      settingsWith({ [CONTEXT_KEYS.restartSchedules]: [{ ...nightly, rollout }] });
+
+    expect(refused({ maxConcurrency: 0 })).toThrow(
+      'CDK context restartSchedules: nightly: Invalid schedule: rollout.maxConcurrency must be a whole number of hosts from 1',
+    );
+    expect(refused({ healthCheckSeconds: 601 })).toThrow('rollout.healthCheckSeconds must be');
+    expect(refused({ dryRun: true })).toThrow('rollout has unknown field "dryRun"');
+    expect(refused('fast')).toThrow('rollout must be a JSON object');
   });
 
   it('refuse two restart schedules of one name', () => {

@@ -125,27 +125,14 @@ export class FakeEventBus implements EventBus {
   }
 }
 
-/** In-memory queues; a batch refuses the messages whose body matches `refuse`. */
+/** In-memory queues. */
 export class FakeQueues implements MessageQueues {
   readonly messages: { queueUrl: string; body: string }[] = [];
-  readonly batchSizes: number[] = [];
-  refuse: (body: string) => boolean = () => false;
   readonly failing: Failures<MessageQueues> = {};
 
   async send(queueUrl: string, body: string): Promise<void> {
     failIfSet(this.failing, 'send');
     this.messages.push({ queueUrl, body });
-  }
-
-  async sendBatch(
-    queueUrl: string,
-    bodies: readonly string[],
-  ): Promise<{ code: string; message?: string }[]> {
-    failIfSet(this.failing, 'sendBatch');
-    this.batchSizes.push(bodies.length);
-    const refused = bodies.filter((body) => this.refuse(body));
-    for (const body of bodies) if (!this.refuse(body)) this.messages.push({ queueUrl, body });
-    return refused.map(() => ({ code: 'InternalError', message: 'refused by the test' }));
   }
 }
 

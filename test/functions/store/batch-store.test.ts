@@ -23,7 +23,7 @@ import {
   creationBucket,
   TASK_TABLE,
 } from '../../../functions/store/table-schema.ts';
-import { StaleRecord, TaskStore } from '../../../functions/store/task-store.ts';
+import { DuplicateRequest, StaleRecord, TaskStore } from '../../../functions/store/task-store.ts';
 import { createStoredBatch, rolloutOf } from '../../support/batches.ts';
 import { createRestartTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../../support/test-tables.ts';
@@ -219,6 +219,70 @@ describe('BatchStore.deleteUnstartedBatch', () => {
 
     expect(await partitionItems(batch.id)).toEqual([]);
     expect(await counterItem(counter)).toMatchObject({ [`RUNNING#${BATCH_TASK_NAME}`]: counted - 1 });
+  });
+});
+
+describe('a batch with an idempotency key', () => {
+  const freshBatch = async (hostIds: number[]) => {
+    const firstId = await tasks.allocateIds(idsPerBatch(hostIds.length));
+    return newBatch({
+      firstId,
+      hostIds,
+      creator: 'monitoring',
+      type: 'SYS_ONECE',
+      prohibitRollback: false,
+      rollout: rolloutOf(2, 0),
+      executor: `arn:aws:states:us-east-1:1:execution:batch:batch-${firstId}`,
+      now: new Date(),
+    });
+  };
+  const requestItem = async (key: string) =>
+    (await tableItems(tables.taskTable)).find((item) => item.pk === `REQUEST#${key}`);
+
+  it('records the key with the batch, naming the batch (not a task), remembered a week', async () => {
+    const { batch, hosts } = await freshBatch([121, 122]);
+
+    await batches.createBatch(batch, hosts, 'event:keyed');
+
+    const item = await requestItem('event:keyed');
+    expect(item).toMatchObject({ sk: 'REQUEST', batchId: batch.id });
+    expect(item?.taskId).toBeUndefined();
+    expect(Number(item?.expiresAt)).toBeGreaterThan(Date.now() / 1000 + 6 * 24 * 3600);
+    expect(await batches.batchForRequest('event:keyed')).toEqual({ batch, hosts });
+    expect(await tasks.taskForRequest('event:keyed')).toBeUndefined();
+  });
+
+  it('refuses a second batch with the same key as DuplicateRequest naming the first, leaving none of its items', async () => {
+    const first = await freshBatch([123]);
+    await batches.createBatch(first.batch, first.hosts, 'event:twice');
+    const second = await freshBatch([123, 124]);
+
+    const refused = await batches.createBatch(second.batch, second.hosts, 'event:twice').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    expect(refused).toBeInstanceOf(DuplicateRequest);
+    expect((refused as DuplicateRequest).taskId).toBe(first.batch.id);
+    expect(await partitionItems(second.batch.id)).toEqual([]);
+    expect((await batches.batchForRequest('event:twice'))?.batch.id).toBe(first.batch.id);
+  });
+
+  it('answers no batch for a key nobody recorded', async () => {
+    expect(await batches.batchForRequest('event:never')).toBeUndefined();
+  });
+
+  it('is undone with its key by deleteUnstartedBatch, so that the request may start it again', async () => {
+    const { batch, hosts } = await freshBatch([125]);
+    await batches.createBatch(batch, hosts, 'event:unstarted');
+
+    await batches.deleteUnstartedBatch(batch, hosts, 'event:unstarted');
+
+    expect(await partitionItems(batch.id)).toEqual([]);
+    expect(await requestItem('event:unstarted')).toBeUndefined();
+    const again = await freshBatch([125]);
+    await batches.createBatch(again.batch, again.hosts, 'event:unstarted');
+    expect((await batches.batchForRequest('event:unstarted'))?.batch.id).toBe(again.batch.id);
   });
 });
 

@@ -3,25 +3,27 @@ import {
   PRODUCT_EVENT_SOURCE,
   RESTART_REJECTED_DETAIL_TYPE,
 } from '../../../functions/core/event-patterns.ts';
+import { BatchStore } from '../../../functions/store/batch-store.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
 import { TaskStore } from '../../../functions/store/task-store.ts';
 import {
-  queueScheduledRun,
-  restartScheduledHost,
+  runSchedule,
   type TriggerDependencies,
   type TriggeredRestart,
+  triggerBatch,
   triggerRestart,
 } from '../../../functions/use-cases/trigger-restart.ts';
+import { BATCH_STATE_MACHINE_ARN } from '../../support/batches.ts';
 import { FakeEventBus, FakeQueues, FakeWorkflow } from '../../support/fake-ports.ts';
 import { createRestartTask } from '../../support/tasks.ts';
-import { createTestTables, registerHost, type TestTables } from '../../support/test-tables.ts';
+import { createTestTables, registerHost, type TestTables, tableItems } from '../../support/test-tables.ts';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:1:stateMachine:sm';
 const REJECTED_QUEUE = 'https://sqs.us-east-1.amazonaws.com/1/rejected';
-const SCHEDULED_QUEUE = 'https://sqs.us-east-1.amazonaws.com/1/scheduled';
 const original = { id: 'event-1', source: 'ops.tooling' };
 let tables: TestTables;
 let store: TaskStore;
+let batches: BatchStore;
 let workflow: FakeWorkflow;
 let events: FakeEventBus;
 let queues: FakeQueues;
@@ -32,6 +34,7 @@ let nextHost = 1;
 beforeAll(async () => {
   tables = await createTestTables();
   store = new TaskStore(tables.taskTable);
+  batches = new BatchStore(tables.taskTable);
 });
 
 beforeEach(() => {
@@ -41,8 +44,10 @@ beforeEach(() => {
   rejections = [];
   deps = {
     tasks: store,
+    batches,
     hosts: new HostRegistry(tables.hostTable),
     stateMachineArn: STATE_MACHINE_ARN,
+    batchStateMachineArn: BATCH_STATE_MACHINE_ARN,
     workflow,
     eventBusName: 'bus',
     rejectedQueueUrl: REJECTED_QUEUE,
@@ -158,44 +163,179 @@ describe('triggerRestart', () => {
   });
 });
 
-describe('a schedule run', () => {
-  const run = (hostIds: number[]) => ({ hostIds, runId: `run-${Date.now()}`, scheduleName: 'nightly' });
+/** The items of the test table that belong to a batch (its own, its hosts', its list entry) or name it. */
+const itemsOfBatch = async (batchId: number) =>
+  (await tableItems(tables.taskTable)).filter(
+    (item) => item.pk === `TASK#${batchId}` || item.batchId === batchId,
+  );
 
-  it('is queued as one message per host, ten to a batch', async () => {
-    const hostIds = Array.from({ length: 25 }, (_, i) => 1000 + i);
-
-    const queued = await queueScheduledRun(run(hostIds), {
-      scheduledRestartQueueUrl: SCHEDULED_QUEUE,
-      queues,
-    });
-
-    expect(queued).toMatchObject({ outcome: 'QUEUED', hosts: 25 });
-    expect(queues.batchSizes).toEqual([10, 10, 5]);
-    expect(queues.messages.map((message) => JSON.parse(message.body).scheduledHostRestart.hostId)).toEqual(
+describe('triggerBatch', () => {
+  const toStart = (hostIds: number[], idempotencyKey: string) => ({
+    request: {
       hostIds,
-    );
-    expect(new Set(queues.messages.map((message) => message.queueUrl))).toEqual(new Set([SCHEDULED_QUEUE]));
+      rollout: { maxConcurrency: { count: 2 } },
+      dryRun: false as const,
+      prohibitRollback: true,
+    },
+    creator: 'ops.tooling',
+    type: 'SYS_ONECE' as const,
+    reason: 'fleet refresh',
+    idempotencyKey,
   });
 
-  it('throws when SQS refuses any of its messages, so that the run is delivered again', async () => {
-    queues.refuse = (body) => body.includes('"hostId":1003');
+  it('starts one batch over the hosts through the batch state machine, and reports nothing', async () => {
+    const hostIds = [await registeredHost(), await registeredHost(), await registeredHost()];
 
-    await expect(
-      queueScheduledRun(run([1001, 1002, 1003]), { scheduledRestartQueueUrl: SCHEDULED_QUEUE, queues }),
-    ).rejects.toThrow(
-      /^SQS refused 1 of 3 scheduled host restarts of run run-\d+ \(InternalError: refused by the test\)$/,
-    );
+    const outcome = await triggerBatch(toStart(hostIds, 'event:fleet-1'), deps, original);
+
+    expect(outcome).toEqual({ outcome: 'STARTED', batchId: expect.any(Number), hostCount: 3 });
+    const { batchId } = outcome as { batchId: number };
+    expect(workflow.started).toEqual([
+      expect.objectContaining({ stateMachineArn: BATCH_STATE_MACHINE_ARN, name: `batch-${batchId}` }),
+    ]);
+    const stored = await batches.getBatch(batchId);
+    expect(stored?.batch).toMatchObject({
+      status: 'RUNNING',
+      type: 'SYS_ONECE',
+      creator: 'ops.tooling',
+      prohibitRollback: true,
+      reason: 'fleet refresh',
+      rollout: expect.objectContaining({ maxConcurrency: 2 }),
+    });
+    expect(stored?.hosts.map((host) => host.hostId)).toEqual(hostIds);
+    expect((await batches.batchForRequest('event:fleet-1'))?.batch.id).toBe(batchId);
+    expect([events.events, queues.messages, rejections]).toEqual([[], [], []]);
   });
 
-  it('starts each host once however often its message is delivered', async () => {
-    const hostId = await registeredHost();
-    const message = { runId: 'run-once', hostId, scheduleName: 'nightly' };
+  it('answers a repeated delivery with the batch it started, starting no second one', async () => {
+    const hostIds = [await registeredHost(), await registeredHost()];
+    const first = await triggerBatch(toStart(hostIds, 'event:fleet-again'), deps, original);
 
-    const first = await restartScheduledHost(message, deps, message);
-    const again = await restartScheduledHost(message, deps, message);
+    const again = await triggerBatch(toStart(hostIds, 'event:fleet-again'), deps, original);
 
-    expect(first).toMatchObject({ outcome: 'STARTED' });
     expect(again).toEqual({ ...first, outcome: 'DUPLICATE' });
     expect(workflow.started).toHaveLength(1);
+  });
+
+  it('answers the earlier batch when the key is taken between its look and its write', async () => {
+    const hostIds = [await registeredHost()];
+    const first = await triggerBatch(toStart(hostIds, 'event:fleet-race'), deps, original);
+    // A store whose early look finds nothing, as when the first delivery writes its key just after it.
+    const lookedTooEarly = Object.assign(new BatchStore(tables.taskTable), {
+      batchForRequest: async () => undefined,
+    });
+    const itemsBefore = (await tableItems(tables.taskTable)).filter((item) => item.pk !== 'COUNTER');
+
+    const again = await triggerBatch(
+      toStart(hostIds, 'event:fleet-race'),
+      { ...deps, batches: lookedTooEarly },
+      original,
+    );
+
+    expect(again).toEqual({ ...first, outcome: 'DUPLICATE' });
+    expect(workflow.started).toHaveLength(1);
+    // The second batch's host items were written before its transaction failed, and deleted after.
+    expect((await tableItems(tables.taskTable)).filter((item) => item.pk !== 'COUNTER')).toEqual(itemsBefore);
+  });
+
+  it('rejects unknown hosts visibly, naming them, and writes nothing', async () => {
+    const known = await registeredHost();
+    const itemsBefore = await tableItems(tables.taskTable);
+
+    const outcome = await triggerBatch(
+      toStart([known, 999_998, 999_999], 'event:fleet-unknown'),
+      deps,
+      original,
+    );
+
+    expect(outcome).toMatchObject({ outcome: 'REJECTED', code: 'COMMON_NOT_FOUND' });
+    expect((outcome as { reason: string }).reason).toContain('999998, 999999');
+    expect(rejectedDetails()).toEqual([
+      expect.objectContaining({ outcome: 'REJECTED', code: 'COMMON_NOT_FOUND', requestEventId: 'event-1' }),
+    ]);
+    expect(JSON.parse(queues.messages[0]!.body)).toMatchObject({ outcome: 'REJECTED', event: original });
+    expect(rejections).toEqual(['COMMON_NOT_FOUND']);
+    expect(workflow.started).toEqual([]);
+    expect(await batches.batchForRequest('event:fleet-unknown')).toBeUndefined();
+    expect(await tableItems(tables.taskTable)).toEqual(itemsBefore);
+  });
+
+  it('throws when the batch cannot start, leaving nothing behind, and starts it when delivered again', async () => {
+    const hostIds = [await registeredHost(), await registeredHost()];
+    workflow.failing.startExecution = new Error('Rate exceeded');
+
+    await expect(triggerBatch(toStart(hostIds, 'event:fleet-unstarted'), deps, original)).rejects.toThrow(
+      'Rate exceeded',
+    );
+    expect(await batches.batchForRequest('event:fleet-unstarted')).toBeUndefined();
+    expect(events.events).toEqual([]);
+
+    delete workflow.failing.startExecution;
+    const outcome = await triggerBatch(toStart(hostIds, 'event:fleet-unstarted'), deps, original);
+    expect(outcome).toMatchObject({ outcome: 'STARTED' });
+    const { batchId } = outcome as { batchId: number };
+    expect(await itemsOfBatch(batchId)).toHaveLength(1 + hostIds.length + 1 + 1);
+  });
+});
+
+describe('a schedule run', () => {
+  const run = (hostIds: unknown, runId = `run-${Date.now()}-${Math.random()}`) => ({
+    hostIds,
+    runId,
+    scheduleName: 'nightly',
+    reason: 'weekly refresh',
+    rollout: { maxConcurrency: '50%', healthCheckSeconds: 0 },
+  });
+
+  it('starts its hosts as one batch, SCHEDULED, created by the schedule, with its rollout', async () => {
+    const hostIds = [
+      await registeredHost(),
+      await registeredHost(),
+      await registeredHost(),
+      await registeredHost(),
+    ];
+
+    const outcome = await runSchedule(run(hostIds), deps, {});
+
+    expect(outcome).toMatchObject({ outcome: 'STARTED', hostCount: 4 });
+    const stored = await batches.getBatch((outcome as { batchId: number }).batchId);
+    expect(stored?.batch).toMatchObject({
+      type: 'SCHEDULED',
+      creator: 'nightly',
+      reason: 'weekly refresh',
+      prohibitRollback: false,
+      rollout: expect.objectContaining({ maxConcurrency: 2, healthCheckSeconds: 0 }),
+    });
+    expect(workflow.started).toHaveLength(1);
+  });
+
+  it('starts one batch however often the run is delivered; the next run starts another', async () => {
+    const hostIds = [await registeredHost(), await registeredHost()];
+    const delivered = run(hostIds, 'run-twice');
+
+    const first = await runSchedule(delivered, deps, delivered);
+    const again = await runSchedule(delivered, deps, delivered);
+    const next = await runSchedule(run(hostIds, 'run-next'), deps, {});
+
+    expect(again).toEqual({ ...first, outcome: 'DUPLICATE' });
+    expect(next).toMatchObject({ outcome: 'STARTED' });
+    expect(next).not.toEqual(expect.objectContaining({ batchId: (first as { batchId: number }).batchId }));
+    expect(workflow.started).toHaveLength(2);
+  });
+
+  it('rejects an invalid run visibly, naming the field, and writes nothing', async () => {
+    const hostId = await registeredHost();
+    const itemsBefore = await tableItems(tables.taskTable);
+
+    const outcome = await runSchedule(run([hostId, hostId]), deps, { run: 'duplicated host' });
+
+    expect(outcome).toMatchObject({
+      outcome: 'REJECTED',
+      code: 'COMMON_ILLEGAL_ARGUMENT',
+      reason: `Invalid schedule run: scheduledRestart.hostIds names a host more than once: ${hostId}.`,
+    });
+    expect(queues.messages).toHaveLength(1);
+    expect(rejections).toEqual(['COMMON_ILLEGAL_ARGUMENT']);
+    expect(await tableItems(tables.taskTable)).toEqual(itemsBefore);
   });
 });
