@@ -20,7 +20,10 @@ export interface ScheduledRestartInput {
 /** One run of a restart schedule: its hosts restart as one batch. */
 export interface ScheduledRun {
   hostIds: number[];
-  /** One id per schedule run (EventBridge Scheduler's execution id): a repeated delivery starts nothing twice. */
+  /**
+   * The run's scheduled time (EventBridge Scheduler's `<aws.scheduler.scheduled-time>`), the same in
+   * every attempt to deliver the run: with the schedule's name, a repeated delivery starts nothing twice.
+   */
   runId: string;
   scheduleName?: string;
   reason?: string;
@@ -28,8 +31,13 @@ export interface ScheduledRun {
   rollout?: RolloutFields;
 }
 
-/** EventBridge Scheduler's context attribute for the run id, filled in when the schedule fires. */
-export const SCHEDULER_RUN_ID = '<aws.scheduler.execution-id>';
+/**
+ * EventBridge Scheduler's context attribute for the run id, filled in when the schedule fires: the
+ * scheduled time, not `<aws.scheduler.execution-id>`, which AWS assigns anew "for each attempted
+ * invocation of a target" (Scheduler user guide, "Adding context attributes"), so that a retried
+ * delivery would start a second batch.
+ */
+export const SCHEDULER_RUN_ID = '<aws.scheduler.scheduled-time>';
 
 export function scheduledRestartInput(
   hostIds: number[],
@@ -69,8 +77,8 @@ export function scheduledBatchOf(run: { hostIds: unknown; rollout?: unknown }): 
  * The idempotency key of a schedule run's batch: however often the run is delivered, it starts one
  * batch.
  */
-export function scheduledRunKey(runId: string): string {
-  return `schedule:${runId}`;
+export function scheduledRunKey(runId: string, scheduleName = ''): string {
+  return `schedule:${scheduleName}@${runId}`;
 }
 
 /**

@@ -92,7 +92,7 @@ export async function runSchedule(
       creator: run.scheduleName ?? 'schedule',
       type: 'SCHEDULED',
       ...(run.reason ? { reason: run.reason } : {}),
-      idempotencyKey: scheduledRunKey(run.runId),
+      idempotencyKey: scheduledRunKey(run.runId, run.scheduleName),
     },
     deps,
     original,

@@ -137,6 +137,10 @@ describe('a schedule run', () => {
 
   it('keys its batch by the run: the same run, the same key; another run, another', () => {
     expect(scheduledRunKey('run-1')).toBe(scheduledRunKey('run-1'));
+    // Two schedules may fire at the same scheduled time: each run is its own batch.
+    expect(scheduledRunKey('2026-12-02T03:00:00Z', 'nightly')).not.toBe(
+      scheduledRunKey('2026-12-02T03:00:00Z', 'weekly'),
+    );
     expect(
       new Set([scheduledRunKey('run-1'), scheduledRunKey('run-13'), scheduledRunKey('run-2')]).size,
     ).toBe(3);

@@ -108,7 +108,7 @@ describe('with an external OIDC issuer and a restart schedule', () => {
       scheduledRestart: {
         hostIds: nightly.hostIds,
         reason: nightly.reason,
-        runId: '<aws.scheduler.execution-id>',
+        runId: '<aws.scheduler.scheduled-time>',
         scheduleName: nightly.name,
         rollout: nightly.rollout,
       },
