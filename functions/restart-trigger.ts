@@ -1,4 +1,3 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { EventBridgeBus } from '#aws/eventbridge-bus';
 import { SqsQueues } from '#aws/sqs-queues';
@@ -25,6 +24,7 @@ import {
   triggerRestart,
 } from '#use-cases/trigger-restart';
 import { loggedInvocation, logger } from './logger.ts';
+import { emitMetric } from './metrics.ts';
 import {
   eventBusName,
   hostTableName,
@@ -33,9 +33,6 @@ import {
   stateMachineArn,
   taskTableName,
 } from './runtime-config.ts';
-
-// Rejections are counted with single metrics, each published as it is added: nothing is left to flush.
-const metrics = new Metrics({ namespace: 'OcpAgentRestart', serviceName: 'ocp-agent-restart' });
 
 const HostId = z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER));
 const Reason = z.string().check(z.maxLength(MAX_REASON_LENGTH));
@@ -97,11 +94,7 @@ const dependencies = (): TriggerDependencies => ({
   stateMachineArn: stateMachineArn(),
   eventBusName: eventBusName(),
   rejectedQueueUrl: rejectedQueueUrl(),
-  countRejection: (code) =>
-    metrics
-      .singleMetric()
-      .addDimension('code', code)
-      .addMetric('RejectedRestartRequests', MetricUnit.Count, 1),
+  countRejection: (code) => emitMetric({ metric: 'rejectedRestartRequest', value: 1, dimensions: { code } }),
 });
 
 /**
