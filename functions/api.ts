@@ -232,8 +232,9 @@ export const handler = loggedInvocation(
       if (!routeId) throw new RouteNotFound(event.requestContext?.http?.method ?? '?', event.rawPath ?? '?');
       const caller = callerFromClaims(event.requestContext?.authorizer?.jwt?.claims, permissionsClaim());
       logger.appendKeys({ caller: caller.username });
-      const data = await actions[routeId](event, caller);
-      return respond(successEnvelope(scope, data));
+      const envelope = successEnvelope(scope, await actions[routeId](event, caller));
+      logger.info('Request answered', { route: routeId, status: envelope.status });
+      return respond(envelope);
     } catch (error) {
       const envelope = errorEnvelope(scope, error);
       if (envelope.status >= 500) logger.error('Request failed', { error });

@@ -3,7 +3,7 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
-import { loggedInvocation, logger } from './logger.ts';
+import { appendTaskKeys, loggedInvocation, logger } from './logger.ts';
 import { taskTableName } from './runtime-config.ts';
 
 const FinishTaskInput = z.object({ taskId: z.number().check(z.int(), z.positive()) });
@@ -14,7 +14,8 @@ const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHost
 /** Last state of a successful run: the task is SUCCESSFUL and its host's lock released. */
 export const handler = loggedInvocation(async (event: unknown): Promise<{ status: string }> => {
   const { taskId } = FinishTaskInput.parse(event);
+  appendTaskKeys({ taskId });
   const task = await endTask(tasks, taskId, { status: 'SUCCESSFUL' }, ports);
-  logger.info('Task finished', { taskId, status: task.status });
+  logger.info('Task finished', { status: task.status });
   return { status: task.status };
 });

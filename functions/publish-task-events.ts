@@ -6,10 +6,13 @@ import {
   PRODUCT_EVENT_SOURCE,
   TASK_STATUS_CHANGE_DETAIL_TYPE,
 } from '#core/event-patterns';
+import type { MetricPoint } from '#core/metric-names';
 import { taskChanges } from '#core/task-changes';
+import { taskChangeMetrics } from '#core/task-metrics';
 import { batchFromStreamImage, batchHostFromStreamImage, taskFromStreamImage } from '#store/task-stream';
 import type { BusEvent } from '#use-cases/ports';
 import { loggedInvocation, logger } from './logger.ts';
+import { emitMetrics } from './metrics.ts';
 import { eventBusName } from './runtime-config.ts';
 
 const PUT_EVENTS_LIMIT = 10;
@@ -29,6 +32,7 @@ export const handler = loggedInvocation(
           const { failedCount } = await events.put(entries.slice(i, i + PUT_EVENTS_LIMIT));
           if (failedCount) throw new Error(`EventBridge refused ${failedCount} event(s)`);
         }
+        emitMetrics(metricsFor(record));
       } catch (error) {
         logger.error('Could not publish task status changes', {
           error,
@@ -40,6 +44,12 @@ export const handler = loggedInvocation(
     return { batchItemFailures: [] };
   },
 );
+
+/** Counted once a change is published: a record the stream delivers again after a failure is not counted twice. */
+function metricsFor(record: DynamoDBRecord): MetricPoint[] {
+  const after = taskFromStreamImage(record.dynamodb?.NewImage);
+  return after ? taskChangeMetrics(taskFromStreamImage(record.dynamodb?.OldImage), after) : [];
+}
 
 function entriesFor(record: DynamoDBRecord): BusEvent[] {
   const seconds = record.dynamodb?.ApproximateCreationDateTime;

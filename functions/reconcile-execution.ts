@@ -5,7 +5,7 @@ import * as z from '#core/schema';
 import { TaskStore } from '#store/task-store';
 import { endTask } from '#use-cases/end-task';
 import { ExecutionStatusDetail } from './execution-status-event.ts';
-import { loggedInvocation, logger } from './logger.ts';
+import { appendTaskKeys, loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
 const ExecutionInput = z.object({
@@ -28,7 +28,8 @@ export const handler = loggedInvocation(async (event: EventBridgeEvent<string, u
   const detail = ExecutionStatusDetail.parse(event.detail);
   if (detail.status === 'RUNNING' || detail.status === 'PENDING_REDRIVE') return;
   const { taskId, instanceId } = ExecutionInput.parse(JSON.parse(detail.input ?? '{}'));
-  logger.appendKeys({ taskId, executionArn: detail.executionArn });
+  appendTaskKeys({ taskId });
+  logger.appendKeys({ executionArn: detail.executionArn });
   if (await replacedExecution(taskId, detail.executionArn)) {
     logger.info('Ignoring the end of an execution a rollback replaced', { executionStatus: detail.status });
     return;

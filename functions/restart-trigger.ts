@@ -1,4 +1,3 @@
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EventBridgeBus } from '#aws/eventbridge-bus';
 import { SqsQueues } from '#aws/sqs-queues';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
@@ -19,6 +18,7 @@ import {
   triggerRestart,
 } from '#use-cases/trigger-restart';
 import { loggedInvocation, logger } from './logger.ts';
+import { emitMetric } from './metrics.ts';
 import {
   batchStateMachineArn,
   eventBusName,
@@ -27,9 +27,6 @@ import {
   stateMachineArn,
   taskTableName,
 } from './runtime-config.ts';
-
-// Rejections are counted with single metrics, each published as it is added: nothing is left to flush.
-const metrics = new Metrics({ namespace: 'OcpAgentRestart', serviceName: 'ocp-agent-restart' });
 
 const Reason = z.string().check(z.maxLength(MAX_REASON_LENGTH));
 
@@ -80,11 +77,7 @@ const dependencies = (): TriggerDependencies => ({
   batchStateMachineArn: batchStateMachineArn(),
   eventBusName: eventBusName(),
   rejectedQueueUrl: rejectedQueueUrl(),
-  countRejection: (code) =>
-    metrics
-      .singleMetric()
-      .addDimension('code', code)
-      .addMetric('RejectedRestartRequests', MetricUnit.Count, 1),
+  countRejection: (code) => emitMetric({ metric: 'rejectedRestartRequest', value: 1, dimensions: { code } }),
 });
 
 /**

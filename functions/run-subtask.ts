@@ -9,7 +9,7 @@ import type { SubtaskAttempt } from '#core/task';
 import { startAttempt } from '#core/task-progress';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { InstanceNotCommandable } from '#use-cases/ports';
-import { loggedInvocation, logger } from './logger.ts';
+import { appendTaskKeys, loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
 
 /** A value the SSM Agent will accept for the document parameter (or instance id) `name`. */
@@ -49,7 +49,7 @@ export const handler = loggedInvocation(
   async (event: unknown): Promise<{ commandId: string } | { alreadySucceeded: true }> => {
     const input = RunSubtaskInput.parse(event);
     const definition = subtaskAt(input.subtaskIndex);
-    logger.appendKeys({ taskId: input.taskId, subtask: definition.name });
+    appendTaskKeys({ taskId: input.taskId, subtask: definition.name, subtaskIndex: input.subtaskIndex });
 
     const attempt = await beginAttempt(input.taskId, input.subtaskIndex, input.taskToken);
     if (attempt === 'done') {
@@ -64,6 +64,7 @@ export const handler = loggedInvocation(
       else logger.info('The workflow step had already ended', { reason: completion.alreadyEnded });
       return { alreadySucceeded: true };
     }
+    appendTaskKeys({ taskId: input.taskId, attempt: attempt.attempt });
     let commandId: string | undefined;
     try {
       commandId = await hostCommands.send({
@@ -91,7 +92,7 @@ export const handler = loggedInvocation(
     }
     if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
     await tasks.recordCommand(attempt, commandId);
-    logger.info('Subtask command sent', { commandId, attempt: attempt.attempt });
+    logger.info('Subtask command sent', { commandId });
     return { commandId };
   },
 );

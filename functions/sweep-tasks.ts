@@ -42,5 +42,6 @@ export const handler = loggedInvocation(async (event?: unknown): Promise<SweepRe
   });
   if (result.fixed.length || result.completed.length || result.released.length)
     logger.warn('Repaired what lost status events left unrecorded', { ...result });
+  else logger.info('Swept the running tasks', { ...result });
   return result;
 });

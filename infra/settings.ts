@@ -14,13 +14,29 @@ export const CONTEXT_KEYS = {
   apiBurstLimit: 'apiThrottleBurstLimit',
   restartSchedules: 'restartSchedules',
   eventPublisherAccounts: 'eventPublisherAccounts',
+  alarmEmail: 'alarmEmail',
+  failedRestartsThreshold: 'failedRestartsAlarmThreshold',
+  failedRestartsWindowMinutes: 'failedRestartsAlarmWindowMinutes',
 } as const;
 
 export const DEFAULT_SETTINGS = {
   permissionsClaim: 'cognito:groups',
   managedInstanceTag: { key: 'ocp-agent-restart:managed', value: 'true' },
   apiThrottle: { rateLimit: 20, burstLimit: 40 },
+  /** Restart tasks FAILED within the window that raise the alarm. */
+  alarms: { failedRestartsThreshold: 3, failedRestartsWindowMinutes: 15 },
 } as const;
+
+/** CloudWatch alarm periods must be a whole number of minutes; a day is the longest window kept sensible. */
+const MAX_ALARM_WINDOW_MINUTES = 1440;
+
+/** Who hears of the alarms, and when restarts failing is an alarm. */
+export interface AlarmSettings {
+  /** Subscribed to the alarm topic by e-mail (it confirms the subscription). @default none */
+  readonly email?: string;
+  readonly failedRestartsThreshold: number;
+  readonly failedRestartsWindowMinutes: number;
+}
 
 /** An external OpenID Connect issuer whose tokens the API accepts instead of a Cognito user pool's. */
 export interface OidcSettings {
@@ -59,6 +75,7 @@ export interface DeploymentSettings {
   readonly restartSchedules: readonly RestartSchedule[];
   /** Accounts, besides the deploying one, allowed to send restart requests to the bus. @default none */
   readonly eventPublisherAccounts: readonly string[];
+  readonly alarms: AlarmSettings;
 }
 
 /** Reads the deployment settings from CDK context, failing loudly on a value it cannot use. */
@@ -92,6 +109,16 @@ export function readSettings(node: Node): DeploymentSettings {
     throw new Error(`CDK context ${CONTEXT_KEYS.oidcIssuer} must be an https:// URL`);
   }
 
+  const email = text(CONTEXT_KEYS.alarmEmail);
+  if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+    throw new Error(`CDK context ${CONTEXT_KEYS.alarmEmail} must be an e-mail address`);
+  const wholeNumber = (key: string, fallback: number, max: number): number => {
+    const value = positiveNumber(key, fallback);
+    if (!Number.isInteger(value) || value > max)
+      throw new Error(`CDK context ${key} must be a whole number from 1 to ${max}`);
+    return value;
+  };
+
   const schedules: unknown = node.tryGetContext(CONTEXT_KEYS.restartSchedules);
   return {
     ...(issuer !== undefined && audience ? { oidc: { issuer, audience } } : {}),
@@ -105,6 +132,19 @@ export function readSettings(node: Node): DeploymentSettings {
       burstLimit: positiveNumber(CONTEXT_KEYS.apiBurstLimit, DEFAULT_SETTINGS.apiThrottle.burstLimit),
     },
     eventPublisherAccounts: readAccounts(text(CONTEXT_KEYS.eventPublisherAccounts)),
+    alarms: {
+      ...(email ? { email } : {}),
+      failedRestartsThreshold: wholeNumber(
+        CONTEXT_KEYS.failedRestartsThreshold,
+        DEFAULT_SETTINGS.alarms.failedRestartsThreshold,
+        10_000,
+      ),
+      failedRestartsWindowMinutes: wholeNumber(
+        CONTEXT_KEYS.failedRestartsWindowMinutes,
+        DEFAULT_SETTINGS.alarms.failedRestartsWindowMinutes,
+        MAX_ALARM_WINDOW_MINUTES,
+      ),
+    },
     restartSchedules: readRestartSchedules(typeof schedules === 'string' ? JSON.parse(schedules) : schedules),
   };
 }

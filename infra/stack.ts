@@ -1,17 +1,23 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { API_ROUTES } from '#http/routes';
 import type { CommandDocument } from '../host-scripts/command-documents.ts';
 import { AgentCommands } from './constructs/agent-commands.ts';
 import { OcpApi } from './constructs/api.ts';
 import { BatchRollout } from './constructs/batch-rollout.ts';
 import { CommandCallback } from './constructs/command-callback.ts';
 import { ExecutionReconciler } from './constructs/execution-reconciler.ts';
+import type { ProjectFunction } from './constructs/lambda-defaults.ts';
+import { Operations, type WatchedQueue } from './constructs/operations.ts';
 import { OperatorIdentity } from './constructs/operator-identity.ts';
 import { RestartTriggers } from './constructs/restart-triggers.ts';
 import { RestartWorkflow } from './constructs/restart-workflow.ts';
 import { TaskEvents } from './constructs/task-events.ts';
 import { TaskStore } from './constructs/task-store.ts';
 import type { DeploymentSettings } from './settings.ts';
+
+const TASK_API_HINT = `GET ${API_ROUTES.listTasks.path}?status=RUNNING`;
 
 export interface OcpAgentRestartStackProps extends StackProps {
   readonly settings: DeploymentSettings;
@@ -34,6 +40,7 @@ export class OcpAgentRestartStack extends Stack {
   readonly restartTriggers: RestartTriggers;
   readonly identity: OperatorIdentity;
   readonly api: OcpApi;
+  readonly operations: Operations;
 
   constructor(scope: Construct, id: string, props: OcpAgentRestartStackProps) {
     super(scope, id, props);
@@ -82,6 +89,19 @@ export class OcpAgentRestartStack extends Stack {
     this.taskEvents = taskEvents;
     this.identity = identity;
     this.api = api;
+    // Last: it alarms on every function and queue created above.
+    this.operations = new Operations(this, 'Operations', {
+      settings: settings.alarms,
+      api,
+      restartStateMachine: workflow.stateMachine,
+      batchStateMachine: rollout.stateMachine,
+      queues: this.watchedQueues(),
+      logGroups: {
+        restartWorkflow: workflow.logGroup.logGroupName,
+        batchRollout: rollout.logGroup.logGroupName,
+        apiAccess: (api.node.findChild('AccessLogs') as LogGroup).logGroupName,
+      },
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the OCP-compatible API' });
     if (identity.userPool && identity.userPoolClient) {
@@ -126,9 +146,64 @@ export class OcpAgentRestartStack extends Stack {
       description:
         'Attach this policy to each host’s instance role, beside AmazonSSMManagedInstanceCore: without it the SSM Agent cannot write the commands’ full output, and a long subtask log is cut',
     });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.operations.topic.topicArn,
+      description:
+        'Every alarm notifies this SNS topic (encrypted); subscribe your on-call to it (alarmEmail subscribes an address)',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
     new CfnOutput(this, 'ManagedInstanceTag', {
       value: `${settings.managedInstanceTag.key}=${settings.managedInstanceTag.value}`,
       description: 'Tag an instance with this (key=value) before registering it',
     });
+  }
+
+  /** What each of the product's queues holds, for its alarm: where to look and what to do. */
+  private watchedQueues(): WatchedQueue[] {
+    const logsOf = (fn: ProjectFunction) =>
+      `the ${fn.functionId} function's log group ${fn.logGroup.logGroupName}`;
+    const triggers = this.restartTriggers;
+    return [
+      {
+        queue: triggers.rejectedRequests,
+        meaning:
+          'restart requests (events on the product bus, schedule runs) the product refused, each with its reason',
+        action:
+          'Read the messages: each names the request and why it was refused (unknown host, invalid field, host busy). Fix the sender or the host registry; nothing is retried. Purge the queue once read.',
+      },
+      {
+        queue: triggers.trigger.deadLetterQueue,
+        meaning:
+          'restart requests, schedule runs or scheduled host restarts that restart-trigger kept failing on (after EventBridge, Lambda or SQS retries)',
+        action: `Look for the errors in ${logsOf(triggers.handler)}; once fixed, send the requests again (the event's id keeps a repeat from starting a second task).`,
+      },
+      {
+        queue: this.taskEvents.failedBatches,
+        meaning: 'task table stream batches whose status changes could not be published to the event bus',
+        action: `Subscribers missed those status changes (the tasks themselves are fine: ${TASK_API_HINT}). See ${logsOf(this.taskEvents.publisher)}.`,
+      },
+      {
+        queue: this.commandCallback.trigger.deadLetterQueue,
+        meaning: 'SSM command-finished events command-callback could not record',
+        action: `The sweep records those commands' outcomes within minutes; if the tasks stay RUNNING (${TASK_API_HINT}) see ${logsOf(this.commandCallback.handler)}.`,
+      },
+      {
+        queue: this.executionReconciler.trigger.deadLetterQueue,
+        meaning: 'restart execution-ended events reconcile-execution could not record',
+        action: `The sweep ends those tasks within minutes; if they stay RUNNING (${TASK_API_HINT}) see ${logsOf(this.executionReconciler.handler)}.`,
+      },
+      {
+        queue: this.executionReconciler.sweepSchedule.deadLetterQueue,
+        meaning:
+          'runs of the every-minute sweep that failed: the safety net for lost status events is not running',
+        action: `See ${logsOf(this.executionReconciler.sweeper)}; the TaskStuckRunning alarm fires too if it stays down.`,
+      },
+      {
+        queue: this.rollout.executionEnded.deadLetterQueue,
+        meaning:
+          'fleet rollout execution-ended events finish-batch could not record: those batches may show RUNNING',
+        action: `See ${logsOf(this.rollout.finishBatch)} and the batch with GET ${API_ROUTES.getTask.path}.`,
+      },
+    ];
   }
 }

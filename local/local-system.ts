@@ -14,6 +14,7 @@ import {
 import { API_ROUTES } from '#http/routes';
 import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
+import { METRICS_OUTPUT_VARIABLE } from '../functions/metrics.ts';
 import {
   commandDocuments,
   renderRunCommand,
@@ -469,6 +470,9 @@ function configureSdkEnvironment(
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: awsEndpoint,
     [ENV.commandOutputLogGroup]: COMMAND_OUTPUT_LOG_GROUP,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // No X-Ray daemon here; metrics as one readable line each instead of EMF JSON.
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    [METRICS_OUTPUT_VARIABLE]: process.env[METRICS_OUTPUT_VARIABLE] ?? 'readable',
   });
 }
 

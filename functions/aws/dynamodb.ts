@@ -1,8 +1,9 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { FinalizeHandler, FinalizeHandlerArguments, MetadataBearer } from '@smithy/types';
+import { traceClient } from '../tracer.ts';
 
 /** Endpoint and region come from the standard SDK configuration (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION). */
-export const dynamodb = new DynamoDBClient({});
+export const dynamodb = traceClient(new DynamoDBClient({}));
 
 /**
  * True for a transaction that DynamoDB cancelled only because a concurrent one held one of its items

@@ -1,4 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { traceClient } from '../tracer.ts';
 
 /** Endpoint and region come from the standard SDK configuration (AWS_ENDPOINT_URL_SQS, AWS_REGION). */
-export const sqs = new SQSClient({});
+export const sqs = traceClient(new SQSClient({}));

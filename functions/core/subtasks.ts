@@ -85,3 +85,12 @@ export function subtaskAt(index: number): SubtaskDefinition {
   if (!definition) throw new RangeError(`No subtask at index ${index}`);
   return definition;
 }
+
+/**
+ * The longest a task's run can take: every subtask's state timing out in turn. A task RUNNING for
+ * longer since it was last handed to its workflow has lost its way (the "task stuck" alarm).
+ */
+export const MAX_TASK_RUN_SECONDS = RESTART_SUBTASKS.reduce(
+  (sum, subtask) => sum + subtask.timeoutSeconds,
+  0,
+);

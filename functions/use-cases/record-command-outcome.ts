@@ -1,11 +1,11 @@
 import { parseCommandComment } from '#core/command-comment';
 import { type CommandInvocation, describeCommandFailure, hasEnded } from '#core/command-outcome';
 import { fullOutputLocation, isTruncatedBySsm } from '#core/subtask-log';
-import { subtaskAt } from '#core/subtasks';
+import { RESTART_SUBTASKS, subtaskAt } from '#core/subtasks';
 import { recordOutcome } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import type { TaskStore } from '#store/task-store';
-import { logger } from '../logger.ts';
+import { appendTaskKeys, logger } from '../logger.ts';
 import type { Workflow } from './ports.ts';
 
 /** What became of an ended command's outcome. */
@@ -35,7 +35,13 @@ export async function recordCommandOutcome(
     logger.warn('Ignoring a command the product did not send', { commandId });
     return 'ignored';
   }
-  logger.appendKeys({ taskId: origin.taskId, subtaskIndex: origin.subtaskIndex, commandId });
+  appendTaskKeys({
+    taskId: origin.taskId,
+    subtask: RESTART_SUBTASKS[origin.subtaskIndex]?.name,
+    subtaskIndex: origin.subtaskIndex,
+    attempt: origin.attempt,
+  });
+  logger.appendKeys({ commandId });
   if (!hasEnded(invocation)) {
     logger.info('The command has not ended yet', { status: invocation.status });
     return 'not-ended';

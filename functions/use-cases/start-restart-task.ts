@@ -4,6 +4,7 @@ import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
 import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
+import { annotateTrace } from '../tracer.ts';
 import type { Workflow } from './ports.ts';
 
 export interface RestartRequest {
@@ -65,6 +66,7 @@ export async function startRestartTask(
     throw error;
   }
   const { task, executionName, input } = created;
+  annotateTrace({ taskId: task.id });
   try {
     await deps.workflow.startExecution(deps.stateMachineArn, executionName, input);
   } catch (error) {

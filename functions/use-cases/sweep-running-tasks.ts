@@ -1,8 +1,10 @@
 import { statusEventOverdue } from '#core/command-outcome';
 import { type ExecutionView, sweepVerdict } from '#core/execution-sweep';
 import type { TaskRecord } from '#core/task';
+import { runningTaskGauges } from '#core/task-metrics';
 import type { HostLock, TaskStore } from '#store/task-store';
 import { logger } from '../logger.ts';
+import { emitMetrics } from '../metrics.ts';
 import { endTask } from './end-task.ts';
 import type { HostCommands, Workflow } from './ports.ts';
 import { recordCommandOutcome } from './record-command-outcome.ts';
@@ -16,6 +18,8 @@ export interface SweepOptions {
   outputLogGroup: string;
   workflow: Workflow;
   hostCommands: HostCommands;
+  /** When the sweep runs, for the age of the oldest running task. @default the current time */
+  now?: Date;
 }
 
 export interface SweepResult {
@@ -39,6 +43,8 @@ export interface SweepResult {
  */
 export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions): Promise<SweepResult> {
   const result: SweepResult = { fixed: [], completed: [], released: [], failed: [] };
+  /** The tasks still RUNNING after this sweep (those it could not check too), for the running-tasks gauges. */
+  const running = new Map<number, TaskRecord>();
   for (const lock of await tasks.hostLocks()) {
     try {
       // The locks' index may lag: decide on the task as it is now.
@@ -47,11 +53,13 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
         if (await releaseLockOfEndedTask(tasks, lock, task)) result.released.push(lock.taskId);
         continue;
       }
+      running.set(task.id, task);
       const { execution, instanceId } = await describe(options.workflow, task.executor);
       const verdict = sweepVerdict(task, execution, options.handoversSettledBefore);
       if (verdict.action === 'end') {
         await endTask(tasks, task.id, { ...verdict.outcome, ...(instanceId ? { instanceId } : {}) }, options);
         result.fixed.push(task.id);
+        running.delete(task.id);
       } else if (verdict.executionRunning && instanceId) {
         if (await completeEndedCommands(tasks, task, instanceId, options)) result.completed.push(task.id);
       }
@@ -60,6 +68,7 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
       result.failed.push(lock.taskId);
     }
   }
+  emitMetrics(runningTaskGauges([...running.values()], options.now ?? new Date()));
   return result;
 }
 

@@ -45,10 +45,15 @@ export class ProjectFunction extends Construct {
   readonly function: NodejsFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
+  readonly functionId: LambdaFunctionId;
+  /** What the function does (LAMBDA_FUNCTIONS). */
+  readonly description: string;
 
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
     super(scope, id);
     const definition = LAMBDA_FUNCTIONS[props.functionId];
+    this.functionId = props.functionId;
+    this.description = definition.description;
 
     this.logGroup = new LogGroup(this, 'Logs', LOG_GROUP_DEFAULTS);
     this.role = new Role(this, 'Role', {

@@ -321,4 +321,28 @@ describe('deployment settings', () => {
     const settings = settingsWith({ [CONTEXT_KEYS.apiRateLimit]: '5', [CONTEXT_KEYS.apiBurstLimit]: 10 });
     expect(settings.apiThrottle).toEqual({ rateLimit: 5, burstLimit: 10 });
   });
+
+  it('read the alarm settings, with their defaults', () => {
+    expect(settingsWith({}).alarms).toEqual({ failedRestartsThreshold: 3, failedRestartsWindowMinutes: 15 });
+    expect(
+      settingsWith({
+        [CONTEXT_KEYS.alarmEmail]: ' oncall@example.com ',
+        [CONTEXT_KEYS.failedRestartsThreshold]: '10',
+        [CONTEXT_KEYS.failedRestartsWindowMinutes]: 60,
+      }).alarms,
+    ).toEqual({ email: 'oncall@example.com', failedRestartsThreshold: 10, failedRestartsWindowMinutes: 60 });
+  });
+
+  it('refuse alarm settings CloudWatch or SNS could not use, naming the key', () => {
+    expect(() => settingsWith({ [CONTEXT_KEYS.alarmEmail]: 'oncall' })).toThrow(
+      `${CONTEXT_KEYS.alarmEmail} must be an e-mail address`,
+    );
+    expect(() => settingsWith({ [CONTEXT_KEYS.failedRestartsThreshold]: '2.5' })).toThrow(
+      `${CONTEXT_KEYS.failedRestartsThreshold} must be a whole number`,
+    );
+    expect(() => settingsWith({ [CONTEXT_KEYS.failedRestartsThreshold]: 0 })).toThrow('positive number');
+    expect(() => settingsWith({ [CONTEXT_KEYS.failedRestartsWindowMinutes]: 1441 })).toThrow(
+      'from 1 to 1440',
+    );
+  });
 });
