@@ -72,6 +72,13 @@ const APPENDIX = `
   until each child has exec'd; with 200 restarts at once the API's answers waited behind a thousand
   spawns. Scripts now start, and their output is read and cleaned up, on a worker thread
   (local/services/script-runner.ts); statuses, events, cancel, timeout and close behave as before.
+- **The minute sweep** (fleet): under a 200-host rollout, the sweep recorded a few commands "that
+  ended without their status event" whose events were only late (queued behind the rollout's work),
+  racing the callback. It now records a command itself only once it ended more than a minute ago
+  (\`ExecutionEndDateTime\`, \`STATUS_EVENT_GRACE_MS\` in functions/core/command-outcome.ts).
+- **Tracing** (cold start): Powertools Tracer, through the X-Ray SDK, added 15–35 ms to every
+  function's import. The functions now write their subsegments to Lambda's X-Ray daemon themselves
+  (functions/tracer.ts, the daemon's UDP protocol), at no import cost.
 
 ## Reading the figures
 
