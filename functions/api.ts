@@ -10,6 +10,7 @@ import * as z from '#core/schema';
 import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
 import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
+import { parseHostListQuery } from '#http/host-list-query';
 import { newRequestScope } from '#http/request-scope';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
 import { parseTaskListQuery } from '#http/task-list-query';
@@ -18,6 +19,7 @@ import { HostRegistry } from '#store/host-registry';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { cancelBatch, getBatchView, retryBatch } from '#use-cases/batch-actions';
 import { getAgentStatus } from '#use-cases/get-agent-status';
+import { getHost, listHosts } from '#use-cases/host-views';
 import { startBatchRestart } from '#use-cases/start-batch-restart';
 import { startRestartTask } from '#use-cases/start-restart-task';
 import { cancel, retry, rollback, skip } from '#use-cases/task-actions';
@@ -71,6 +73,16 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
     return getAgentStatus(hostId, { hosts, hostCommands, documentName: documentFor('agentStatus') });
+  },
+
+  async listHosts(event, caller) {
+    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+    return listHosts(parseHostListQuery(event.queryStringParameters), { hosts, tasks });
+  },
+
+  async getHost(event, caller) {
+    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+    return getHost(parseLongId(event.pathParameters?.hostId, 'hostId'), { hosts, tasks });
   },
 
   async getTask(event, caller) {

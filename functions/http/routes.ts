@@ -3,6 +3,8 @@ export const API_ROUTES = {
   restartAgent: { method: 'POST', path: '/compute/hosts/{hostId}/agent/restart' },
   batchRestartAgents: { method: 'POST', path: '/compute/hosts/batchRestartAgents' },
   getAgentStatus: { method: 'GET', path: '/compute/hosts/{hostId}/agent' },
+  listHosts: { method: 'GET', path: '/api/v2/compute/hosts' },
+  getHost: { method: 'GET', path: '/api/v2/compute/hosts/{hostId}' },
   getTask: { method: 'GET', path: '/api/v2/tasks/instances/{id}' },
   listTasks: { method: 'GET', path: '/api/v2/tasks/instances' },
   getSubtaskLog: { method: 'GET', path: '/api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log' },

@@ -1,7 +1,7 @@
-import { InvalidArgument } from '#core/errors';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
 import type { TaskListQuery } from '#store/task-list';
+import { invalidQuery, PAGING_PARAMETERS, pagingOf } from './paging.ts';
 
 /**
  * Largest `size` of a listing: a page of tasks at their largest (task-limits.ts, MAX_REASON_LENGTH; about
@@ -14,8 +14,7 @@ const QueryParameters = z.object({
   hostId: z.optional(z.string()),
   status: z.optional(z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL'])),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  page: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
-  size: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
+  ...PAGING_PARAMETERS,
 });
 
 /** OCP's list query: `page` counts from 1 (default 1), `size` defaults to 10. */
@@ -24,15 +23,9 @@ export function parseTaskListQuery(parameters: Record<string, string | undefined
   page: number;
 } {
   const parsed = QueryParameters.safeParse(parameters ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? 'query');
-    throw new InvalidArgument(`Invalid query parameter ${field}: ${issue?.message ?? 'invalid'}.`, field);
-  }
+  if (!parsed.success) invalidQuery(parsed.error.issues);
   const { hostId, status, name } = parsed.data;
-  const page = Number(parsed.data.page ?? 1);
-  const size = Number(parsed.data.size ?? 10);
-  if (size > MAX_PAGE_SIZE) throw new InvalidArgument(`size must be at most ${MAX_PAGE_SIZE}.`, 'size');
+  const { page, size } = pagingOf(parsed.data, MAX_PAGE_SIZE);
   const hostNumber = hostId === undefined ? undefined : asSafeNumber(parseLongId(hostId, 'hostId'));
   return {
     // A host id beyond JavaScript numbers names no stored task: an empty page, like any unknown host.

@@ -75,6 +75,8 @@ export class OcpApi extends Construct {
     props.rollout.grantStartAndControl(this.handler);
     store.grantBulkTaskItems(this.handler);
     store.grantHostBulkLookup(this.handler);
+    // GET /api/v2/compute/hosts: the host table scanned, the page's locks read as bulk task items.
+    store.grantHostListing(this.handler);
     // A dry run asks SSM whether each host is online.
     commands.grantDiagnoseCommands(this.handler);
     commands.grantSendCommand(this.handler, ['agentStatus']);

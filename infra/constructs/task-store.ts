@@ -120,6 +120,14 @@ export class TaskStore extends Construct {
     );
   }
 
+  /** Lets the function list every registered host (a Scan of the host table, which grows with the fleet). */
+  grantHostListing(fn: ProjectFunction): void {
+    this.grantHostLookup(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.hostTable.tableArn] }),
+    );
+  }
+
   /** Lets the function read and write many task items at once: a batch's hosts, their tasks and locks. */
   grantBulkTaskItems(fn: ProjectFunction): void {
     fn.addToRolePolicy(

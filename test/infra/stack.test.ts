@@ -480,7 +480,7 @@ describe('IAM', () => {
     );
   });
 
-  it('lets the api function use both tables, drive executions and query agent status on tagged instances', () => {
+  it('lets the api function use both tables (scanning only the host table), drive executions and query agent status on tagged instances', () => {
     const fn = synth.stack.api.handler;
     const taskTableArn = getAtt(idOf(synth.stack.store.taskTable), 'Arn');
     const stateMachineId = idOf(synth.stack.workflow.stateMachine);
@@ -513,6 +513,8 @@ describe('IAM', () => {
         allow(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], [taskTableArn]),
         allow(['dynamodb:BatchGetItem'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
         allow(['ssm:DescribeInstanceInformation', 'ssm:GetCommandInvocation'], ['*']),
+        // listHosts: the host table scanned (it grows with the fleet, not with the tasks).
+        allow(['dynamodb:Scan'], [getAtt(idOf(synth.stack.store.hostTable), 'Arn')]),
         allow(['states:StartExecution'], [ref(idOf(synth.stack.rollout.stateMachine))]),
         allow(
           ['states:DescribeExecution', 'states:RedriveExecution', 'states:StopExecution'],

@@ -37,6 +37,8 @@ const ROUTE_PERMISSIONS: Record<RouteId, Permission[]> = {
   restartAgent: ['HOST_MANAGER'],
   batchRestartAgents: ['HOST_MANAGER'],
   getAgentStatus: ['HOST_VIEWER', 'HOST_MANAGER'],
+  listHosts: ['HOST_VIEWER', 'HOST_MANAGER'],
+  getHost: ['HOST_VIEWER', 'HOST_MANAGER'],
   getTask: ['TASK_VIEWER', 'TASK_MANAGER'],
   listTasks: ['TASK_VIEWER', 'TASK_MANAGER'],
   getSubtaskLog: ['TASK_VIEWER', 'TASK_MANAGER'],
@@ -268,7 +270,7 @@ const bodyArb = (wellFormed: boolean): fc.Arbitrary<string | undefined> =>
     )
     .filter((body) => !wellFormed || body === undefined || isWellFormed(body));
 
-const QUERY_KEYS = ['hostId', 'status', 'name', 'page', 'size'];
+const QUERY_KEYS = ['hostId', 'id', 'status', 'name', 'page', 'size'];
 const queryValueArb = (wellFormed: boolean) =>
   fc.oneof(
     fc.constantFrom(
@@ -483,7 +485,11 @@ function expectedOutcome(request: FuzzRequest): Expected {
       if (!isLongId(p.hostId)) return { statuses: [400], code: 10001 };
       return BigInt(p.hostId!) === BigInt(BUSY_HOST) ? { statuses: [200] } : { statuses: [404], code: 10002 };
     case 'listTasks':
+    case 'listHosts':
       return { statuses: [200, 400] };
+    case 'getHost':
+      if (!isLongId(p.hostId)) return { statuses: [400], code: 10001 };
+      return BigInt(p.hostId!) === BigInt(BUSY_HOST) ? { statuses: [200] } : { statuses: [404], code: 10002 };
     case 'getTask':
       if (!isLongId(p.id)) return { statuses: [400], code: 10001 };
       return taskOf(p.id!) ? { statuses: [200] } : { statuses: [404], code: 20000 };

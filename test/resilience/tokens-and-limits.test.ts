@@ -52,6 +52,8 @@ const WITHOUT_PERMISSION: Record<RouteId, string[]> = {
   restartAgent: ['HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'],
   batchRestartAgents: ['HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'],
   getAgentStatus: ['TASK_MANAGER', 'TASK_VIEWER'],
+  listHosts: ['TASK_MANAGER', 'TASK_VIEWER'],
+  getHost: ['TASK_MANAGER', 'TASK_VIEWER'],
   getTask: ['HOST_MANAGER', 'HOST_VIEWER'],
   listTasks: ['HOST_MANAGER', 'HOST_VIEWER'],
   getSubtaskLog: ['HOST_MANAGER', 'HOST_VIEWER'],
