@@ -22,10 +22,12 @@ import {
 } from '../host-scripts/command-documents.ts';
 import { PING_ROUTE, startApiGateway } from './api-gateway.ts';
 import { startAwsEndpoint } from './aws-endpoint.ts';
+import { addedDemoHostIds, demoControl, startDemoControl } from './demo-control.ts';
 import {
   createDemoHost,
   type DemoHost,
   type DemoMode,
+  demoMode,
   startDemoAgent,
   stopAllDemoHosts,
 } from './demo-hosts.ts';
@@ -90,7 +92,7 @@ export interface LocalSystemOptions {
   persist: boolean;
   /** HTTP API port; 0 picks a free one. */
   apiPort: number;
-  /** Demo hosts 1..demoHosts (at least 3 in npm start). */
+  /** Demo hosts 1..demoHosts (at least 3 in npm start), and those `npm run demo -- add-host` added before. */
   demoHosts: number;
   demoMode?: DemoMode;
   /** Receives one line per task and subtask transition. */
@@ -180,8 +182,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await ensureTables(dynamodb, TABLES);
 
     const hostRoot = join(options.stateDir, 'hosts');
-    const hosts = Array.from({ length: options.demoHosts }, (_, i) =>
-      createDemoHost(hostRoot, i + 1, options.demoMode ? { mode: options.demoMode } : {}),
+    const hostIds = new Set(Array.from({ length: options.demoHosts }, (_, i) => i + 1));
+    for (const hostId of addedDemoHostIds(options.stateDir)) hostIds.add(hostId);
+    const hosts = [...hostIds].map((hostId) =>
+      createDemoHost(hostRoot, hostId, options.demoMode ? { mode: options.demoMode } : {}),
     );
     stops.push(() => stopAllDemoHosts(hostRoot));
     await registerHosts(dynamodb, hosts);
@@ -386,6 +390,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       extraRoutes: [PING_ROUTE],
     });
     stops.push(() => api.close());
+    // `npm run demo`: adds demo hosts and sets their modes while local mode runs.
+    const control = await startDemoControl(
+      options.stateDir,
+      demoControl(options.stateDir, {
+        hostRoot,
+        hosts,
+        admit: async (host) => {
+          hostsByInstance.set(host.instanceId, host);
+          await registerHosts(dynamodb, [host]);
+        },
+      }),
+    );
+    stops.push(() => control.close());
     writeFileSync(
       join(options.stateDir, ENDPOINTS_FILE),
       `${JSON.stringify(
@@ -510,7 +527,14 @@ async function registerHosts(dynamodb: DynamoDBClient, hosts: DemoHost[]): Promi
 async function startAgents(hosts: DemoHost[]): Promise<void> {
   const parallel = 8;
   for (let i = 0; i < hosts.length; i += parallel) {
-    await Promise.all(hosts.slice(i, i + parallel).map((host) => startDemoAgent(host)));
+    await Promise.all(
+      hosts.slice(i, i + parallel).map((host) =>
+        // A host left in mode "broken" (`npm run demo -- mode <id> broken`) starts with its agent down.
+        startDemoAgent(host).catch((error: unknown) => {
+          if (demoMode(host) !== 'broken') throw error;
+        }),
+      ),
+    );
   }
 }
 
