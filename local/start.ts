@@ -45,6 +45,8 @@ async function main(): Promise<void> {
     curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/api/v2/tasks/instances/<id>
     curl -s -H "Authorization: Bearer $TOKEN" ${system.apiUrl}/compute/hosts/2/agent
     npm run event -- restart --host 3 --requested-by monitoring     # a restart from an event
+    npm run demo -- add-host                                        # one more demo host
+    npm run demo -- mode 3 broken                                   # host 3's restarts now fail
 
   Task and subtask transitions are printed below. Ctrl-C stops everything.
   `);
