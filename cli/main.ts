@@ -1,8 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { DryRunAnswer } from '../functions/core/batch-dry-run.ts';
-import { API_ROUTES } from '../functions/http/routes.ts';
 import type { AgentStatus } from '../functions/use-cases/get-agent-status.ts';
-import { ApiClient, type Route } from './api-client.ts';
+import { ApiClient } from './api-client.ts';
 import { CliFailure, EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 import { commandPrefix, followTask, type OutputMode } from './follow.ts';
 import { resolveTarget } from './target.ts';
@@ -283,10 +282,11 @@ export async function run(argv: readonly string[]): Promise<number> {
     .description('list hosts, a page at a time')
     .option('--page <n>', 'page, from 1', '1')
     .option('--size <n>', 'hosts per page', '10')
+    .option('--id <ids>', 'only these hosts (comma-separated ids)')
     .action(
-      action(async (context, options: { page: string; size: string }) => {
-        const answer = await context.client.call<Page<Record<string, unknown>>>(hostsRoute('list'), {
-          query: { page: options.page, size: options.size },
+      action(async (context, options: { page: string; size: string; id?: string }) => {
+        const answer = await context.client.call<Page<Record<string, unknown>>>('listHosts', {
+          query: { page: options.page, size: options.size, id: options.id },
         });
         if (context.mode === 'json') return printJson(answer);
         const columns = hostColumns(answer.contents);
@@ -304,7 +304,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     .argument('<id>', 'the host')
     .action(
       action(async (context, id: string) => {
-        const host = await context.client.call<Record<string, unknown>>(hostsRoute('get'), { path: { id } });
+        const host = await context.client.call<Record<string, unknown>>('getHost', { path: { hostId: id } });
         if (context.mode === 'json') return printJson(host);
         for (const [name, value] of Object.entries(host)) process.stdout.write(`${name}: ${cell(value)}\n`);
         return EXIT.ok;
@@ -400,17 +400,17 @@ function printPageLine(page: Page<unknown>['page']): void {
   process.stdout.write(`page ${page.number} of ${page.totalPages} · ${page.totalElements} in all\n`);
 }
 
-/**
- * The hosts API's routes: routes.ts's entries once this checkout has them, else their paths as OCP
- * names them (GET /api/v2/compute/hosts[/{id}]), so that the CLI works against an API that serves them.
- */
-function hostsRoute(which: 'list' | 'get'): Route {
-  const routes = API_ROUTES as Partial<Record<string, Route>>;
-  if (which === 'list') return routes.listHosts ?? { method: 'GET', path: '/api/v2/compute/hosts' };
-  return routes.getHost ?? { method: 'GET', path: '/api/v2/compute/hosts/{id}' };
-}
-
-const PREFERRED_HOST_COLUMNS = ['id', 'name', 'hostname', 'innerIpAddress', 'ip', 'status', 'instanceId'];
+const PREFERRED_HOST_COLUMNS = [
+  'id',
+  'name',
+  'hostname',
+  'innerIpAddress',
+  'ip',
+  'status',
+  'instanceId',
+  'busy',
+  'runningTaskId',
+];
 
 function hostColumns(hosts: readonly Record<string, unknown>[]): string[] {
   const present = new Set(hosts.flatMap((host) => Object.keys(host)));

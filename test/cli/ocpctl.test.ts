@@ -278,9 +278,27 @@ describe('ocpctl against local mode', () => {
     expect(run.stdout).toMatch(/SUCCESSFUL 3 · FAILED 0 · RUNNING 0/);
   });
 
-  // The hosts API (GET /api/v2/compute/hosts[/{id}]) is built on another branch; its routes are not in
-  // functions/http/routes.ts here, so local mode does not serve them yet.
-  it.todo('hosts list and hosts get print the hosts API’s page and host');
+  it('hosts list and hosts get print the hosts API’s page and host; an unknown host exits 2', async () => {
+    const listed = await ocpctl(['hosts', 'list', '--size', '3']);
+    const filtered = await ocpctl(['--json', 'hosts', 'list', '--id', '4,2']);
+    const shown = await ocpctl(['hosts', 'get', '2']);
+    const unknown = await ocpctl(['hosts', 'get', '404']);
+
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+INSTANCEID\s+BUSY\s+RUNNINGTASKID$/);
+    expect(lines.slice(1, 4).map((line) => line.split(/\s+/)[0])).toEqual(['1', '2', '3']);
+    expect(lines[1]).toMatch(
+      new RegExp(`^1\\s+demo-host-1\\s+${system.hosts[0]!.instanceId}\\s+(true|false)`),
+    );
+    expect(lines.at(-1)).toBe('page 1 of 2 · 4 in all');
+    expect(JSON.parse(filtered.stdout).contents.map((host: { id: number }) => host.id)).toEqual([2, 4]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('id: 2\nname: demo-host-2\n');
+    expect(shown.stdout).toContain(`agentHome: ${system.hosts[1]!.agentHome}\n`);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Host 404 does not exist.');
+  });
 });
 
 describe('ocpctl stays out of the Lambda bundles', () => {
