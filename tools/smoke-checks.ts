@@ -107,6 +107,17 @@ const TaskEnvelope = z.object({
 type TaskView = z.infer<typeof TaskEnvelope>['data'];
 
 const LogEnvelope = z.object({ data: z.object({ log: z.string() }) });
+const HostView = z.object({
+  id: Id,
+  instanceId: z.string(),
+  agentHome: z.string(),
+  busy: z.boolean(),
+  runningTaskId: Id.nullable(),
+});
+const HostPageEnvelope = z.object({
+  data: z.object({ contents: z.array(HostView), page: z.object({ totalElements: Id }) }),
+});
+const HostEnvelope = z.object({ data: HostView });
 const ErrorEnvelope = z.object({
   successful: z.literal(false),
   error: z.object({ code: z.number(), message: z.string() }),
@@ -216,6 +227,25 @@ export async function runSmokeTest(
   const before = await check('agent status before the restart', async () => {
     const processes = await agentStatus();
     return { detail: describeProcesses(processes), value: processes };
+  });
+
+  await check('the host is registered and the host list readable', async () => {
+    // The whole list (a Scan of the host table) and the host itself: both grants the API needs.
+    const listing = await call('GET', `${API_ROUTES.listHosts.path}?size=1`, target.token);
+    expectStatus(listing, 200);
+    const page = HostPageEnvelope.safeParse(listing.body);
+    if (!page.success) throw new CheckFailed(`unexpected host list: ${listing.text.slice(0, 200)}`);
+    const answer = await call('GET', hostPath(API_ROUTES.getHost), target.token);
+    expectStatus(answer, 200);
+    const host = HostEnvelope.safeParse(answer.body);
+    if (!host.success || String(host.data.data.id) !== target.hostId)
+      throw new CheckFailed(`unexpected host: ${answer.text.slice(0, 200)}`);
+    const { instanceId, agentHome, runningTaskId } = host.data.data;
+    const state = runningTaskId === null ? 'free' : `busy with task ${runningTaskId}`;
+    return {
+      detail: `${page.data.data.page.totalElements} hosts registered; host ${target.hostId} is ${instanceId}, agent in ${agentHome}, ${state}`,
+      value: undefined,
+    };
   });
 
   const started = await check("restart answers OCP's envelope", async () => {

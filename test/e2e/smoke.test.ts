@@ -61,6 +61,11 @@ describe('npm run smoke against local mode', () => {
         /^✓ agent status before the restart: 4 of 4 processes running \(ocp_agentd \d+, /,
       ),
       expect.stringMatching(
+        new RegExp(
+          `^✓ the host is registered and the host list readable: 2 hosts registered; host 2 is ${system.hosts[1]!.instanceId}, agent in ${system.hosts[1]!.agentHome}, free ${TIME}$`,
+        ),
+      ),
+      expect.stringMatching(
         new RegExp(`^✓ restart answers OCP's envelope: task \\d+ RUNNING, 5 subtasks ${TIME}$`),
       ),
       expect.stringMatching(
@@ -73,7 +78,7 @@ describe('npm run smoke against local mode', () => {
       expect.stringMatching(
         /^✓ a restart without HOST_MANAGER is refused: answered 403 \(OCP error 30014\) /,
       ),
-      expect.stringMatching(/^PASSED in [\d.]+ s \(8 passed, 0 failed, 0 skipped\)$/),
+      expect.stringMatching(/^PASSED in [\d.]+ s \(9 passed, 0 failed, 0 skipped\)$/),
     ]);
   });
 
@@ -84,9 +89,12 @@ describe('npm run smoke against local mode', () => {
     expect(stdout).toMatch(
       /^✗ restart answers OCP's envelope: answered 404, expected 200: 10002: Host 99 does not exist\./m,
     );
+    expect(stdout).toMatch(
+      /^✗ the host is registered and the host list readable: answered 404, expected 200: 10002: Host 99 does not exist\./m,
+    );
     expect(stdout).toMatch(/^- task reaches SUCCESSFUL within the subtasks’ timeouts: no task was started$/m);
     expect(stdout).toMatch(/^- a restart without HOST_MANAGER is refused: no --viewer-token given$/m);
-    expect(lines(stdout).at(-1)).toMatch(/^FAILED in [\d.]+ s \(2 passed, 2 failed, 4 skipped\)$/);
+    expect(lines(stdout).at(-1)).toMatch(/^FAILED in [\d.]+ s \(2 passed, 3 failed, 4 skipped\)$/);
   });
 
   it('fails when the restart fails: exit 1, naming the subtask and its reason', async () => {
