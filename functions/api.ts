@@ -10,8 +10,10 @@ import * as z from '#core/schema';
 import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
 import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
+import { openApiAnswer } from '#http/openapi-answer';
 import { newRequestScope } from '#http/request-scope';
-import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
+import { RestartBody } from '#http/restart-body';
+import { API_ROUTES, OPENAPI_ROUTE, type RouteId, routeKey } from '#http/routes';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
@@ -38,8 +40,6 @@ const hosts = new HostRegistry(hostTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
 const batches = new BatchStore(taskTableName());
-
-const RestartBody = z.strictObject({ prohibitRollback: z.optional(z.boolean()) });
 
 /** One action per route: validate, call the domain, return the envelope's data. */
 const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unknown>> = {
@@ -225,6 +225,7 @@ const routeIds = new Map(
 /** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
 export const handler = loggedInvocation(
   async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    if (event.routeKey === routeKey(OPENAPI_ROUTE)) return openApiAnswer();
     const scope = newRequestScope();
     logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
     try {

@@ -1,5 +1,5 @@
 import { InvalidArgument } from '#core/errors';
-import { asSafeNumber, parseLongId } from '#core/ids';
+import { asSafeNumber, LONG_ID_JSON_SCHEMA, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
 import type { TaskListQuery } from '#store/task-list';
 
@@ -10,12 +10,19 @@ import type { TaskListQuery } from '#store/task-list';
  */
 export const MAX_PAGE_SIZE = 100;
 
-const QueryParameters = z.object({
-  hostId: z.optional(z.string()),
+/** The query parameters of `GET /api/v2/tasks/instances`. */
+export const TaskListQueryParameters = z.object({
+  hostId: z.optional(z.withJsonSchema(z.string(), LONG_ID_JSON_SCHEMA)),
   status: z.optional(z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL'])),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   page: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
-  size: z.optional(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'))),
+  // At most MAX_PAGE_SIZE, checked after parsing to say so.
+  size: z.optional(
+    z.withJsonSchema(z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer')), {
+      pattern: '^([1-9][0-9]?|100)$',
+      description: `A positive integer, at most ${MAX_PAGE_SIZE}; 10 when absent.`,
+    }),
+  ),
 });
 
 /** OCP's list query: `page` counts from 1 (default 1), `size` defaults to 10. */
@@ -23,7 +30,7 @@ export function parseTaskListQuery(parameters: Record<string, string | undefined
   query: TaskListQuery;
   page: number;
 } {
-  const parsed = QueryParameters.safeParse(parameters ?? {});
+  const parsed = TaskListQueryParameters.safeParse(parameters ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = String(issue?.path[0] ?? 'query');
