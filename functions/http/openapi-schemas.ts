@@ -200,6 +200,12 @@ export const ErrorEnvelopeSchema = z.strictObject({
   }),
 });
 
+/**
+ * What API Gateway itself answers, not the function: its JWT authorizer's 401 (`Unauthorized`), and a
+ * 500 when the function fails (`Internal Server Error`).
+ */
+export const GatewayErrorSchema = z.strictObject({ message: z.string() });
+
 /** True when A and B are each assignable to the other. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const same = <_Check extends true>() => undefined;

@@ -17,6 +17,7 @@ import {
   AgentStatusSchema,
   DryRunAnswerSchema,
   ErrorEnvelopeSchema,
+  GatewayErrorSchema,
   OcpBatchListingSchema,
   OcpBatchTaskSchema,
   OcpSubtaskSchema,
@@ -43,6 +44,12 @@ export const OCP_ERRORS = {
 } as const;
 
 export type OcpErrorName = keyof typeof OCP_ERRORS;
+
+/** Statuses API Gateway may answer itself, with its own body (GatewayError), before or instead of the function. */
+const GATEWAY_STATUSES: Record<number, string> = {
+  401: 'On AWS, API Gateway\'s JWT authorizer refuses a missing or invalid token itself: `{"message":"Unauthorized"}`.',
+  500: 'When the function itself fails, API Gateway answers `{"message":"Internal Server Error"}`.',
+};
 
 /** Every route can refuse a bad id, body or query, a missing identity or permission, and can fail. */
 const EVERY_ROUTE_ERRORS: readonly OcpErrorName[] = [
@@ -126,7 +133,8 @@ export const OPERATIONS: Record<RouteId, OperationDoc> = {
     summary: 'Retry a failed task or batch',
     permissions: ['TASK_MANAGER'],
     data: TASK_OR_BATCH,
-    errors: ['TASK_NOT_EXISTS', 'TASK_STATE_INVALID'],
+    // COMMON_NOT_FOUND: the task's host is no longer registered (or holds a value its SSM document refuses).
+    errors: ['TASK_NOT_EXISTS', 'COMMON_NOT_FOUND', 'TASK_STATE_INVALID'],
   },
   cancelTask: {
     tag: 'Tasks',
@@ -143,7 +151,7 @@ export const OPERATIONS: Record<RouteId, OperationDoc> = {
     summary: 'Roll back a failed task',
     permissions: ['TASK_MANAGER'],
     data: OcpTaskSchema,
-    errors: ['TASK_PROHIBIT_ROLLBACK', 'TASK_NOT_EXISTS', 'TASK_STATE_INVALID'],
+    errors: ['TASK_PROHIBIT_ROLLBACK', 'TASK_NOT_EXISTS', 'COMMON_NOT_FOUND', 'TASK_STATE_INVALID'],
   },
   skipSubtask: {
     tag: 'Tasks',
@@ -182,6 +190,7 @@ export function buildOpenApiDocument() {
   answers.add(SubtaskLogSchema, { id: 'SubtaskLog' });
   answers.add(TaskPageSchema, { id: 'TaskPage' });
   answers.add(ErrorEnvelopeSchema, { id: 'ErrorEnvelope' });
+  answers.add(GatewayErrorSchema, { id: 'GatewayError' });
   for (const id of routeIds) answers.add(successEnvelope(OPERATIONS[id].data), { id: answerName(id) });
   const requests = z.registry<{ id: string }>();
   for (const id of routeIds) {
@@ -281,23 +290,28 @@ function errorResponses(names: readonly OcpErrorName[]): Record<string, unknown>
   const responses: Record<string, unknown> = {};
   for (const [status, statusNames] of [...byStatus].sort(([a], [b]) => a - b)) {
     const codes = statusNames.map((name) => OCP_ERRORS[name].code);
-    responses[String(status)] = {
-      description: `An OCP error envelope: ${statusNames.map((name) => `${OCP_ERRORS[name].code} ${name}`).join(', ')}.`,
-      content: {
-        'application/json': {
-          schema: {
-            allOf: [
-              ref('ErrorEnvelope'),
-              {
-                type: 'object',
-                properties: {
-                  status: { const: status },
-                  error: { type: 'object', properties: { code: { enum: codes } } },
-                },
-              },
-            ],
+    const envelope = {
+      allOf: [
+        ref('ErrorEnvelope'),
+        {
+          type: 'object',
+          properties: {
+            status: { const: status },
+            error: { type: 'object', properties: { code: { enum: codes } } },
           },
         },
+      ],
+    };
+    const gateway = GATEWAY_STATUSES[status];
+    responses[String(status)] = {
+      description: [
+        `An OCP error envelope: ${statusNames.map((name) => `${OCP_ERRORS[name].code} ${name}`).join(', ')}.`,
+        gateway,
+      ]
+        .filter(Boolean)
+        .join(' '),
+      content: {
+        'application/json': { schema: gateway ? { anyOf: [envelope, ref('GatewayError')] } : envelope },
       },
     };
   }

@@ -192,6 +192,11 @@ describe('openapi.json', () => {
         id,
       ).toBeUndefined();
     }
+    expect(undocumentedAnswer('GET', pathOf('getTask'), 401, { message: 'Unauthorized' })).toBeUndefined();
+    expect(
+      undocumentedAnswer('GET', pathOf('getTask'), 500, { message: 'Internal Server Error' }),
+    ).toBeUndefined();
+    expect(undocumentedAnswer('GET', pathOf('getTask'), 404, { message: 'Not Found' })).toBeDefined();
     expect(
       undocumentedAnswer('GET', pathOf('getTask'), 404, errorEnvelope(scope, new errors.HostNotFound(7))),
     ).toMatch(/body\/error\/code must be equal to one of the allowed values/);
