@@ -10,7 +10,6 @@ import * as z from '#core/schema';
 import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
 import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
-import { openApiAnswer } from '#http/openapi-answer';
 import { newRequestScope } from '#http/request-scope';
 import { RestartBody } from '#http/restart-body';
 import { API_ROUTES, OPENAPI_ROUTE, type RouteId, routeKey } from '#http/routes';
@@ -222,10 +221,12 @@ const routeIds = new Map(
   (Object.keys(API_ROUTES) as RouteId[]).map((id) => [routeKey(API_ROUTES[id]), id] as const),
 );
 
-/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
+/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope (but the OpenAPI document). */
 export const handler = loggedInvocation(
   async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
-    if (event.routeKey === routeKey(OPENAPI_ROUTE)) return openApiAnswer();
+    // Loaded on demand: the document is read rarely, and evaluating it would add to every cold start.
+    if (event.routeKey === routeKey(OPENAPI_ROUTE))
+      return (await import('#http/openapi-answer')).openApiAnswer();
     const scope = newRequestScope();
     logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
     try {

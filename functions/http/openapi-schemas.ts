@@ -100,7 +100,7 @@ const batchContext = <ListMap extends z.ZodMiniType>(listMap: ListMap) =>
     listMap,
     parallel: z.boolean(),
     parallelIdx: z.int(),
-    stringMap: z.strictObject({ prohibit_rollback: Flag }),
+    stringMap: z.strictObject({ prohibit_rollback: Flag, reason: z.optional(z.string()) }),
   });
 
 export const OcpBatchTaskSchema = z.strictObject({
@@ -206,8 +206,15 @@ export const ErrorEnvelopeSchema = z.strictObject({
  */
 export const GatewayErrorSchema = z.strictObject({ message: z.string() });
 
-/** True when A and B are each assignable to the other. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The type as its fields spell it, whatever intersections or aliases built it. */
+type Spelled<T> = T extends readonly (infer Item)[]
+  ? Spelled<Item>[]
+  : T extends object
+    ? { [Key in keyof T]: Spelled<T[Key]> }
+    : T;
+/** True when A and B spell the same type: the same fields, each as optional and of the same type. */
+type Same<A, B> =
+  (<T>() => T extends Spelled<A> ? 1 : 2) extends <T>() => T extends Spelled<B> ? 1 : 2 ? true : false;
 const same = <_Check extends true>() => undefined;
 same<Same<z.output<typeof OcpSubtaskSchema>, OcpSubtask>>();
 same<Same<z.output<typeof OcpTaskSchema>, OcpTask>>();

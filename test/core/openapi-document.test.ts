@@ -94,6 +94,7 @@ function batchViews() {
     rollout: ROLLOUT,
     executor: 'arn:aws:states:us-east-1:123456789012:execution:batch:batch-30208',
     now: T0,
+    reason: 'schedule nightly-restarts',
   });
   const started = hostStarted(batch, hosts, 0, reservedTaskId(batch, 0), at(1))!;
   const hostTask = ranTask(task({ firstId: started.taskId!, hostId: 2 }), 2);
