@@ -12,7 +12,8 @@ import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { parseHostListQuery } from '#http/host-list-query';
 import { newRequestScope } from '#http/request-scope';
-import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
+import { RestartBody } from '#http/restart-body';
+import { API_ROUTES, OPENAPI_ROUTE, type RouteId, routeKey } from '#http/routes';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
@@ -40,8 +41,6 @@ const hosts = new HostRegistry(hostTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
 const batches = new BatchStore(taskTableName());
-
-const RestartBody = z.strictObject({ prohibitRollback: z.optional(z.boolean()) });
 
 /** One action per route: validate, call the domain, return the envelope's data. */
 const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unknown>> = {
@@ -234,9 +233,12 @@ const routeIds = new Map(
   (Object.keys(API_ROUTES) as RouteId[]).map((id) => [routeKey(API_ROUTES[id]), id] as const),
 );
 
-/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
+/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope (but the OpenAPI document). */
 export const handler = loggedInvocation(
   async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
+    // Loaded on demand: the document is read rarely, and evaluating it would add to every cold start.
+    if (event.routeKey === routeKey(OPENAPI_ROUTE))
+      return (await import('#http/openapi-answer')).openApiAnswer();
     const scope = newRequestScope();
     logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
     try {

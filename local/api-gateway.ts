@@ -26,6 +26,8 @@ export interface ApiGatewayOptions {
   /** Returns the verified claims, or throws: the JWT authorizer. */
   verifyToken: (token: string) => Promise<Record<string, unknown>>;
   routes: Readonly<Record<string, RouteDefinition>> | readonly RouteDefinition[];
+  /** Routes without the authorizer, as the stack's OpenAPI route: the handler gets no identity. */
+  publicRoutes?: readonly RouteDefinition[];
   extraRoutes?: readonly ExtraRoute[];
   /** API Gateway's payload limit: 10 MB. */
   maxBodyBytes?: number;
@@ -58,6 +60,7 @@ interface CompiledRoute {
   pattern: RegExp;
   names: string[];
   extra?: ExtraRoute;
+  public?: boolean;
 }
 
 class GatewayReply extends Error {
@@ -81,6 +84,7 @@ const tooLarge = () =>
 export async function startApiGateway(options: ApiGatewayOptions): Promise<LocalApiGateway> {
   const routes = [
     ...(options.extraRoutes ?? []).map((route) => compileRoute(route, route)),
+    ...(options.publicRoutes ?? []).map((route) => ({ ...compileRoute(route), public: true })),
     ...(Array.isArray(options.routes) ? options.routes : Object.values(options.routes)).map((route) =>
       compileRoute(route),
     ),
@@ -120,7 +124,7 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
       return;
     }
 
-    const claims = await authorize(req, requestId, method, rawPath);
+    const claims = match.route.public ? undefined : await authorize(req, requestId, method, rawPath);
     const body = await readBody(req, maxBodyBytes);
     const event = buildEvent({
       req,
@@ -279,7 +283,8 @@ function buildEvent(input: {
   rawPath: string;
   rawQueryString: string;
   pathParameters: Record<string, string>;
-  claims: Record<string, unknown>;
+  /** Undefined on a route without the authorizer. */
+  claims: Record<string, unknown> | undefined;
   body: Buffer;
   accountId: string;
   apiId: string;
@@ -312,7 +317,6 @@ function buildEvent(input: {
   const domainName = host.replace(/:\d+$/, '');
   const hasBody = input.body.length > 0;
   const binary = hasBody && !isTextContent(headers['content-type']);
-  const scopes = scopesOf(input.claims);
 
   return {
     version: '2.0',
@@ -325,11 +329,16 @@ function buildEvent(input: {
     requestContext: {
       accountId: input.accountId,
       apiId: input.apiId,
-      authorizer: {
-        principalId: '',
-        integrationLatency: 0,
-        jwt: { claims: flattenClaims(input.claims), scopes },
-      },
+      // API Gateway sends no authorizer context for a route without an authorizer (hence the cast).
+      ...(input.claims
+        ? {
+            authorizer: {
+              principalId: '',
+              integrationLatency: 0,
+              jwt: { claims: flattenClaims(input.claims), scopes: scopesOf(input.claims) },
+            },
+          }
+        : {}),
       domainName,
       domainPrefix: domainName.split('.')[0] ?? domainName,
       http: {
@@ -344,7 +353,7 @@ function buildEvent(input: {
       stage: '$default',
       time: clfTime(now),
       timeEpoch: now.getTime(),
-    },
+    } as APIGatewayProxyEventV2WithJWTAuthorizer['requestContext'],
     ...(Object.keys(input.pathParameters).length > 0 ? { pathParameters: input.pathParameters } : {}),
     ...(hasBody ? { body: input.body.toString(binary ? 'base64' : 'utf8') } : {}),
     isBase64Encoded: binary,

@@ -11,7 +11,7 @@ import {
   restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
-import { API_ROUTES } from '#http/routes';
+import { API_ROUTES, OPENAPI_ROUTE } from '#http/routes';
 import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
 import { METRICS_OUTPUT_VARIABLE } from '../functions/metrics.ts';
@@ -387,6 +387,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       handler: handlers.api as never,
       verifyToken: (token) => verifyLocalToken(token, signingKey) as Promise<Record<string, unknown>>,
       routes: API_ROUTES,
+      publicRoutes: [OPENAPI_ROUTE],
       extraRoutes: [PING_ROUTE],
     });
     stops.push(() => api.close());

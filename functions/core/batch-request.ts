@@ -84,31 +84,51 @@ const problems = <T>(find: (value: T) => Problem[]) =>
 
 const one = (message: string | undefined): Problem[] => (message === undefined ? [] : [{ message }]);
 
-const HostId = z
-  .number({ error: (issue) => `must be a host id (a JSON integer), got ${describe(issue.input)}` })
-  .check(problems((id: number) => one(hostIdProblem(id))));
+const HostId = z.withJsonSchema(
+  z
+    .number({ error: (issue) => `must be a host id (a JSON integer), got ${describe(issue.input)}` })
+    .check(problems((id: number) => one(hostIdProblem(id)))),
+  { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+);
 
-const HostIds = z
-  .array(HostId, { error: (issue) => `must be a list of host ids, got ${describe(issue.input)}` })
-  .check(problems(hostListProblems));
+const HostIds = z.withJsonSchema(
+  z
+    .array(HostId, { error: (issue) => `must be a list of host ids, got ${describe(issue.input)}` })
+    .check(problems(hostListProblems)),
+  { minItems: 1, maxItems: MAX_BATCH_HOSTS, uniqueItems: true },
+);
 
 const limit = (rule: LimitRule) =>
-  z
-    .union([z.number(), z.string()], { error: (issue) => limitRefusal(rule, issue.input) })
-    .check(problems((value: number | string) => one(limitProblem(value, rule))));
+  z.withJsonSchema(
+    z
+      .union([z.number(), z.string()], { error: (issue) => limitRefusal(rule, issue.input) })
+      .check(problems((value: number | string) => one(limitProblem(value, rule)))),
+    {
+      type: undefined,
+      anyOf: [
+        { type: 'integer', minimum: rule.minCount, maximum: MAX_ROLLOUT_COUNT },
+        { type: 'string', pattern: rule.percent.source },
+      ],
+    },
+  );
 
 const Rollout = z.strictObject(
   {
     maxConcurrency: z.optional(limit(CONCURRENCY)),
     maxErrors: z.optional(limit(ERRORS)),
     healthCheckSeconds: z.optional(
-      z
-        .number({ error: (issue) => healthCheckRefusal(issue.input) })
-        .check(
-          problems((seconds: number) =>
-            one(isIntegerIn(seconds, 0, MAX_HEALTH_CHECK_SECONDS) ? undefined : healthCheckRefusal(seconds)),
+      z.withJsonSchema(
+        z
+          .number({ error: (issue) => healthCheckRefusal(issue.input) })
+          .check(
+            problems((seconds: number) =>
+              one(
+                isIntegerIn(seconds, 0, MAX_HEALTH_CHECK_SECONDS) ? undefined : healthCheckRefusal(seconds),
+              ),
+            ),
           ),
-        ),
+        { type: 'integer', minimum: 0, maximum: MAX_HEALTH_CHECK_SECONDS },
+      ),
     ),
   },
   { error: unknownFields(ROLLOUT_FIELDS) },
@@ -117,26 +137,34 @@ const Rollout = z.strictObject(
 const flag = z.boolean({ error: (issue) => `must be true or false, got ${describe(issue.input)}` });
 
 /** The body's schema: the shape, strict at every level, then the rules z cannot say alone. */
-const BatchRequestBody = z
-  .strictObject(
-    {
-      hostIds: z.optional(HostIds),
-      hostids: z.optional(HostIds),
-      rollout: z.optional(Rollout),
-      dryRun: z.optional(flag),
-      prohibitRollback: z.optional(flag),
-    },
-    { error: unknownFields(BODY_FIELDS) },
-  )
-  .check(
-    problems((body: { hostIds?: unknown; hostids?: unknown }): Problem[] => {
-      if (body.hostIds !== undefined && body.hostids !== undefined)
-        return [{ message: 'gives both hostIds and hostids: give the hosts once, as hostIds' }];
-      if (body.hostIds === undefined && body.hostids === undefined)
-        return [{ message: 'is required', path: ['hostIds'] }];
-      return [];
-    }),
-  );
+export const BatchRequestBody = z.withJsonSchema(
+  z
+    .strictObject(
+      {
+        hostIds: z.optional(HostIds),
+        hostids: z.optional(HostIds),
+        rollout: z.optional(Rollout),
+        dryRun: z.optional(flag),
+        prohibitRollback: z.optional(flag),
+      },
+      { error: unknownFields(BODY_FIELDS) },
+    )
+    .check(
+      problems((body: { hostIds?: unknown; hostids?: unknown }): Problem[] => {
+        if (body.hostIds !== undefined && body.hostids !== undefined)
+          return [{ message: 'gives both hostIds and hostids: give the hosts once, as hostIds' }];
+        if (body.hostIds === undefined && body.hostids === undefined)
+          return [{ message: 'is required', path: ['hostIds'] }];
+        return [];
+      }),
+    ),
+  {
+    oneOf: [
+      { type: 'object', required: ['hostIds'] },
+      { type: 'object', required: ['hostids'] },
+    ],
+  },
+);
 
 /** What a refusal calls the request read, and where in it the batch's fields are. */
 export interface BatchRequestSource {

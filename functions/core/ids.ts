@@ -3,6 +3,13 @@ import { InvalidArgument } from './errors.ts';
 const INT64_MAX = 9223372036854775807n;
 const DECIMAL = /^[1-9][0-9]{0,18}$/;
 
+/** An OCP "Long" id as parseLongId reads it, in JSON Schema (the pattern alone cannot bound it). */
+export const LONG_ID_JSON_SCHEMA = {
+  type: 'string',
+  pattern: DECIMAL.source,
+  description: `A positive 64-bit integer in plain decimal, at most ${INT64_MAX}.`,
+};
+
 /**
  * Parses an OCP "Long" id given in a path or body: a positive 64-bit integer in plain decimal.
  * Anything else (0, signs, fractions, exponents, leading zeros, whitespace, overflow) is refused.

@@ -2,7 +2,7 @@ import { InvalidArgument } from '#core/errors';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
 import { BATCH_GET_KEYS } from '#store/bulk-items';
-import { invalidQuery, PAGING_PARAMETERS, pagingOf } from './paging.ts';
+import { invalidQuery, pagingOf, pagingParameters } from './paging.ts';
 
 /**
  * Largest `size` of a host listing, and most ids one `id` filter may name: the locks of a page's hosts,
@@ -11,10 +11,10 @@ import { invalidQuery, PAGING_PARAMETERS, pagingOf } from './paging.ts';
 export const MAX_HOST_PAGE_SIZE = BATCH_GET_KEYS;
 export const MAX_HOST_IDS = BATCH_GET_KEYS;
 
-const QueryParameters = z.object({
+export const HostListQueryParameters = z.object({
   // One or several ids: `id=1,2`, or `id=1&id=2`, which API Gateway hands over joined by commas.
   id: z.optional(z.string()),
-  ...PAGING_PARAMETERS,
+  ...pagingParameters(MAX_HOST_PAGE_SIZE),
 });
 
 export interface HostListQuery {
@@ -29,7 +29,7 @@ export interface HostListQuery {
 export function parseHostListQuery(
   parameters: Record<string, string | undefined> | undefined,
 ): HostListQuery {
-  const parsed = QueryParameters.safeParse(parameters ?? {});
+  const parsed = HostListQueryParameters.safeParse(parameters ?? {});
   if (!parsed.success) invalidQuery(parsed.error.issues);
   const { page, size } = pagingOf(parsed.data, MAX_HOST_PAGE_SIZE);
   if (parsed.data.id === undefined) return { page, size };

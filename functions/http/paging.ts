@@ -1,9 +1,23 @@
 import { InvalidArgument } from '#core/errors';
 import * as z from '#core/schema';
 
-/** OCP's `page` and `size` query parameters, as text: positive integers (their bounds checked after). */
+/** OCP's `page` and `size` query parameters, as text: positive integers (`size`'s bound checked after, to say so). */
 const POSITIVE = z.string().check(z.regex(/^[1-9][0-9]{0,8}$/, 'must be a positive integer'));
-export const PAGING_PARAMETERS = { page: z.optional(POSITIVE), size: z.optional(POSITIVE) };
+
+/** The decimal integers 1..max, as the OpenAPI document states `size` (both listings allow 100). */
+const SIZE_PATTERNS: Readonly<Record<number, string>> = { 100: '^([1-9][0-9]?|100)$' };
+
+export function pagingParameters(maxSize: number) {
+  return {
+    page: z.optional(POSITIVE),
+    size: z.optional(
+      z.withJsonSchema(POSITIVE, {
+        pattern: sizePattern(maxSize),
+        description: `A positive integer, at most ${maxSize}; 10 when absent.`,
+      }),
+    ),
+  };
+}
 
 /** The first issue of a refused query as OCP's 400, naming the parameter. */
 export function invalidQuery(issues: readonly { path: readonly PropertyKey[]; message: string }[]): never {
@@ -18,4 +32,10 @@ export function pagingOf(parameters: { page?: string; size?: string }, maxSize: 
   const size = Number(parameters.size ?? 10);
   if (size > maxSize) throw new InvalidArgument(`size must be at most ${maxSize}.`, 'size');
   return { page, size };
+}
+
+function sizePattern(maxSize: number): string {
+  const pattern = SIZE_PATTERNS[maxSize];
+  if (!pattern) throw new RangeError(`No size pattern for at most ${maxSize}: add one to SIZE_PATTERNS`);
+  return pattern;
 }

@@ -19,3 +19,6 @@ export const API_ROUTES = {
 export type RouteId = keyof typeof API_ROUTES;
 
 export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
+/** The API's OpenAPI document (openapi.json), answered by the api function without authentication. */
+export const OPENAPI_ROUTE = { method: 'GET', path: '/openapi.json' } as const;

@@ -1,7 +1,7 @@
-import { asSafeNumber, parseLongId } from '#core/ids';
+import { asSafeNumber, LONG_ID_JSON_SCHEMA, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
 import type { TaskListQuery } from '#store/task-list';
-import { invalidQuery, PAGING_PARAMETERS, pagingOf } from './paging.ts';
+import { invalidQuery, pagingOf, pagingParameters } from './paging.ts';
 
 /**
  * Largest `size` of a listing: a page of tasks at their largest (task-limits.ts, MAX_REASON_LENGTH; about
@@ -10,11 +10,12 @@ import { invalidQuery, PAGING_PARAMETERS, pagingOf } from './paging.ts';
  */
 export const MAX_PAGE_SIZE = 100;
 
-const QueryParameters = z.object({
-  hostId: z.optional(z.string()),
+/** The query parameters of `GET /api/v2/tasks/instances`. */
+export const TaskListQueryParameters = z.object({
+  hostId: z.optional(z.withJsonSchema(z.string(), LONG_ID_JSON_SCHEMA)),
   status: z.optional(z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL'])),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  ...PAGING_PARAMETERS,
+  ...pagingParameters(MAX_PAGE_SIZE),
 });
 
 /** OCP's list query: `page` counts from 1 (default 1), `size` defaults to 10. */
@@ -22,7 +23,7 @@ export function parseTaskListQuery(parameters: Record<string, string | undefined
   query: TaskListQuery;
   page: number;
 } {
-  const parsed = QueryParameters.safeParse(parameters ?? {});
+  const parsed = TaskListQueryParameters.safeParse(parameters ?? {});
   if (!parsed.success) invalidQuery(parsed.error.issues);
   const { hostId, status, name } = parsed.data;
   const { page, size } = pagingOf(parsed.data, MAX_PAGE_SIZE);

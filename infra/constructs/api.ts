@@ -1,8 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
   HttpMethod,
+  HttpNoneAuthorizer,
   HttpStage,
   type IHttpRouteAuthorizer,
   LogGroupLogDestination,
@@ -10,7 +11,7 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES } from '#http/routes';
+import { API_ROUTES, OPENAPI_ROUTE } from '#http/routes';
 import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
 import type { BatchRollout } from './batch-rollout.ts';
@@ -24,7 +25,7 @@ export interface OcpApiProps {
   readonly workflow: RestartWorkflow;
   /** The fleet rollout batchRestartAgents starts. */
   readonly rollout: BatchRollout;
-  /** Checks every route's bearer token. */
+  /** Checks the bearer token of every route but the OpenAPI document's. */
   readonly authorizer: IHttpRouteAuthorizer;
   /** JWT claim holding the caller's OCP permissions. */
   readonly permissionsClaim: string;
@@ -50,8 +51,9 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 );
 
 /**
- * The OCP-compatible HTTP API: every route in API_ROUTES, behind the JWT authorizer, served by the
- * api function; one $default stage with access logs and default throttling.
+ * The OCP-compatible HTTP API: every route in API_ROUTES, behind the JWT authorizer, and the OpenAPI
+ * document's route without it, served by the api function; one $default stage with access logs and
+ * default throttling.
  */
 export class OcpApi extends Construct {
   readonly httpApi: HttpApi;
@@ -93,6 +95,17 @@ export class OcpApi extends Construct {
     for (const route of Object.values(API_ROUTES)) {
       this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
     }
+    const [openApiRoute] = this.httpApi.addRoutes({
+      path: OPENAPI_ROUTE.path,
+      methods: [HttpMethod[OPENAPI_ROUTE.method]],
+      integration,
+      authorizer: new HttpNoneAuthorizer(),
+    });
+    Validations.of(openApiRoute!).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'GET /openapi.json answers the API’s public OpenAPI document, the same for everyone: no data, no action, and clients read it before they have a token.',
+    });
 
     const accessLogs = new LogGroup(this, 'AccessLogs', LOG_GROUP_DEFAULTS);
     this.stage = new HttpStage(this, 'DefaultStage', {

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListCommandInvocationsCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
+import { OPENAPI_FILE } from '../../functions/http/openapi.ts';
 import { demoAgentProcesses, isLiveProcess, setDemoMode, startDemoAgent } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { call, startTestSystem, tokenFor, waitForTask } from '../support/local-client.ts';
@@ -273,5 +275,14 @@ describe('subtask output beyond what SSM returns inline', () => {
       system.instancesWithoutOutputStreaming.delete(host.instanceId);
       setDemoMode(host, 'normal');
     }
+  });
+});
+
+describe('the OpenAPI document, over HTTP', () => {
+  it('is served to a caller without a token, as openapi.json holds it', async () => {
+    const { status, envelope } = await call(system, 'GET', '/openapi.json');
+
+    expect(status).toBe(200);
+    expect(envelope).toEqual(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')));
   });
 });

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { commandFinishedPattern, executionEndedPattern, restartRequestedPattern } from '#core/event-patterns';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
-import { API_ROUTES, routeKey } from '#http/routes';
+import { API_ROUTES, OPENAPI_ROUTE, routeKey } from '#http/routes';
 import { SWEEP_INTERVAL } from '#infra/constructs/execution-reconciler';
 import { LOG_RETENTION, type ProjectFunction } from '#infra/constructs/lambda-defaults';
 import { DEFAULT_SETTINGS } from '#infra/settings';
@@ -145,6 +145,7 @@ describe('cdk-nag (AWS Solutions)', () => {
         `BatchRollout/StateMachine: ${batchChildren}`,
         'BatchRollout/ExecutionEnded/DeadLetterQueue: AwsSolutions-SQS3',
         `Api/Handler: ${outputStreams}`,
+        'Api/HttpApi/GET--openapi.json: AwsSolutions-APIG4',
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
@@ -766,7 +767,7 @@ describe('HTTP API', () => {
       ([, route]) => route.Properties ?? {},
     );
     expect(routes.map((route) => route.RouteKey).sort()).toEqual(
-      Object.values(API_ROUTES).map(routeKey).sort(),
+      [...Object.values(API_ROUTES), OPENAPI_ROUTE].map(routeKey).sort(),
     );
     const [[integrationId, integration] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
     expect(integration?.Properties).toMatchObject({
@@ -774,13 +775,24 @@ describe('HTTP API', () => {
       IntegrationUri: getAtt(idOf(api().handler.function), 'Arn'),
       PayloadFormatVersion: '2.0',
     });
-    for (const route of routes) {
+    const target = { 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] };
+    for (const route of routes.filter((candidate) => candidate.RouteKey !== routeKey(OPENAPI_ROUTE))) {
       expect(route).toMatchObject({
         AuthorizationType: 'JWT',
         AuthorizerId: ref(authorizerId()),
-        Target: { 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] },
+        Target: target,
       });
     }
+  });
+
+  it('serves the OpenAPI document without the authorizer, from the api function', () => {
+    const [openApiRoute] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route')
+      .map(([, route]) => route.Properties ?? {})
+      .filter((route) => route.RouteKey === routeKey(OPENAPI_ROUTE));
+    expect(openApiRoute).toMatchObject({ AuthorizationType: 'NONE' });
+    expect(openApiRoute).not.toHaveProperty('AuthorizerId');
+    const [[integrationId] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
+    expect(openApiRoute?.Target).toEqual({ 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] });
   });
 
   it('trusts tokens of the stack’s user pool issued to its app client', () => {

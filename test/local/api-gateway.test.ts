@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { API_ROUTES } from '#http/routes';
+import { API_ROUTES, OPENAPI_ROUTE } from '#http/routes';
 import { type LocalApiGateway, PING_ROUTE, startApiGateway } from '#local/api-gateway';
 import { type LocalSigningKey, loadOrCreateSigningKey, signLocalToken, verifyLocalToken } from '#local/jwt';
 
@@ -34,6 +34,7 @@ beforeAll(async () => {
     },
     verifyToken: (candidate) => verifyLocalToken(candidate, key),
     routes: API_ROUTES,
+    publicRoutes: [OPENAPI_ROUTE],
     extraRoutes: [PING_ROUTE],
     maxBodyBytes: MAX_BODY_BYTES,
   });
@@ -271,6 +272,15 @@ describe('local API gateway', () => {
 
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toEqual({ ok: true });
+  });
+
+  it('invokes the handler for a public route without a token, and without an authorizer context', async () => {
+    const response = await call('GET', '/openapi.json', { headers: { authorization: 'Bearer not-a-token' } });
+
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ routeKey: 'GET /openapi.json' });
+    expect(events).toHaveLength(1);
+    expect(events[0]?.requestContext).not.toHaveProperty('authorizer');
   });
 
   it('handles hundreds of concurrent requests over keep-alive connections', async () => {

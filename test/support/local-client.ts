@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSigningKey, signLocalToken } from '../../local/jwt.ts';
 import { type LocalSystem, type LocalSystemOptions, startLocalSystem } from '../../local/local-system.ts';
+import { assertDocumentedAnswer } from './openapi-validator.ts';
 
 /** An OCP envelope as the API returns it. */
 export interface Envelope {
@@ -31,6 +32,7 @@ export async function tokenFor(system: LocalSystem, user: string, permissions: s
   return signLocalToken({ user, permissions }, await loadOrCreateSigningKey(system.signingKeyDir));
 }
 
+/** A request to the local API; an answer openapi.json does not describe fails the test. */
 export async function call(
   system: LocalSystem,
   method: string,
@@ -46,7 +48,9 @@ export async function call(
     },
     body,
   });
-  return { status: response.status, envelope: (await response.json()) as Envelope };
+  const envelope = (await response.json()) as Envelope;
+  assertDocumentedAnswer(method, path, response.status, envelope);
+  return { status: response.status, envelope };
 }
 
 /** Polls the task until `done` holds or the deadline passes (then fails with the last state seen). */
