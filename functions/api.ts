@@ -7,13 +7,13 @@ import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
-import { channelsCutBySsm, formatSubtaskLog } from '#core/subtask-log';
 import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { parseHostListQuery } from '#http/host-list-query';
 import { newRequestScope } from '#http/request-scope';
 import { RestartBody } from '#http/restart-body';
 import { API_ROUTES, OPENAPI_ROUTE, type RouteId, routeKey } from '#http/routes';
+import { parseSubtaskLogQuery } from '#http/subtask-log-query';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
@@ -21,12 +21,14 @@ import { StaleRecord, TaskStore } from '#store/task-store';
 import { cancelBatch, getBatchView, retryBatch } from '#use-cases/batch-actions';
 import { getAgentStatus } from '#use-cases/get-agent-status';
 import { getHost, listHosts } from '#use-cases/host-views';
+import { readSubtaskLog } from '#use-cases/read-subtask-log';
 import { startBatchRestart } from '#use-cases/start-batch-restart';
 import { startRestartTask } from '#use-cases/start-restart-task';
 import { cancel, retry, rollback, skip } from '#use-cases/task-actions';
 import { loggedInvocation, logger } from './logger.ts';
 import {
   batchStateMachineArn,
+  commandOutputLogGroup,
   documentFor,
   hostTableName,
   permissionsClaim,
@@ -118,11 +120,16 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const task = await subtaskOwner(id, subtaskId);
     const subtask = task.subtasks.find((candidate) => BigInt(candidate.id) === subtaskId);
     if (!subtask) throw new SubtaskNotFound(id, subtaskId);
-    const attempts = await tasks.subtaskLogs(task.id, subtask.id);
-    if (!attempts.some((attempt) => channelsCutBySsm(attempt).length > 0)) return formatSubtaskLog(attempts);
-    // Loaded on demand: reading SSM's CloudWatch output is rare and its client weighs on cold start.
-    const { withFullOutput } = await import('#store/command-output');
-    const view = formatSubtaskLog(await Promise.all(attempts.map(withFullOutput)));
+    const view = await readSubtaskLog(
+      task,
+      subtask,
+      parseSubtaskLogQuery(event.queryStringParameters).cursor,
+      {
+        tasks,
+        hosts,
+        outputLogGroup: commandOutputLogGroup,
+      },
+    );
     if (view.truncated)
       logger.warn('Subtask log truncated by SSM, full text unavailable', { taskId: task.id });
     return view;

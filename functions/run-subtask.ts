@@ -91,7 +91,7 @@ export const handler = loggedInvocation(
       throw new CommandNotDelivered(`SSM could not send the command to ${input.instanceId} (${reason})`);
     }
     if (!commandId) throw new CommandNotDelivered('SSM returned no command id');
-    await tasks.recordCommand(attempt, commandId);
+    await tasks.recordCommand(attempt, commandId, input.instanceId);
     logger.info('Subtask command sent', { commandId });
     return { commandId };
   },

@@ -121,23 +121,27 @@ export interface SubtaskLogView {
 
 /** A subtask's log as OCP shows it: every attempt's full stdout and stderr, oldest first. */
 export function formatSubtaskLog(attempts: readonly ShownAttempt[]): SubtaskLogView {
-  const note = (attempt: ShownAttempt, channel: OutputChannel) => {
-    const cut = attempt.cut?.find((entry) => entry.channel === channel);
-    return cut
-      ? [
-          `[${channel} truncated: SSM cut it at ${SSM_INLINE_OUTPUT_LIMITS[channel].toLocaleString('en-US')} characters, and its full text is not available: ${cut.reason}]`,
-        ]
-      : [];
+  return {
+    log: attempts.map(formatAttempt).join('\n'),
+    truncated: attempts.some((attempt) => (attempt.cut?.length ?? 0) > 0),
   };
-  const log = attempts
-    .map((attempt) =>
-      [
-        `=== attempt ${attempt.attempt} · command ${attempt.commandId} · exit code ${attempt.exitCode} · ${attempt.recordedAt} ===`,
-        attempt.stdout,
-        ...note(attempt, 'stdout'),
-        ...(attempt.stderr ? ['--- stderr ---', attempt.stderr, ...note(attempt, 'stderr')] : []),
-      ].join('\n'),
-    )
-    .join('\n');
-  return { log, truncated: attempts.some((attempt) => (attempt.cut?.length ?? 0) > 0) };
+}
+
+/** One attempt's section of the log: a header line, its stdout, then its stderr if any. */
+export function formatAttempt(attempt: ShownAttempt): string {
+  const note = (channel: OutputChannel) => {
+    const cut = attempt.cut?.find((entry) => entry.channel === channel);
+    return cut ? [cutNote(channel, cut.reason)] : [];
+  };
+  return [
+    `=== attempt ${attempt.attempt} · command ${attempt.commandId} · exit code ${attempt.exitCode} · ${attempt.recordedAt} ===`,
+    attempt.stdout,
+    ...note('stdout'),
+    ...(attempt.stderr ? ['--- stderr ---', attempt.stderr, ...note('stderr')] : []),
+  ].join('\n');
+}
+
+/** The line that follows a channel left as SSM cut it. */
+export function cutNote(channel: OutputChannel, reason: string): string {
+  return `[${channel} truncated: SSM cut it at ${SSM_INLINE_OUTPUT_LIMITS[channel].toLocaleString('en-US')} characters, and its full text is not available: ${reason}]`;
 }

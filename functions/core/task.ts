@@ -39,6 +39,8 @@ export interface SubtaskAttempt {
   taskToken: string;
   /** SSM command of the attempt, once sent. */
   commandId?: string;
+  /** The instance the command was sent to (its output streams are named after it). */
+  instanceId?: string;
 }
 
 /** A restart task as stored in the task table. */

@@ -9,8 +9,8 @@ import type { DryRunAnswer } from '#core/batch-dry-run';
 import type { OcpBatchListing, OcpBatchTask } from '#core/batch-task-view';
 import type { OcpErrorEnvelope, OcpSuccessEnvelope } from '#core/envelope';
 import type { OcpHost, OcpPage } from '#core/host-view';
+import type { LiveLogView } from '#core/live-log';
 import * as z from '#core/schema';
-import type { SubtaskLogView } from '#core/subtask-log';
 import type { OcpSubtask, OcpTask } from '#core/task';
 import type { AgentStatus } from '#use-cases/get-agent-status';
 
@@ -168,7 +168,14 @@ export const AgentStatusSchema = z.strictObject({
   checkedAt: Timestamp,
 });
 
-export const SubtaskLogSchema = z.strictObject({ log: z.string(), truncated: z.boolean() });
+export const SubtaskLogSchema = z.strictObject({
+  log: z.string(),
+  truncated: z.boolean(),
+  /** True while the subtask's current attempt runs: `log` holds its output so far. */
+  running: z.boolean(),
+  /** Pass as `?cursor=` to read only what is new since this answer. */
+  cursor: z.string(),
+});
 
 /** A host as the product knows it (core/host-view.ts): OCP's id and name, its registration, its lock. */
 export const OcpHostSchema = z.strictObject({
@@ -239,7 +246,7 @@ same<Same<z.output<typeof OcpBatchListingSchema>, OcpBatchListing>>();
 same<Same<z.output<typeof DryRunAnswerSchema>, DryRunAnswer>>();
 same<Same<z.output<typeof AgentProcess>, AgentProcessState>>();
 same<Same<z.output<typeof AgentStatusSchema>, AgentStatus>>();
-same<Same<z.output<typeof SubtaskLogSchema>, SubtaskLogView>>();
+same<Same<z.output<typeof SubtaskLogSchema>, LiveLogView>>();
 same<Same<z.output<typeof OcpHostSchema>, OcpHost>>();
 same<Same<z.output<typeof HostPageSchema>, OcpPage<OcpHost>>>();
 same<Same<z.output<typeof ErrorEnvelopeSchema>, OcpErrorEnvelope>>();

@@ -12,6 +12,7 @@ import * as z from '#core/schema';
 import { HostListQueryParameters } from '#http/host-list-query';
 import { RestartBody } from '#http/restart-body';
 import { API_ROUTES, OPENAPI_ROUTE, type RouteId } from '#http/routes';
+import { SubtaskLogQueryParameters } from '#http/subtask-log-query';
 import { TaskListQueryParameters } from '#http/task-list-query';
 import packageJson from '../../package.json' with { type: 'json' };
 import {
@@ -144,8 +145,11 @@ export const OPERATIONS: Record<RouteId, OperationDoc> = {
   getSubtaskLog: {
     tag: 'Tasks',
     summary: "Read a subtask's log",
-    description: "Every attempt's stdout and stderr on the host, oldest first.",
+    description:
+      "Every attempt's stdout and stderr on the host, oldest first, and while an attempt runs its output so far; " +
+      "with the previous answer's `cursor`, only what is new since.",
     permissions: ['TASK_VIEWER', 'TASK_MANAGER'],
+    query: SubtaskLogQueryParameters,
     data: SubtaskLogSchema,
     errors: ['TASK_NOT_EXISTS', 'COMMON_NOT_FOUND'],
   },

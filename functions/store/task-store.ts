@@ -290,15 +290,22 @@ export class TaskStore {
     return (await this.attempt(taskId, subtask.id, subtask.runTime))?.commandId;
   }
 
-  /** Stores the SSM command of an attempt, so that it can be cancelled and looked up. */
-  async recordCommand(attempt: SubtaskAttempt, commandId: string): Promise<void> {
+  /**
+   * Stores the SSM command of an attempt and the instance it went to, so that it can be cancelled
+   * and looked up, and its output streams found while it runs.
+   */
+  async recordCommand(attempt: SubtaskAttempt, commandId: string, instanceId: string): Promise<void> {
     await dynamodb.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: toItem(attemptKey(attempt.taskId, attempt.subtaskId, attempt.attempt)),
-        UpdateExpression: 'SET commandId = :commandId',
+        UpdateExpression: 'SET commandId = :commandId, instanceId = :instanceId',
         ConditionExpression: 'taskToken = :token',
-        ExpressionAttributeValues: toItem({ ':commandId': commandId, ':token': attempt.taskToken }),
+        ExpressionAttributeValues: toItem({
+          ':commandId': commandId,
+          ':instanceId': instanceId,
+          ':token': attempt.taskToken,
+        }),
       }),
     );
   }

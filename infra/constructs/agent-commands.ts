@@ -21,8 +21,9 @@ export interface AgentCommandsProps {
 export class AgentCommands extends Construct {
   readonly managedInstanceTag: { readonly key: string; readonly value: string };
   /**
-   * Where SSM writes the commands' full output (SendCommand's CloudWatch output): a subtask's log is
-   * read from here when SSM returns its output truncated. Instances write to it with their own role.
+   * Where SSM writes the commands' full output (SendCommand's CloudWatch output) as they run: a
+   * subtask's log is read from here while its command runs, and when SSM returns its output
+   * truncated. Instances write to it with their own role.
    */
   readonly outputLogGroup: LogGroup;
   /**
@@ -110,7 +111,7 @@ export class AgentCommands extends Construct {
     fn.addEnvironment(ENV.commandOutputLogGroup, this.outputLogGroup.logGroupName);
   }
 
-  /** Lets the function read the commands' full output. */
+  /** Lets the function read the commands' output: a running one's so far, an ended one's in full. */
   grantReadOutput(fn: ProjectFunction): void {
     this.useOutputLogGroup(fn);
     fn.addToRolePolicy(

@@ -19,6 +19,9 @@ export interface ScriptExit {
   error?: string;
 }
 
+/** A script's output as it is written, chunk by chunk (a chunk may end inside a line or a character). */
+export type OutputListener = (channel: 'stdout' | 'stderr', chunk: Uint8Array) => void;
+
 export interface RunningScript {
   /**
    * SIGKILLs the script's process group and ends the run at once with the output read so far,
@@ -28,8 +31,12 @@ export interface RunningScript {
   exited: Promise<ScriptExit>;
 }
 
-type WorkerRequest = ({ id: number; start: true } & ScriptRun) | { id: number; stop: true };
-type WorkerMessage = { id: number } & ScriptExit;
+type WorkerRequest =
+  | ({ id: number; start: true; streamOutput: boolean } & ScriptRun)
+  | { id: number; stop: true };
+type WorkerMessage =
+  | ({ id: number } & ScriptExit)
+  | { id: number; output: 'stdout' | 'stderr'; chunk: Uint8Array };
 
 /**
  * The worker writes each script to a temporary folder and spawns `bash` on it in a process group of
@@ -37,7 +44,8 @@ type WorkerMessage = { id: number } & ScriptExit;
  * run ends when the script has exited AND both pipes have closed ('close', not 'exit'), with no
  * bound but the execution timeout: a process the script started that still holds a pipe keeps the
  * command running. A stop SIGKILLs the group (the agent's timeout and cancel send nothing else) and
- * ends the run without waiting. The folder is removed when the run ends.
+ * ends the run without waiting. The folder is removed when the run ends. With streamOutput, each
+ * chunk read is also posted as it comes (before the run's end, since messages keep their order).
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -47,7 +55,7 @@ const { join } = require('node:path');
 const { tmpdir } = require('node:os');
 const runs = new Map();
 const text = (chunks) => Buffer.concat(chunks).toString('utf8');
-function start({ id, script, cwd, env }) {
+function start({ id, script, cwd, env, streamOutput }) {
   let dir, child;
   try {
     dir = fs.mkdtempSync(join(tmpdir(), 'local-ssm-'));
@@ -61,8 +69,12 @@ function start({ id, script, cwd, env }) {
   }
   const stdout = [];
   const stderr = [];
-  child.stdout?.on('data', (chunk) => stdout.push(chunk));
-  child.stderr?.on('data', (chunk) => stderr.push(chunk));
+  const read = (channel, chunks) => (chunk) => {
+    chunks.push(chunk);
+    if (streamOutput) parentPort.postMessage({ id, output: channel, chunk });
+  };
+  child.stdout?.on('data', read('stdout', stdout));
+  child.stderr?.on('data', read('stderr', stderr));
   const settle = (result) => {
     if (!runs.has(id)) return;
     runs.delete(id);
@@ -97,8 +109,10 @@ export class ScriptRunner {
   private worker: Worker | undefined;
   private nextId = 0;
   private readonly runs = new Map<number, (exit: ScriptExit) => void>();
+  private readonly listeners = new Map<number, OutputListener>();
 
-  run(request: ScriptRun): RunningScript {
+  /** Runs the script; `onOutput` receives its output as it is written. */
+  run(request: ScriptRun, onOutput?: OutputListener): RunningScript {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     let resolveExit!: (exit: ScriptExit) => void;
@@ -106,9 +120,10 @@ export class ScriptRunner {
       resolveExit = resolve;
     });
     this.runs.set(id, resolveExit);
+    if (onOutput) this.listeners.set(id, onOutput);
     // Only a script in progress keeps the process alive.
     if (this.runs.size === 1) worker.ref();
-    this.post(worker, { id, start: true, ...request });
+    this.post(worker, { id, start: true, streamOutput: onOutput !== undefined, ...request });
     // Requests reach the worker in order: a stop always finds its script spawned (or already ended).
     const stop = () => {
       if (this.runs.has(id)) this.post(worker, { id, stop: true });
@@ -125,6 +140,7 @@ export class ScriptRunner {
       resolve({ code: null, signal: null, stdout: '', stderr: '', error: 'The script runner was closed' });
     }
     this.runs.clear();
+    this.listeners.clear();
   }
 
   private post(worker: Worker, request: WorkerRequest): void {
@@ -135,10 +151,16 @@ export class ScriptRunner {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref();
-    worker.on('message', ({ id, ...result }: WorkerMessage) => {
+    worker.on('message', (message: WorkerMessage) => {
+      if ('output' in message) {
+        this.listeners.get(message.id)?.(message.output, message.chunk);
+        return;
+      }
+      const { id, ...result } = message;
       const resolve = this.runs.get(id);
       if (!resolve) return;
       this.runs.delete(id);
+      this.listeners.delete(id);
       if (this.runs.size === 0) worker.unref();
       resolve(result);
     });
@@ -147,6 +169,7 @@ export class ScriptRunner {
         resolve({ code: 1, signal: null, stdout: '', stderr: '', error: error.message });
       }
       this.runs.clear();
+      this.listeners.clear();
       this.worker = undefined;
     });
     this.worker = worker;

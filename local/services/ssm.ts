@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AllowedPatternSyntaxError, matchesAllowedPattern } from '#core/allowed-pattern';
 import { COMMAND_STATUS_EVENT, type CommandStatusDetail } from '#core/event-patterns';
 import { AwsError, type LocalService } from '#local/local-service';
+import { StreamedChannel, type StreamedInvocation } from '#local/services/cloudwatch-logs';
 import { ScriptRunner } from '#local/services/script-runner';
 
 /** SSM's "EC2 Command Invocation Status-change Notification" event, as EventBridge delivers it. */
@@ -177,8 +178,8 @@ interface Invocation {
   stderr: string;
   /** The agent's document-level message (ListCommandInvocations' TraceOutput). */
   traceOutput: string;
-  /** The log group the agent streamed the output to, if it did. */
-  streamedTo?: string;
+  /** What the agent streams to CloudWatch Logs as the script runs, if it does. */
+  streamed?: StreamedInvocation;
   startedAt?: number;
   endedAt?: number;
   /** SIGKILLs the running script's process group and ends the run (see ScriptRunner). */
@@ -249,17 +250,12 @@ export class LocalSsm<Document extends object = object> implements LocalService 
   }
 
   /**
-   * What the agent streamed to CloudWatch Logs for an invocation: its log group and each channel's
-   * complete text (beyond what the API returns). Nothing when the command did not ask for CloudWatch
-   * output or the instance's role may not write it.
+   * What the agent has streamed to CloudWatch Logs for an invocation so far: its log group, its
+   * step, each channel's events (all of its output, beyond what the API returns). Nothing when the
+   * command did not ask for CloudWatch output or the instance's role may not write it.
    */
-  streamedOutput(
-    commandId: string,
-    instanceId: string,
-  ): { logGroupName: string; stdout: string; stderr: string } | undefined {
-    const invocation = this.commands.get(commandId)?.invocations.get(instanceId);
-    if (!invocation?.streamedTo) return undefined;
-    return { logGroupName: invocation.streamedTo, stdout: invocation.stdout, stderr: invocation.stderr };
+  streamedOutput(commandId: string, instanceId: string): StreamedInvocation | undefined {
+    return this.commands.get(commandId)?.invocations.get(instanceId)?.streamed;
   }
 
   /** Stops every running command (SIGKILL to its process group) and waits for each run to end. */
@@ -525,27 +521,38 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     invocation.startedAt = Date.now();
     const { CloudWatchLogGroupName, CloudWatchOutputEnabled } = command.cloudWatchOutput;
     if (CloudWatchOutputEnabled && instance.streamsOutput !== false) {
-      // SSM's own default when the command names no group.
-      invocation.streamedTo = CloudWatchLogGroupName || `/aws/ssm/${command.documentName}`;
+      invocation.streamed = {
+        // SSM's own default when the command names no group.
+        logGroupName: CloudWatchLogGroupName || `/aws/ssm/${command.documentName}`,
+        stepName: command.stepName,
+        stdout: new StreamedChannel(),
+        stderr: new StreamedChannel(),
+      };
     }
+    const streamed = invocation.streamed;
     this.emitStatus(invocation);
 
     // The script runs from a worker thread (spawning blocks the spawning thread until the child execs).
     // Like the agent, the run ends once the script has exited and its stdout and stderr have closed,
     // or when the execution timeout or a cancel SIGKILLs its process group.
-    const running = this.scripts.run({
-      script,
-      cwd: instance.workDir,
-      env: {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        HOME: instance.workDir,
-        LANG: process.env.LANG ?? 'C.UTF-8',
+    const running = this.scripts.run(
+      {
+        script,
+        cwd: instance.workDir,
+        env: {
+          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+          HOME: instance.workDir,
+          LANG: process.env.LANG ?? 'C.UTF-8',
+        },
       },
-    });
+      streamed && ((channel, chunk) => streamed[channel].write(chunk)),
+    );
     invocation.stop = running.stop;
     invocation.exited = running.exited.then((exit) => {
       invocation.stdout = exit.stdout;
       invocation.stderr = exit.stderr + (exit.error ? `${exit.error}\n` : '');
+      streamed?.stdout.end();
+      streamed?.stderr.end(exit.error);
       this.completeRun(invocation, exit.code, exit.signal);
     });
     invocation.timers.push(
@@ -580,6 +587,7 @@ export class LocalSsm<Document extends object = object> implements LocalService 
     // The agent appends this line to a failed script's stderr.
     const separator = invocation.stderr === '' || invocation.stderr.endsWith('\n') ? '' : '\n';
     invocation.stderr += `${separator}failed to run commands: exit status ${exitCode}`;
+    invocation.streamed?.stderr.addLine(`failed to run commands: exit status ${exitCode}`);
     this.finish(invocation, 'Failed', 'Failed', exitCode);
   }
 

@@ -257,7 +257,15 @@ describe('ocpctl against local mode', () => {
   });
 
   it('on a terminal --follow repaints a live view: subtasks with attempt and time, then the summary', async () => {
-    const run = await ocpctlOnTty(['restart', '4', '--follow']);
+    // Normal mode: its subtasks take seconds, so the view is drawn while one runs (fast mode may end
+    // between two polls).
+    setDemoMode(system.hosts[3]!, 'normal');
+    let run: Awaited<ReturnType<typeof ocpctlOnTty>>;
+    try {
+      run = await ocpctlOnTty(['restart', '4', '--follow']);
+    } finally {
+      setDemoMode(system.hosts[3]!, 'fast');
+    }
 
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('\x1b[?25l'); // cursor hidden while the view repaints

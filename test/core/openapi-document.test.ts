@@ -15,8 +15,9 @@ import { toOcpBatchListing, toOcpBatchTask } from '#core/batch-task-view';
 import { errorEnvelope, type RequestScope, successEnvelope } from '#core/envelope';
 import * as errors from '#core/errors';
 import { parseLongId } from '#core/ids';
+import { liveLogView } from '#core/live-log';
 import { type PlanHost, planRollout, type RolloutSettings } from '#core/rollout';
-import { formatSubtaskLog, showAttempt } from '#core/subtask-log';
+import { showAttempt } from '#core/subtask-log';
 import { newRestartTask, type TaskRecord, toOcpTask } from '#core/task';
 import { rollbackTask } from '#core/task-lifecycle';
 import { finishTask, recordOutcome, startAttempt } from '#core/task-progress';
@@ -289,7 +290,15 @@ describe("openapi.json's answers match the views core builds", () => {
       stderr: '',
       recordedAt: ocpTimestamp(T0),
     };
-    expect(successProblem('getSubtaskLog', formatSubtaskLog([showAttempt(attempt, {})]))).toBeUndefined();
+    const ended = liveLogView({
+      taskId: 7,
+      subtaskId: 7,
+      recorded: [showAttempt(attempt, {})],
+      running: false,
+    });
+    expect(successProblem('getSubtaskLog', ended)).toBeUndefined();
+    const running = liveLogView({ taskId: 7, subtaskId: 8, recorded: [], running: true });
+    expect(successProblem('getSubtaskLog', running)).toBeUndefined();
   });
 });
 

@@ -169,6 +169,19 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
     });
   }
 
+  /** The log of the task's first subtask, read with a cursor. */
+  const logWithCursor = (task: TaskRecord, cursor: string) =>
+    handler({
+      ...apiEvent({
+        method: 'GET',
+        routePath: logRoute,
+        rawPath: `/api/v2/tasks/instances/${task.id}/subtasks/${task.subtasks[0]!.id}/log`,
+        pathParameters: { id: String(task.id), subtaskId: String(task.subtasks[0]!.id) },
+        claims: operator('TASK_VIEWER'),
+      }),
+      queryStringParameters: { cursor },
+    });
+
   it('returns every attempt of the subtask, whole', async () => {
     const big = 'x'.repeat(20_000);
 
@@ -191,6 +204,22 @@ describe('GET /api/v2/tasks/instances/{id}/subtasks/{subtaskId}/log', () => {
     const { log: text, truncated } = parse(result).data;
     expect(truncated).toBe(true);
     expect(text).toContain(`${cut}\n[stdout truncated: SSM cut it at 24,000 characters`);
+  });
+
+  it('answers a finished subtask as before, saying it does not run, with a cursor that answers nothing new', async () => {
+    const task = created[14]!;
+    const whole = await recordAttempts(task, 'second');
+    const { cursor, ...answer } = parse(whole).data;
+
+    expect(answer).toEqual({ log: expect.stringContaining('second'), truncated: false, running: false });
+    const next = await logWithCursor(task, cursor);
+    expect(parse(next).data).toEqual({ log: '', truncated: false, running: false, cursor });
+  });
+
+  it('refuses a cursor it did not return, naming the parameter', async () => {
+    const result = await logWithCursor(created[0]!, 'abc');
+    expect(result.statusCode).toBe(400);
+    expect(parse(result).error).toMatchObject({ code: 10001, target: 'cursor' });
   });
 
   it('refuses a subtask of another task', async () => {

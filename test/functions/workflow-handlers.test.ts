@@ -124,6 +124,8 @@ describe('run-subtask', () => {
       attempt: 1,
       taskToken: `token-${task.id}-0`,
       commandId,
+      // Its output streams are named after the instance.
+      instanceId: INSTANCE,
     });
     expect(stored.subtasks[0]!.startTime).toEqual(expect.any(String));
     const sent = ssmMock.commandCalls(SendCommandCommand)[0]!.args[0].input;

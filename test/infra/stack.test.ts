@@ -504,6 +504,8 @@ describe('IAM', () => {
         allow(['ssm:SendCommand'], [arn('ssm', ':document/', ref(documentId('agentStatus')))]),
         sendToTaggedInstances(),
         allow(['ssm:GetCommandInvocation'], ['*']),
+        // Subtask logs (a running command's output so far, an ended one's beyond SSM's inline limit):
+        // reads of the output log group's streams only, whose names hold the command id.
         allow(
           ['logs:GetLogEvents'],
           [arn('logs', ':log-group:', ref(idOf(synth.stack.commands.outputLogGroup)), ':log-stream:*')],

@@ -47,6 +47,16 @@ const DOCUMENTS: Record<string, TestDocument> = {
   // The background child stays in the command's process group, as an agent started without setsid would.
   'Test-Hang': document(['sleep 300 & echo $! > child.pid', 'wait'], 1),
   'Test-Long': document(['sleep 300 & echo $! > child.pid', 'wait'], 60),
+  // Lines written over time: the second in two writes, then a blank line; the last has no line break.
+  'Test-Trickle': document([
+    'echo first',
+    'printf "second "',
+    'sleep 0.6',
+    'echo half',
+    'echo',
+    'echo oops >&2',
+    'printf last',
+  ]),
   'Test-Big': document(["head -c 30000 /dev/zero | tr '\\0' o", "head -c 10000 /dev/zero | tr '\\0' e >&2"]),
   // The script exits at once; what it started in the background still writes to its stdout.
   'Test-Late-Output': document(['echo "dir=$(dirname "$0")"', '(sleep 0.5; echo late) &', 'echo early']),
@@ -452,11 +462,10 @@ describe('LocalSsm through the SDK', () => {
     expect(result.StandardOutputContent).toBe('o'.repeat(24_000));
     expect(result.StandardErrorContent).toBe('e'.repeat(8_000));
     expect(result.CloudWatchOutputConfig).toEqual(cloudWatch);
-    expect(ssm.streamedOutput(command.CommandId!, ONLINE)).toEqual({
-      logGroupName: '/test/output',
-      stdout: 'o'.repeat(30_000),
-      stderr: 'e'.repeat(10_000),
-    });
+    const streamed = ssm.streamedOutput(command.CommandId!, ONLINE);
+    expect(streamed).toMatchObject({ logGroupName: '/test/output', stepName: 'run' });
+    expect(streamed?.stdout.events.map((event) => event.message)).toEqual(['o'.repeat(30_000)]);
+    expect(streamed?.stderr.events.map((event) => event.message)).toEqual(['e'.repeat(10_000)]);
     const listed = await client.send(
       new ListCommandInvocationsCommand({ CommandId: command.CommandId!, Details: true }),
     );
@@ -466,6 +475,25 @@ describe('LocalSsm through the SDK', () => {
       ResponseCode: 0,
     });
     expect(listed.CommandInvocations?.[0]?.CommandPlugins?.[0]?.Output).toHaveLength(2_500);
+  });
+
+  it('streams each line as the script writes it, the last one when the run ends', async () => {
+    const command = await send({
+      DocumentName: 'Test-Trickle',
+      CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/test/output' },
+    });
+    const messages = (channel: 'stdout' | 'stderr') =>
+      ssm.streamedOutput(command.CommandId!, ONLINE)?.[channel].events.map((event) => event.message) ?? [];
+
+    const whileRunning = await waitFor(() =>
+      messages('stdout').length > 0 ? messages('stdout') : undefined,
+    );
+    expect(whileRunning).toEqual(['first']);
+    expect((await invocation(command.CommandId!)).Status).toBe('InProgress');
+
+    await finished(command.CommandId!);
+    expect(messages('stdout')).toEqual(['first', 'second half', 'last']);
+    expect(messages('stderr')).toEqual(['oops']);
   });
 
   it('streams no output when the command asks for no CloudWatch output, or the instance role may not write logs', async () => {

@@ -270,7 +270,7 @@ const bodyArb = (wellFormed: boolean): fc.Arbitrary<string | undefined> =>
     )
     .filter((body) => !wellFormed || body === undefined || isWellFormed(body));
 
-const QUERY_KEYS = ['hostId', 'id', 'status', 'name', 'page', 'size'];
+const QUERY_KEYS = ['hostId', 'id', 'status', 'name', 'page', 'size', 'cursor'];
 const queryValueArb = (wellFormed: boolean) =>
   fc.oneof(
     fc.constantFrom(
@@ -498,9 +498,10 @@ function expectedOutcome(request: FuzzRequest): Expected {
       if (!isLongId(p.subtaskId)) return { statuses: [400], code: 10001 };
       const task = taskOf(p.id!);
       if (!task) return { statuses: [404], code: 20000 };
-      return task.subtaskIds.some((id) => BigInt(id) === BigInt(p.subtaskId!))
-        ? { statuses: [200] }
-        : { statuses: [404], code: 10002 };
+      if (!task.subtaskIds.some((id) => BigInt(id) === BigInt(p.subtaskId!)))
+        return { statuses: [404], code: 10002 };
+      // No generated value is a cursor this API returned.
+      return request.query?.cursor === undefined ? { statuses: [200] } : { statuses: [400], code: 10001 };
     }
     case 'retryTask':
     case 'rollbackTask': {

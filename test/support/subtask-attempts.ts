@@ -22,12 +22,13 @@ export async function beginAttempt(
   task: TaskRecord,
   index: number,
   commandId: string | null = `cmd-${task.id}-${index}`,
+  instanceId = 'i-0123456789abcdef0',
 ): Promise<SubtaskAttempt> {
   const taskToken = `token-${task.id}-${index}-${Date.now()}`;
   const begun = await beginStoredAttempt(store, task.id, index, taskToken);
   const attempt = begun.subtasks[index]!.runTime;
   const recorded = { taskId: task.id, subtaskId: begun.subtasks[index]!.id, attempt, taskToken };
-  if (commandId) await store.recordCommand(recorded, commandId);
+  if (commandId) await store.recordCommand(recorded, commandId, instanceId);
   const id = commandId ?? '';
   return {
     taskToken,
