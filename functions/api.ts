@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { toOcpBatchListing } from '#core/batch-task-view';
-import { errorEnvelope, successEnvelope } from '#core/envelope';
+import { errorEnvelope, ocpPage, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
@@ -100,17 +100,12 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
     const { query, page } = parseTaskListQuery(event.queryStringParameters);
     const { tasks: found, totalElements } = await tasks.listTasks(query);
-    return {
-      contents: found.map((entry) =>
-        entry.kind === 'task' ? toOcpTask(entry.task) : toOcpBatchListing(entry.batch),
-      ),
-      page: {
-        totalElements,
-        totalPages: Math.ceil(totalElements / query.size),
-        number: page,
-        size: query.size,
-      },
-    };
+    return ocpPage(
+      found.map((entry) => (entry.kind === 'task' ? toOcpTask(entry.task) : toOcpBatchListing(entry.batch))),
+      totalElements,
+      page,
+      query.size,
+    );
   },
 
   async getSubtaskLog(event, caller) {

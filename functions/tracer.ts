@@ -135,6 +135,8 @@ type TracedClient = {
 export function traceClient<Client>(client: Client): Client {
   const traced = client as unknown as TracedClient;
   const service = traced.config.serviceId ?? 'AWS';
+  // The client's region is a provider; it does not change, so it is asked once.
+  let region: Promise<unknown> | undefined;
   traced.middlewareStack.add(
     (
       next: (args: { request: unknown }) => Promise<{ output: MetadataBearer }>,
@@ -150,7 +152,9 @@ export function traceClient<Client>(client: Client): Client {
         if (request.headers)
           request.headers['X-Amzn-Trace-Id'] = `Root=${invocation.trace.root};Parent=${segment.id};Sampled=1`;
         const operation = (context.commandName ?? '').replace(/Command$/, '');
-        const region = typeof traced.config.region === 'function' ? await traced.config.region() : undefined;
+        const { region: provider } = traced.config;
+        region ??= typeof provider === 'function' ? Promise.resolve(provider()) : Promise.resolve(provider);
+        const regionName = await region;
         let metadata: MetadataBearer['$metadata'] | undefined;
         try {
           const result = await next(args);
@@ -173,7 +177,7 @@ export function traceClient<Client>(client: Client): Client {
               namespace: 'aws',
               aws: {
                 operation,
-                ...(typeof region === 'string' ? { region } : {}),
+                ...(typeof regionName === 'string' ? { region: regionName } : {}),
                 ...(metadata?.requestId ? { request_id: metadata.requestId } : {}),
                 retries: Math.max(0, (metadata?.attempts ?? 1) - 1),
               },

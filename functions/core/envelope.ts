@@ -64,3 +64,13 @@ export function errorEnvelope(scope: RequestScope, error: unknown): OcpErrorEnve
       : INTERNAL_ERROR,
   };
 }
+
+/** OCP's page of a listing: `number` counts from 1, as the request's `page` does. */
+export interface OcpPage<T> {
+  contents: T[];
+  page: { totalElements: number; totalPages: number; number: number; size: number };
+}
+
+export function ocpPage<T>(contents: T[], totalElements: number, number: number, size: number): OcpPage<T> {
+  return { contents, page: { totalElements, totalPages: Math.ceil(totalElements / size), number, size } };
+}

@@ -39,16 +39,6 @@ export function toOcpHost(host: RegisteredHost, lockHolder: number | undefined):
   };
 }
 
-/** OCP's page of a listing: `number` counts from 1, as the request's `page` does. */
-export interface OcpPage<T> {
-  contents: T[];
-  page: { totalElements: number; totalPages: number; number: number; size: number };
-}
-
-export function ocpPage<T>(contents: T[], totalElements: number, number: number, size: number): OcpPage<T> {
-  return { contents, page: { totalElements, totalPages: Math.ceil(totalElements / size), number, size } };
-}
-
 /** Page `page` (from 1) of `size` hosts, by id ascending (OCP's default order), and how many there are. */
 export function pageOfHosts<T extends { hostId: number }>(
   hosts: readonly T[],

@@ -7,8 +7,8 @@
 import type { AgentProcessState } from '#core/agent-status';
 import type { DryRunAnswer } from '#core/batch-dry-run';
 import type { OcpBatchListing, OcpBatchTask } from '#core/batch-task-view';
-import type { OcpErrorEnvelope, OcpSuccessEnvelope } from '#core/envelope';
-import type { OcpHost, OcpPage } from '#core/host-view';
+import type { OcpErrorEnvelope, OcpPage, OcpSuccessEnvelope } from '#core/envelope';
+import type { OcpHost } from '#core/host-view';
 import type { LiveLogView } from '#core/live-log';
 import * as z from '#core/schema';
 import type { OcpSubtask, OcpTask } from '#core/task';

@@ -1,4 +1,5 @@
-import { type OcpHost, type OcpPage, ocpPage, pageOfHosts, toOcpHost } from '#core/host-view';
+import { type OcpPage, ocpPage } from '#core/envelope';
+import { type OcpHost, pageOfHosts, toOcpHost } from '#core/host-view';
 import type { HostListQuery } from '#http/host-list-query';
 import { type HostRegistry, hasValidHostParameters, requireCommandableHost } from '#store/host-registry';
 import type { TaskStore } from '#store/task-store';

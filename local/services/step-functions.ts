@@ -30,12 +30,6 @@ import {
 
 export type { LambdaFunction } from '#local/services/step-functions-tasks';
 
-/** Source and detail type of the EventBridge event AWS emits on each execution status change. */
-export const EXECUTION_STATUS_CHANGE = {
-  source: 'aws.states',
-  detailType: 'Step Functions Execution Status Change',
-} as const;
-
 /** The detail of a "Step Functions Execution Status Change" event (dates in epoch milliseconds). */
 export interface ExecutionStatusChangeDetail {
   executionArn: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ocpPage } from '#core/envelope';
 import { InvalidArgument } from '#core/errors';
-import { ocpPage, pageOfHosts, toOcpHost } from '#core/host-view';
+import { pageOfHosts, toOcpHost } from '#core/host-view';
 import { MAX_HOST_IDS, MAX_HOST_PAGE_SIZE, parseHostListQuery } from '#http/host-list-query';
 import { BATCH_GET_KEYS } from '#store/bulk-items';
 

@@ -708,10 +708,8 @@ describe('sweep-tasks', () => {
       ...execution,
     });
 
-  it('records the outcome of a command that ended without its status event and completes its step', async () => {
-    const task = await runningTask(41);
-    const { commandId } = await start(task, 0);
-    described(task, { status: 'RUNNING' });
+  /** SSM reports the first subtask's command of `task` succeeded on the host, ending at `endedAt`. */
+  const succeededOnHost = (task: TaskRecord, commandId: string, endedAt: Date) =>
     ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE }).resolves({
       CommandId: commandId,
       InstanceId: INSTANCE,
@@ -721,8 +719,14 @@ describe('sweep-tasks', () => {
       ResponseCode: 0,
       StandardOutputContent: 'pids recorded',
       StandardErrorContent: '',
-      ExecutionEndDateTime: new Date(Date.now() - 2 * 60_000).toISOString(),
+      ExecutionEndDateTime: endedAt.toISOString(),
     });
+
+  it('records the outcome of a command that ended without its status event and completes its step', async () => {
+    const task = await runningTask(41);
+    const { commandId } = await start(task, 0);
+    described(task, { status: 'RUNNING' });
+    succeededOnHost(task, commandId, new Date(Date.now() - 2 * 60_000));
 
     const result = await sweep();
 
@@ -742,17 +746,7 @@ describe('sweep-tasks', () => {
     const task = await runningTask(61);
     const { commandId } = await start(task, 0);
     described(task, { status: 'RUNNING' });
-    ssmMock.on(GetCommandInvocationCommand, { CommandId: commandId, InstanceId: INSTANCE }).resolves({
-      CommandId: commandId,
-      InstanceId: INSTANCE,
-      Comment: commandComment({ taskId: task.id, subtaskIndex: 0, attempt: 1 }),
-      Status: 'Success',
-      StatusDetails: 'Success',
-      ResponseCode: 0,
-      StandardOutputContent: 'pids recorded',
-      StandardErrorContent: '',
-      ExecutionEndDateTime: new Date().toISOString(),
-    });
+    succeededOnHost(task, commandId, new Date());
 
     const result = await sweep();
 
