@@ -50,7 +50,8 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     const [[, fn] = []] = resourcesOfType(synth.json, 'AWS::Lambda::Function').filter(
       ([, candidate]) => candidate.Properties?.Description === LAMBDA_FUNCTIONS.consoleAssets.description,
     );
-    const variables = (fn?.Properties?.Environment as { Variables: Record<string, string> }).Variables;
+    const variables =
+      (fn?.Properties?.Environment as { Variables: Record<string, string> } | undefined)?.Variables ?? {};
     expect(JSON.parse(variables[ENV.consoleConfig] ?? '')).toEqual({
       permissionsClaim: 'groups',
       loopbackSignIn: false,
