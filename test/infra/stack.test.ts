@@ -1154,6 +1154,13 @@ describe('Lambda functions', () => {
     expect(bundles).toHaveLength(Object.keys(LAMBDA_FUNCTIONS).length);
     for (const bundle of bundles) {
       expect(existsSync(`${bundle}.map`)).toBe(true);
+      // The operator's clients stay out of every function: the CLI, the console's code and their libraries.
+      const { sources } = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sources: string[] };
+      expect(
+        sources.filter((source) =>
+          /(^|\/)(cli|console)\/|node_modules\/(commander|log-update|playwright-core)\//.test(source),
+        ),
+      ).toEqual([]);
       const exported = execFileSync(
         process.execPath,
         [
