@@ -9,6 +9,7 @@ import {
 } from './rollout.ts';
 import { IDS_PER_TASK } from './subtasks.ts';
 import type { TaskRecord, TaskStatus, TaskType } from './task.ts';
+import { BATCH_ACTION_STATUS } from './task-actions-allowed.ts';
 import { boundedError } from './task-limits.ts';
 import { ocpTimestamp } from './time.ts';
 
@@ -305,7 +306,8 @@ export function retryBatch(
   batch: BatchRecord,
   hosts: readonly BatchHostRecord[],
 ): { batch: BatchRecord; hosts: BatchHostRecord[] } {
-  if (batch.status !== 'FAILED') throw new TaskStateInvalid('retry', `batch task ${batch.id}`, batch.status);
+  if (batch.status !== BATCH_ACTION_STATUS.retry)
+    throw new TaskStateInvalid('retry', `batch task ${batch.id}`, batch.status);
   const { endTime: _ended, ...running } = batch;
   return {
     batch: { ...running, status: 'RUNNING', operation: 'RETRY' },
@@ -329,7 +331,7 @@ export function cancelBatch(
   canceller: string,
   now: Date,
 ): { batch: BatchRecord; hosts: BatchHostRecord[]; running: BatchHostRecord[] } {
-  if (batch.status !== 'RUNNING')
+  if (batch.status !== BATCH_ACTION_STATUS.cancel)
     throw new TaskStateInvalid('cancel', `batch task ${batch.id}`, batch.status);
   const reason = `Canceled by ${canceller} at ${ocpTimestamp(now)}, before it started.`;
   const canceled = pendingInOrder(hosts).map(
