@@ -35,7 +35,10 @@ export function batchView(batch: OcpBatchTask & { hostId?: undefined }, refresh:
       HOST_STATUSES.map((status) =>
         h(
           'li',
-          { class: `count status-${status}`, 'data-count': status },
+          {
+            class: `count status-${status}${grid.counts[status] === 0 ? ' zero' : ''}`,
+            'data-count': status,
+          },
           h('span', null, String(grid.counts[status])),
           ` ${status}`,
         ),
