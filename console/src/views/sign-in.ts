@@ -71,4 +71,5 @@ export function signInView(root: HTMLElement, notice?: string): void {
       ),
     ),
   );
+  performance.mark('console:sign-in-rendered');
 }
