@@ -14,7 +14,7 @@ export function confirmAction(title: string, details: string, confirmLabel: stri
         h(
           'menu',
           null,
-          h('button', { value: 'cancel', type: 'submit', class: 'secondary' }, 'Cancel'),
+          h('button', { value: 'cancel', type: 'submit', class: 'secondary' }, 'Back'),
           h('button', { value: 'confirm', type: 'submit', class: 'danger' }, confirmLabel),
         ),
       ),

@@ -1,3 +1,4 @@
+import { actionButtons } from '../actions.ts';
 import { api, errorText } from '../api.ts';
 import { h, replace, statusBadge } from '../dom.ts';
 import { LIVE_INTERVAL_MS, poll } from '../poll.ts';
@@ -62,7 +63,19 @@ export async function subtaskLogView(
         head,
         taskHeader(task, () => wake(), `Task ${task.id} · subtask ${subtaskId}`),
         subtask
-          ? h('h2', null, subtask.name, ' ', statusBadge(subtask.status), ` · attempt ${subtask.runTime}`)
+          ? h(
+              'h2',
+              { class: 'subtask-head' },
+              subtask.name,
+              ' ',
+              statusBadge(subtask.status),
+              ` · attempt ${subtask.runTime}`,
+              h(
+                'span',
+                { class: 'actions' },
+                actionButtons(task, subtaskId, () => wake()),
+              ),
+            )
           : null,
         subtask?.error ? h('pre', { class: 'error' }, subtask.error) : null,
       );

@@ -33,7 +33,7 @@ export function taskHeader(task: TaskView, refresh: () => void, title = `Task ${
       h('dd', null, task.creator),
       h('dt', null, 'Started'),
       h('dd', null, time(task.startTime)),
-      h('dt', null, 'Ended'),
+      h('dt', null, 'End'),
       h(
         'dd',
         null,
