@@ -13,7 +13,7 @@ import { parseHostListQuery } from '#http/host-list-query';
 import { newRequestScope } from '#http/request-scope';
 import { RestartBody } from '#http/restart-body';
 import { ROUTE_PERMISSIONS } from '#http/route-permissions';
-import { API_ROUTES, OPENAPI_ROUTE, type RouteId, routeKey } from '#http/routes';
+import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
 import { parseSubtaskLogQuery } from '#http/subtask-log-query';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { BatchStore } from '#store/batch-store';
@@ -224,12 +224,9 @@ const routeIds = new Map(
   (Object.keys(API_ROUTES) as RouteId[]).map((id) => [routeKey(API_ROUTES[id]), id] as const),
 );
 
-/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope (but the OpenAPI document). */
+/** HTTP API (payload v2) entry: every response, success or error, is an OCP envelope. */
 export const handler = loggedInvocation(
   async (event: ApiEvent): Promise<APIGatewayProxyStructuredResultV2> => {
-    // Loaded on demand: the document is read rarely, and evaluating it would add to every cold start.
-    if (event.routeKey === routeKey(OPENAPI_ROUTE))
-      return (await import('#http/openapi-answer')).openApiAnswer();
     const scope = newRequestScope();
     logger.appendKeys({ traceId: scope.traceId, requestId: event.requestContext?.requestId });
     try {

@@ -53,6 +53,10 @@ export const LAMBDA_FUNCTIONS = {
     description: 'Fleet rollout: ends the batch from its hosts’ records',
     aslPlaceholder: 'FinishBatchFunctionArn',
   },
+  consoleAssets: {
+    entry: 'functions/console-assets.ts',
+    description: 'Serves the web console’s files and the OpenAPI document, without authentication',
+  },
 } as const;
 
 export type LambdaFunctionId = keyof typeof LAMBDA_FUNCTIONS;
@@ -73,4 +77,8 @@ export const ENV = {
   commandOutputLogGroup: 'COMMAND_OUTPUT_LOG_GROUP',
   /** JWT claim holding the caller's OCP permissions (default cognito:groups). */
   permissionsClaim: 'PERMISSIONS_CLAIM',
+  /** Directory of the console's built files and openapi.json. */
+  consoleAssetsDir: 'CONSOLE_ASSETS_DIR',
+  /** JSON ConsoleConfig (core/console.ts): how the console signs operators in. */
+  consoleConfig: 'CONSOLE_CONFIG',
 } as const;

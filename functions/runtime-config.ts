@@ -26,3 +26,8 @@ export function documentFor(key: CommandDocumentKey): string {
   if (!name) throw new Error(`${ENV.commandDocuments} names no document for ${key}`);
   return name;
 }
+
+/** The console's files: set by local mode; on Lambda, the bundle's console-assets folder. */
+export const consoleAssetsDir = lazyConfig(
+  () => process.env[ENV.consoleAssetsDir] || `${requireEnv('LAMBDA_TASK_ROOT')}/console-assets`,
+);

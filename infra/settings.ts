@@ -7,6 +7,7 @@ import { MAX_REASON_LENGTH, MAX_SCHEDULE_HOSTS } from '#core/scheduled-restart';
 export const CONTEXT_KEYS = {
   oidcIssuer: 'oidcIssuer',
   oidcAudience: 'oidcAudience',
+  loginDomainPrefix: 'loginDomainPrefix',
   permissionsClaim: 'permissionsClaim',
   managedInstanceTagKey: 'managedInstanceTagKey',
   managedInstanceTagValue: 'managedInstanceTagValue',
@@ -66,6 +67,11 @@ export interface RestartSchedule {
 export interface DeploymentSettings {
   /** When absent, the stack creates a Cognito user pool and its app client. */
   readonly oidc?: OidcSettings;
+  /**
+   * The Cognito hosted login's domain prefix, unique in the region. @default the stack's name and
+   * account, lower case
+   */
+  readonly loginDomainPrefix?: string;
   /** JWT claim holding the caller's OCP permissions. */
   readonly permissionsClaim: string;
   /** Only instances carrying this tag may receive the product's commands. */
@@ -109,6 +115,18 @@ export function readSettings(node: Node): DeploymentSettings {
     throw new Error(`CDK context ${CONTEXT_KEYS.oidcIssuer} must be an https:// URL`);
   }
 
+  const loginDomainPrefix = text(CONTEXT_KEYS.loginDomainPrefix);
+  // Cognito's rule for a prefix domain: lower-case letters, digits and inner hyphens, 1-63, no reserved words.
+  if (
+    loginDomainPrefix !== undefined &&
+    (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(loginDomainPrefix) ||
+      /aws|amazon|cognito/.test(loginDomainPrefix))
+  ) {
+    throw new Error(
+      `CDK context ${CONTEXT_KEYS.loginDomainPrefix} must be 1-63 lower-case letters, digits and inner hyphens, without "aws", "amazon" or "cognito"`,
+    );
+  }
+
   const email = text(CONTEXT_KEYS.alarmEmail);
   if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
     throw new Error(`CDK context ${CONTEXT_KEYS.alarmEmail} must be an e-mail address`);
@@ -122,6 +140,7 @@ export function readSettings(node: Node): DeploymentSettings {
   const schedules: unknown = node.tryGetContext(CONTEXT_KEYS.restartSchedules);
   return {
     ...(issuer !== undefined && audience ? { oidc: { issuer, audience } } : {}),
+    ...(loginDomainPrefix ? { loginDomainPrefix } : {}),
     permissionsClaim: text(CONTEXT_KEYS.permissionsClaim) ?? DEFAULT_SETTINGS.permissionsClaim,
     managedInstanceTag: {
       key: text(CONTEXT_KEYS.managedInstanceTagKey) ?? DEFAULT_SETTINGS.managedInstanceTag.key,

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { API_ROUTES } from '#http/routes';
@@ -59,6 +59,8 @@ export class OcpAgentRestartStack extends Stack {
     });
     const identity = new OperatorIdentity(this, 'OperatorIdentity', {
       ...(settings.oidc ? { oidc: settings.oidc } : {}),
+      loginDomainPrefix:
+        settings.loginDomainPrefix ?? Fn.join('-', [this.stackName.toLowerCase(), Aws.ACCOUNT_ID]),
     });
     const api = new OcpApi(this, 'Api', {
       store,
@@ -66,6 +68,7 @@ export class OcpAgentRestartStack extends Stack {
       workflow,
       rollout,
       authorizer: identity.authorizer,
+      identity,
       permissionsClaim: settings.permissionsClaim,
       throttle: settings.apiThrottle,
     });
@@ -104,6 +107,10 @@ export class OcpAgentRestartStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the OCP-compatible API' });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: api.consoleUrl,
+      description: 'The web task center (signs in through the hosted login, or with a pasted token)',
+    });
     if (identity.userPool && identity.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', {
         value: identity.userPool.userPoolId,

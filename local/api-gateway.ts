@@ -13,21 +13,45 @@ export interface RouteDefinition {
   path: string;
 }
 
-/** A route answered directly, without authorizer or integration (e.g. a benchmark's `GET /ping`). */
+/** What a local-only route sees of its request. */
+export interface ExtraRouteRequest {
+  method: string;
+  headers: IncomingMessage['headers'];
+  /** The caller's address as the socket has it (`::ffff:` stripped). */
+  remoteAddress: string;
+  body: Buffer;
+}
+
+/**
+ * A route of local mode only, answered directly, without authorizer or integration (a benchmark's
+ * `GET /ping`, the console's loopback sign-in).
+ */
 export interface ExtraRoute extends RouteDefinition {
-  handle: () => APIGatewayProxyStructuredResultV2 | Promise<APIGatewayProxyStructuredResultV2>;
+  handle: (
+    request: ExtraRouteRequest,
+  ) => APIGatewayProxyStructuredResultV2 | Promise<APIGatewayProxyStructuredResultV2>;
+}
+
+export type Integration = (
+  event: APIGatewayProxyEventV2WithJWTAuthorizer,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** A route without the authorizer (the handler gets no identity), optionally with its own integration. */
+export interface PublicRoute extends RouteDefinition {
+  /** @default the gateway's handler */
+  handler?: Integration;
 }
 
 export interface ApiGatewayOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
-  handler: (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<APIGatewayProxyStructuredResultV2>;
+  handler: Integration;
   /** Returns the verified claims, or throws: the JWT authorizer. */
   verifyToken: (token: string) => Promise<Record<string, unknown>>;
   routes: Readonly<Record<string, RouteDefinition>> | readonly RouteDefinition[];
-  /** Routes without the authorizer, as the stack's OpenAPI route: the handler gets no identity. */
-  publicRoutes?: readonly RouteDefinition[];
+  /** Routes without the authorizer, as the stack's OpenAPI and console routes. */
+  publicRoutes?: readonly PublicRoute[];
   extraRoutes?: readonly ExtraRoute[];
   /** API Gateway's payload limit: 10 MB. */
   maxBodyBytes?: number;
@@ -61,6 +85,7 @@ interface CompiledRoute {
   names: string[];
   extra?: ExtraRoute;
   public?: boolean;
+  handler?: Integration;
 }
 
 class GatewayReply extends Error {
@@ -84,7 +109,11 @@ const tooLarge = () =>
 export async function startApiGateway(options: ApiGatewayOptions): Promise<LocalApiGateway> {
   const routes = [
     ...(options.extraRoutes ?? []).map((route) => compileRoute(route, route)),
-    ...(options.publicRoutes ?? []).map((route) => ({ ...compileRoute(route), public: true })),
+    ...(options.publicRoutes ?? []).map((route) => ({
+      ...compileRoute(route),
+      public: true,
+      ...(route.handler ? { handler: route.handler } : {}),
+    })),
     ...(Array.isArray(options.routes) ? options.routes : Object.values(options.routes)).map((route) =>
       compileRoute(route),
     ),
@@ -119,7 +148,12 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
     const match = matchRoute(routes, method, rawPath);
     if (!match) throw notFound();
     if (match.route.extra) {
-      const result = await match.route.extra.handle();
+      const result = await match.route.extra.handle({
+        method,
+        headers: req.headers,
+        remoteAddress: sourceIpOf(req),
+        body: await readBody(req, maxBodyBytes),
+      });
       writeResult(res, requestId, result);
       return;
     }
@@ -146,7 +180,8 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
       );
     });
     try {
-      const result = await Promise.race([options.handler(event), timeout]);
+      const integration = match.route.handler ?? options.handler;
+      const result = await Promise.race([integration(event), timeout]);
       writeResult(res, requestId, result);
     } finally {
       clearTimeout(timer);
@@ -291,7 +326,7 @@ function buildEvent(input: {
 }): APIGatewayProxyEventV2WithJWTAuthorizer {
   const { req } = input;
   const now = new Date();
-  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  const sourceIp = sourceIpOf(req);
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;
   for (let index = 0; index + 1 < req.rawHeaders.length; index += 2) {
@@ -397,6 +432,10 @@ function reply(
     'apigw-requestid': requestId,
   });
   res.end(payload);
+}
+
+function sourceIpOf(req: IncomingMessage): string {
+  return (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
 }
 
 /** Content types API Gateway passes as text; anything else reaches the integration base64-encoded. */

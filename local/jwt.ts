@@ -51,7 +51,7 @@ const StoredKey = z
   })
   .loose();
 
-const USER = /^[\w.@+-]{1,128}$/;
+export const LOCAL_USER_PATTERN = /^[\w.@+-]{1,128}$/;
 const PERMISSION = /^[\w.:-]{1,64}$/;
 // Fixed namespace, so a user's `sub` is the same UUID (v5 layout) on every machine.
 const SUBJECT_NAMESPACE = Buffer.from('6f1c2a3e9b7d4c58a0e2d4f6b8c1e3a5', 'hex');
@@ -103,7 +103,7 @@ export async function signLocalToken(
   request: { user: string; permissions: readonly string[]; expiresIn?: string | number },
   key: LocalSigningKey,
 ): Promise<string> {
-  if (!USER.test(request.user)) {
+  if (!LOCAL_USER_PATTERN.test(request.user)) {
     throw new Error('The user must be 1-128 letters, digits or . _ @ + - characters');
   }
   const invalid = request.permissions.filter((permission) => !PERMISSION.test(permission));

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent, EventBridgeEvent } from 'aws-lambda';
+import type { ConsoleConfig } from '#core/console';
 import {
   commandFinishedPattern,
   EXECUTION_STATUS_EVENT,
@@ -11,8 +12,9 @@ import {
   restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
-import { API_ROUTES, OPENAPI_ROUTE } from '#http/routes';
+import { API_ROUTES, STATIC_ROUTES } from '#http/routes';
 import { TASK_STREAM_MAPPING } from '#store/table-schema';
+import { buildStaticAssets } from '../console/static-assets.ts';
 import { ENV, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../functions/catalog.ts';
 import { METRICS_OUTPUT_VARIABLE } from '../functions/metrics.ts';
 import {
@@ -22,6 +24,7 @@ import {
 } from '../host-scripts/command-documents.ts';
 import { PING_ROUTE, startApiGateway } from './api-gateway.ts';
 import { startAwsEndpoint } from './aws-endpoint.ts';
+import { loopbackSignInRoute } from './console-sign-in.ts';
 import { addedDemoHostIds, demoControl, startDemoControl } from './demo-control.ts';
 import {
   createDemoHost,
@@ -58,6 +61,8 @@ const BATCH_STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachin
 const EVENT_BUS_NAME = 'ocp-agent-restart-events';
 const COMMAND_OUTPUT_LOG_GROUP = '/ocp-agent-restart/command-output';
 const SWEEP_INTERVAL_MS = 60_000;
+/** Under the state dir: the consoleAssets function's files, built at start. */
+const CONSOLE_ASSETS_FOLDER = 'console-assets';
 /** Local observers of the task stream (transition log, tests, benchmarks): a failure is logged, not retried. */
 const OBSERVER_MAPPING: StreamMappingSettings = {
   batchSize: 1000,
@@ -175,6 +180,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       awsEndpointUrl,
       documents.map((d) => d.key),
       queues,
+      options.stateDir,
     );
 
     const dynamodb = new DynamoDBClient({});
@@ -191,6 +197,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await registerHosts(dynamodb, hosts);
     await startAgents(hosts);
 
+    await buildStaticAssets(join(options.stateDir, CONSOLE_ASSETS_FOLDER));
     const handlers = await importHandlers();
     const offlineInstances = new Set<string>();
     const instancesWithoutOutputStreaming = new Set<string>();
@@ -387,8 +394,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       handler: handlers.api as never,
       verifyToken: (token) => verifyLocalToken(token, signingKey) as Promise<Record<string, unknown>>,
       routes: API_ROUTES,
-      publicRoutes: [OPENAPI_ROUTE],
-      extraRoutes: [PING_ROUTE],
+      publicRoutes: Object.values(STATIC_ROUTES).map((route) => ({
+        ...route,
+        handler: handlers.consoleAssets as never,
+      })),
+      extraRoutes: [PING_ROUTE, loopbackSignInRoute(signingKey)],
     });
     stops.push(() => api.close());
     // `npm run demo`: adds demo hosts and sets their modes while local mode runs.
@@ -463,8 +473,14 @@ function configureSdkEnvironment(
   awsEndpoint: string,
   documentKeys: string[],
   queues: Record<keyof typeof QUEUE_NAMES, string>,
+  stateDir: string,
 ): void {
   Object.assign(process.env, {
+    [ENV.consoleAssetsDir]: join(stateDir, CONSOLE_ASSETS_FOLDER),
+    [ENV.consoleConfig]: JSON.stringify({
+      permissionsClaim: 'cognito:groups',
+      loopbackSignIn: true,
+    } satisfies ConsoleConfig),
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',

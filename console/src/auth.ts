@@ -1,7 +1,7 @@
+import type { ConsoleConfig } from '../../functions/core/console.ts';
 import { readToken, type TokenFacts } from './claims.ts';
 import {
   authorizeUrl,
-  type CognitoSettings,
   challengeOf,
   type PkceRoundTrip,
   parseRoundTrip,
@@ -10,12 +10,7 @@ import {
   tokenRequestBody,
 } from './pkce.ts';
 
-/** What GET /console/config.json answers. */
-export interface ConsoleConfig {
-  permissionsClaim: string;
-  loopbackSignIn: boolean;
-  cognito?: CognitoSettings;
-}
+export type { ConsoleConfig };
 
 /**
  * The session: the token lives in this module's memory only, never in the URL, storage or cookies;

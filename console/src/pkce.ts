@@ -3,13 +3,7 @@
  * given the Web Crypto API, so that they are tested outside a browser.
  */
 
-export interface CognitoSettings {
-  authorizeEndpoint: string;
-  tokenEndpoint: string;
-  clientId: string;
-  redirectUri: string;
-  scopes: string[];
-}
+import type { CognitoSignIn } from '../../functions/core/console.ts';
 
 /** What is kept in sessionStorage for the round trip to the hosted login, and only that. */
 export interface PkceRoundTrip {
@@ -39,7 +33,7 @@ export async function challengeOf(verifier: string, crypto: WebCrypto): Promise<
   return base64Url(new Uint8Array(digest));
 }
 
-export function authorizeUrl(settings: CognitoSettings, state: string, challenge: string): string {
+export function authorizeUrl(settings: CognitoSignIn, state: string, challenge: string): string {
   const url = new URL(settings.authorizeEndpoint);
   url.search = new URLSearchParams({
     response_type: 'code',
@@ -72,7 +66,7 @@ export function readRedirect(search: string): Redirect {
 
 /** The token request's form body; refused when the state is not the one this page sent. */
 export function tokenRequestBody(
-  settings: CognitoSettings,
+  settings: CognitoSignIn,
   redirect: { code: string; state: string },
   roundTrip: PkceRoundTrip | undefined,
 ): URLSearchParams {

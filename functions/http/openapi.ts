@@ -11,7 +11,7 @@ import { LONG_ID_JSON_SCHEMA } from '#core/ids';
 import * as z from '#core/schema';
 import { HostListQueryParameters } from '#http/host-list-query';
 import { RestartBody } from '#http/restart-body';
-import { API_ROUTES, OPENAPI_ROUTE, type RouteId } from '#http/routes';
+import { API_ROUTES, type RouteId, STATIC_ROUTES } from '#http/routes';
 import { SubtaskLogQueryParameters } from '#http/subtask-log-query';
 import { TaskListQueryParameters } from '#http/task-list-query';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -255,8 +255,8 @@ export function buildOpenApiDocument() {
       },
     };
   }
-  paths[OPENAPI_ROUTE.path] = {
-    [OPENAPI_ROUTE.method.toLowerCase()]: {
+  paths[STATIC_ROUTES.openApi.path] = {
+    get: {
       operationId: 'getOpenApiDocument',
       tags: ['Meta'],
       summary: 'This document',
@@ -267,6 +267,50 @@ export function buildOpenApiDocument() {
           description: 'The OpenAPI document (not an OCP envelope).',
           content: { 'application/json': { schema: { type: 'object', required: ['openapi', 'paths'] } } },
         },
+      },
+    },
+  };
+  const notFound = {
+    description: 'No such file: the OCP error envelope.',
+    content: { 'application/json': { schema: withStatus(ref('ErrorEnvelope'), 404) } },
+  };
+  paths[STATIC_ROUTES.consolePage.path] = {
+    get: {
+      operationId: 'getConsolePage',
+      tags: ['Console'],
+      summary: 'The web task center',
+      description:
+        'Served without authentication; the page signs in itself (hosted login, or a pasted token) before it calls the API.',
+      security: [],
+      responses: {
+        '200': { description: 'The console page.', content: { 'text/html': { schema: { type: 'string' } } } },
+      },
+    },
+  };
+  paths[STATIC_ROUTES.consoleAsset.path] = {
+    get: {
+      operationId: 'getConsoleAsset',
+      tags: ['Console'],
+      summary: 'A file of the web task center (its script, style sheet, or config.json)',
+      security: [],
+      parameters: [
+        {
+          name: 'asset',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The file; `config.json` tells the page how to sign in.',
+          content: {
+            'text/javascript': { schema: { type: 'string' } },
+            'text/css': { schema: { type: 'string' } },
+            'application/json': { schema: { type: 'object' } },
+          },
+        },
+        '404': notFound,
       },
     },
   };

@@ -20,5 +20,17 @@ export type RouteId = keyof typeof API_ROUTES;
 
 export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
 
-/** The API's OpenAPI document (openapi.json), answered by the api function without authentication. */
-export const OPENAPI_ROUTE = { method: 'GET', path: '/openapi.json' } as const;
+/**
+ * Routes without the authorizer, answered by the consoleAssets function: the API's OpenAPI document
+ * and the web console's page and files. None reads or changes data; the console signs in itself.
+ */
+export const STATIC_ROUTES = {
+  openApi: { method: 'GET', path: '/openapi.json' },
+  consolePage: { method: 'GET', path: '/console' },
+  consoleAsset: { method: 'GET', path: '/console/{asset}' },
+} as const;
+
+export type StaticRouteId = keyof typeof STATIC_ROUTES;
+
+/** The API's OpenAPI document (openapi.json). */
+export const OPENAPI_ROUTE = STATIC_ROUTES.openApi;

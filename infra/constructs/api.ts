@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -11,11 +11,13 @@ import {
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES, OPENAPI_ROUTE } from '#http/routes';
+import type { ConsoleConfig } from '#core/console';
+import { API_ROUTES, STATIC_ROUTES } from '#http/routes';
 import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
 import type { BatchRollout } from './batch-rollout.ts';
 import { LOG_GROUP_DEFAULTS, ProjectFunction } from './lambda-defaults.ts';
+import type { OperatorIdentity } from './operator-identity.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
 
@@ -25,8 +27,10 @@ export interface OcpApiProps {
   readonly workflow: RestartWorkflow;
   /** The fleet rollout batchRestartAgents starts. */
   readonly rollout: BatchRollout;
-  /** Checks the bearer token of every route but the OpenAPI document's. */
+  /** Checks the bearer token of every route but the static ones (OpenAPI document, console files). */
   readonly authorizer: IHttpRouteAuthorizer;
+  /** Where the console signs operators in. */
+  readonly identity: OperatorIdentity;
   /** JWT claim holding the caller's OCP permissions. */
   readonly permissionsClaim: string;
   /** Default route throttling of the stage. */
@@ -51,14 +55,16 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 );
 
 /**
- * The OCP-compatible HTTP API: every route in API_ROUTES, behind the JWT authorizer, and the OpenAPI
- * document's route without it, served by the api function; one $default stage with access logs and
- * default throttling.
+ * The OCP-compatible HTTP API: every route in API_ROUTES, behind the JWT authorizer, served by the
+ * api function; the static routes (OpenAPI document, web console) without it, served by the
+ * consoleAssets function, whose bundle carries the built files; one $default stage with access logs
+ * and default throttling.
  */
 export class OcpApi extends Construct {
   readonly httpApi: HttpApi;
   readonly stage: HttpStage;
   readonly handler: ProjectFunction;
+  readonly consoleAssets: ProjectFunction;
 
   constructor(scope: Construct, id: string, props: OcpApiProps) {
     super(scope, id);
@@ -95,17 +101,37 @@ export class OcpApi extends Construct {
     for (const route of Object.values(API_ROUTES)) {
       this.httpApi.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
     }
-    const [openApiRoute] = this.httpApi.addRoutes({
-      path: OPENAPI_ROUTE.path,
-      methods: [HttpMethod[OPENAPI_ROUTE.method]],
-      integration,
-      authorizer: new HttpNoneAuthorizer(),
+
+    this.consoleAssets = new ProjectFunction(this, 'ConsoleAssets', {
+      functionId: 'consoleAssets',
+      timeout: Duration.seconds(5),
+      memorySize: 256,
+      addFilesToBundle: (outputDir) => [
+        `node --import tsx console/static-assets.ts "${outputDir}/console-assets"`,
+      ],
     });
-    Validations.of(openApiRoute!).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'GET /openapi.json answers the API’s public OpenAPI document, the same for everyone: no data, no action, and clients read it before they have a token.',
-    });
+    const cognito = props.identity.consoleSignIn(this.consoleUrl);
+    this.consoleAssets.addEnvironment(
+      ENV.consoleConfig,
+      Stack.of(this).toJsonString({
+        permissionsClaim: props.permissionsClaim,
+        loopbackSignIn: false,
+        ...(cognito ? { cognito } : {}),
+      } satisfies ConsoleConfig),
+    );
+    const staticIntegration = new HttpLambdaIntegration('ConsoleAssets', this.consoleAssets.function);
+    for (const route of Object.values(STATIC_ROUTES)) {
+      const [staticRoute] = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: staticIntegration,
+        authorizer: new HttpNoneAuthorizer(),
+      });
+      Validations.of(staticRoute!).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: `${route.method} ${route.path} answers the same static file to everyone (the OpenAPI document, the console’s page and scripts): no data, no action; the console signs in before it calls the API, whose routes all check the token.`,
+      });
+    }
 
     const accessLogs = new LogGroup(this, 'AccessLogs', LOG_GROUP_DEFAULTS);
     this.stage = new HttpStage(this, 'DefaultStage', {
@@ -120,5 +146,10 @@ export class OcpApi extends Construct {
   /** The API's base URL. */
   get url(): string {
     return this.stage.url;
+  }
+
+  /** The web console's page: the hosted login's only callback URL. */
+  get consoleUrl(): string {
+    return `${this.httpApi.apiEndpoint}${STATIC_ROUTES.consolePage.path}`;
   }
 }

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type LogGroupProps, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
@@ -26,6 +26,15 @@ export const LOG_GROUP_DEFAULTS = {
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __projectCreateRequire } from 'node:module'; const require = __projectCreateRequire(import.meta.url);";
 
+function addFilesHooks(addFiles: (outputDir: string) => string[]): ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    // Each command runs in the project root (ProjectFunction's projectRoot).
+    afterBundling: (_inputDir, outputDir) => addFiles(outputDir),
+  };
+}
+
 export interface ProjectFunctionProps {
   /** Which of the product's functions: its entry file and description come from LAMBDA_FUNCTIONS. */
   readonly functionId: LambdaFunctionId;
@@ -33,6 +42,8 @@ export interface ProjectFunctionProps {
   readonly timeout?: Duration;
   /** @default 256 */
   readonly memorySize?: number;
+  /** Shell commands, run in the repository after esbuild, that add files to the bundle's output directory. */
+  readonly addFilesToBundle?: (outputDir: string) => string[];
 }
 
 /**
@@ -87,6 +98,7 @@ export class ProjectFunction extends Construct {
         // The SDK version the tests ran against, not whichever the runtime ships.
         bundleAwsSDK: true,
         banner: ESM_REQUIRE_BANNER,
+        ...(props.addFilesToBundle ? { commandHooks: addFilesHooks(props.addFilesToBundle) } : {}),
       },
     });
     Validations.of(this).acknowledge({

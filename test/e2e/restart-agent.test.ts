@@ -286,3 +286,42 @@ describe('the OpenAPI document, over HTTP', () => {
     expect(envelope).toEqual(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')));
   });
 });
+
+describe('the console’s files and its loopback sign-in, over HTTP', () => {
+  it('serves the page and its script without a token, with the strict CSP', async () => {
+    const page = await fetch(`${system.apiUrl}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('/console/console.js');
+    const script = await fetch(`${system.apiUrl}/console/console.js`);
+    expect(script.status).toBe(200);
+    const config = await fetch(`${system.apiUrl}/console/config.json`);
+    expect(await config.json()).toEqual({ permissionsClaim: 'cognito:groups', loopbackSignIn: true });
+    expect((await fetch(`${system.apiUrl}/console/nothing.js`)).status).toBe(404);
+  });
+
+  it('signs in with one call from loopback, and the token opens the API', async () => {
+    const response = await fetch(`${system.apiUrl}/console/local-sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ permissions: ['TASK_VIEWER'] }),
+    });
+    expect(response.status).toBe(200);
+    const { token } = (await response.json()) as { token: string };
+    const { status } = await call(system, 'GET', '/api/v2/tasks/instances', token);
+    expect(status).toBe(200);
+    const refused = await call(system, 'POST', '/compute/hosts/1/agent/restart', token);
+    expect(refused.status).toBe(403);
+  });
+
+  it('refuses a sign-in posted by another site’s page', async () => {
+    const response = await fetch(`${system.apiUrl}/console/local-sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+      body: '{}',
+    });
+    expect(response.status).toBe(403);
+    expect(await response.json()).not.toHaveProperty('token');
+  });
+});

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { commandFinishedPattern, executionEndedPattern, restartRequestedPattern } from '#core/event-patterns';
 import { HOST_PARAMETER_PATTERNS } from '#core/host-parameters';
 import { RESTART_SUBTASKS } from '#core/subtasks';
-import { API_ROUTES, OPENAPI_ROUTE, routeKey } from '#http/routes';
+import { API_ROUTES, routeKey, STATIC_ROUTES } from '#http/routes';
 import { SWEEP_INTERVAL } from '#infra/constructs/execution-reconciler';
 import { LOG_RETENTION, type ProjectFunction } from '#infra/constructs/lambda-defaults';
 import { DEFAULT_SETTINGS } from '#infra/settings';
@@ -55,6 +55,7 @@ const functions = () => {
     recordHostOutcome: rollout.recordHostOutcome,
     finishBatch: rollout.finishBatch,
     api: api.handler,
+    consoleAssets: api.consoleAssets,
     runSubtask: workflow.runSubtask,
     finishTask: workflow.finishTask,
     commandCallback: commandCallback.handler,
@@ -146,6 +147,9 @@ describe('cdk-nag (AWS Solutions)', () => {
         'BatchRollout/ExecutionEnded/DeadLetterQueue: AwsSolutions-SQS3',
         `Api/Handler: ${outputStreams}`,
         'Api/HttpApi/GET--openapi.json: AwsSolutions-APIG4',
+        'Api/HttpApi/GET--console: AwsSolutions-APIG4',
+        'Api/HttpApi/GET--console--{asset}: AwsSolutions-APIG4',
+        `Api/ConsoleAssets: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
         `CommandCallback/Handler: ${wildcard}`,
         'CommandCallback/Trigger/DeadLetterQueue: AwsSolutions-SQS3',
@@ -764,21 +768,33 @@ describe('HTTP API', () => {
     return id;
   };
 
-  it('has one route per API_ROUTES entry, each behind the JWT authorizer and served by the api function', () => {
-    const routes = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route').map(
-      ([, route]) => route.Properties ?? {},
+  const routes = () =>
+    resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties ?? {});
+  const staticRouteKeys = Object.values(STATIC_ROUTES).map(routeKey);
+  const integrationTargetOf = (fn: ProjectFunction) => {
+    const [[integrationId] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration').filter(
+      ([, integration]) =>
+        JSON.stringify(integration.Properties?.IntegrationUri) ===
+        JSON.stringify(getAtt(idOf(fn.function), 'Arn')),
     );
-    expect(routes.map((route) => route.RouteKey).sort()).toEqual(
-      [...Object.values(API_ROUTES), OPENAPI_ROUTE].map(routeKey).sort(),
-    );
-    const [[integrationId, integration] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
-    expect(integration?.Properties).toMatchObject({
+    if (!integrationId) throw new Error(`No integration of ${fn.functionId}`);
+    expect(propertiesOf(integrationId)).toMatchObject({
       IntegrationType: 'AWS_PROXY',
-      IntegrationUri: getAtt(idOf(api().handler.function), 'Arn'),
       PayloadFormatVersion: '2.0',
     });
-    const target = { 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] };
-    for (const route of routes.filter((candidate) => candidate.RouteKey !== routeKey(OPENAPI_ROUTE))) {
+    return { 'Fn::Join': ['', ['integrations/', ref(integrationId)]] };
+  };
+
+  it('has one route per API_ROUTES entry, each behind the JWT authorizer and served by the api function', () => {
+    expect(
+      routes()
+        .map((route) => route.RouteKey)
+        .sort(),
+    ).toEqual([...Object.values(API_ROUTES).map(routeKey), ...staticRouteKeys].sort());
+    const target = integrationTargetOf(api().handler);
+    for (const route of routes().filter(
+      (candidate) => !staticRouteKeys.includes(candidate.RouteKey as string),
+    )) {
       expect(route).toMatchObject({
         AuthorizationType: 'JWT',
         AuthorizerId: ref(authorizerId()),
@@ -787,24 +803,76 @@ describe('HTTP API', () => {
     }
   });
 
-  it('serves the OpenAPI document without the authorizer, from the api function', () => {
-    const [openApiRoute] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route')
-      .map(([, route]) => route.Properties ?? {})
-      .filter((route) => route.RouteKey === routeKey(OPENAPI_ROUTE));
-    expect(openApiRoute).toMatchObject({ AuthorizationType: 'NONE' });
-    expect(openApiRoute).not.toHaveProperty('AuthorizerId');
-    const [[integrationId] = []] = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Integration');
-    expect(openApiRoute?.Target).toEqual({ 'Fn::Join': ['', ['integrations/', ref(integrationId ?? '')]] });
+  it('serves the OpenAPI document and the console without the authorizer, from the consoleAssets function', () => {
+    const target = integrationTargetOf(api().consoleAssets);
+    const staticRoutes = routes().filter((route) => staticRouteKeys.includes(route.RouteKey as string));
+    expect(staticRoutes).toHaveLength(staticRouteKeys.length);
+    for (const route of staticRoutes) {
+      expect(route).toMatchObject({ AuthorizationType: 'NONE', Target: target });
+      expect(route).not.toHaveProperty('AuthorizerId');
+    }
+    // It only reads its bundle: no grant beyond its own log group and tracing.
+    const policies = resourcesOfType(synth.json, 'AWS::IAM::Policy').filter(([, policy]) =>
+      ((policy.Properties?.Roles ?? []) as unknown[]).some(
+        (role) => JSON.stringify(role) === JSON.stringify(ref(idOf(api().consoleAssets.role))),
+      ),
+    );
+    const actions = policies.flatMap(([, policy]) =>
+      (
+        policy.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] } | undefined
+      )?.Statement.flatMap((statement) => statement.Action),
+    );
+    expect(new Set(actions)).toEqual(
+      new Set([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+      ]),
+    );
   });
 
-  it('trusts tokens of the stack’s user pool issued to its app client', () => {
-    const { userPool, userPoolClient } = synth.stack.identity;
-    if (!userPool || !userPoolClient) throw new Error('The default stack creates a user pool');
+  it('tells the console how to sign in through the hosted login, back to the console’s URL only', () => {
+    const { consoleClient, loginDomain } = synth.stack.identity;
+    if (!consoleClient || !loginDomain) throw new Error('The default stack creates the hosted login');
+    const consoleUrl = { 'Fn::Join': ['', [getAtt(idOf(api().httpApi), 'ApiEndpoint'), '/console']] };
+    expect(propertiesOf(idOf(consoleClient))).toMatchObject({
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AllowedOAuthScopes: ['openid'],
+      CallbackURLs: [consoleUrl],
+      LogoutURLs: [consoleUrl],
+      SupportedIdentityProviders: ['COGNITO'],
+      PreventUserExistenceErrors: 'ENABLED',
+    });
+    expect(propertiesOf(idOf(loginDomain))).toMatchObject({
+      Domain: { 'Fn::Join': ['-', ['ocpagentrestartstack', ref('AWS::AccountId')]] },
+    });
+    const environment = propertiesOf(idOf(api().consoleAssets.function)).Environment as {
+      Variables: Record<string, unknown>;
+    };
+    const config = JSON.stringify(environment.Variables[ENV.consoleConfig]);
+    for (const part of [
+      '"permissionsClaim\\":\\"cognito:groups',
+      '"loopbackSignIn\\":false',
+      '/oauth2/authorize',
+      '/oauth2/token',
+    ]) {
+      expect(config).toContain(part);
+    }
+    expect(config).toContain(idOf(consoleClient));
+  });
+
+  it('trusts tokens of the stack’s user pool issued to its CLI and console clients', () => {
+    const { userPool, userPoolClient, consoleClient } = synth.stack.identity;
+    if (!userPool || !userPoolClient || !consoleClient)
+      throw new Error('The default stack creates a user pool');
     expect(propertiesOf(authorizerId())).toMatchObject({
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
-        Audience: [ref(idOf(userPoolClient))],
+        Audience: [ref(idOf(userPoolClient)), ref(idOf(consoleClient))],
         Issuer: {
           'Fn::Join': [
             '',
@@ -1020,6 +1088,61 @@ describe('Lambda functions', () => {
     });
   });
 
+  it('bundle the console’s files and the OpenAPI document with consoleAssets only, which serves them', () => {
+    const assembly = synth.app.synth();
+    const manifest = JSON.parse(
+      readFileSync(join(assembly.directory, `${synth.stack.artifactId}.assets.json`), 'utf8'),
+    ) as { files: Record<string, { source: { path: string; packaging?: string } }> };
+    const bundleDirs = Object.values(manifest.files)
+      .filter((file) => file.source.packaging === 'zip')
+      .map((file) => join(assembly.directory, file.source.path));
+    const withAssets = bundleDirs.filter((dir) => existsSync(join(dir, 'console-assets')));
+    expect(withAssets).toHaveLength(1);
+    const [consoleBundle] = withAssets as [string];
+    for (const dir of bundleDirs) {
+      // Neither the console's code nor the OpenAPI document rides along in any other function.
+      if (dir !== consoleBundle)
+        expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).not.toContain('"openapi":"3.1.0"');
+    }
+    const answers = execFileSync(
+      process.execPath,
+      [
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `const { handler } = await import(${JSON.stringify(pathToFileURL(join(consoleBundle, 'index.mjs')).href)});
+         const get = (routeKey, pathParameters) => handler({ routeKey, rawPath: '/', headers: {}, pathParameters, requestContext: { http: { method: 'GET' } } });
+         process.stdout.write(JSON.stringify([await get('GET /console'), await get('GET /openapi.json'), await get('GET /console/{asset}', { asset: 'console.js' }), await get('GET /console/{asset}', { asset: 'config.json' })]));`,
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          AWS_REGION: 'us-east-1',
+          LAMBDA_TASK_ROOT: consoleBundle,
+          [ENV.consoleConfig]: JSON.stringify({ permissionsClaim: 'cognito:groups', loopbackSignIn: false }),
+        },
+        encoding: 'utf8',
+      },
+    );
+    const [page, openApi, script, config] = JSON.parse(answers) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    }[];
+    expect(page).toMatchObject({ statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' } });
+    expect(page?.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page?.body).toContain('/console/console.js');
+    expect(JSON.parse(openApi?.body ?? '')).toEqual(JSON.parse(readFileSync('openapi.json', 'utf8')));
+    expect(script).toMatchObject({
+      statusCode: 200,
+      headers: { 'content-type': 'text/javascript; charset=utf-8' },
+    });
+    expect(JSON.parse(config?.body ?? '')).toEqual({
+      permissionsClaim: 'cognito:groups',
+      loopbackSignIn: false,
+    });
+  });
+
   it('bundle each handler into an ES module that loads and exports handler', () => {
     const assembly = synth.app.synth();
     const manifest = JSON.parse(
@@ -1103,6 +1226,7 @@ describe('logs and outputs', () => {
         'AlarmTopicArn',
         'DashboardName',
         'ApiUrl',
+        'ConsoleUrl',
         'CommandOutputLogGroup',
         'CommandOutputPolicyArn',
         'EventBusArn',

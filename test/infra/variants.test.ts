@@ -6,10 +6,10 @@ import {
   MAX_SCHEDULE_HOSTS,
   SCHEDULE_DESCRIPTION_MAX_LENGTH,
 } from '#core/scheduled-restart';
-import { OPENAPI_ROUTE, routeKey } from '#http/routes';
+import { routeKey, STATIC_ROUTES } from '#http/routes';
 import { createApp } from '#infra/create-app';
 import { CONTEXT_KEYS, readSettings } from '#infra/settings';
-import { ENV } from '../../functions/catalog.ts';
+import { ENV, LAMBDA_FUNCTIONS } from '../../functions/catalog.ts';
 import {
   canonical,
   logicalId,
@@ -45,6 +45,19 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     });
   });
 
+  it('gives the console no hosted login: operators paste a token of the issuer', () => {
+    expect(resourcesOfType(synth.json, 'AWS::Cognito::UserPoolDomain')).toEqual([]);
+    const [[, fn] = []] = resourcesOfType(synth.json, 'AWS::Lambda::Function').filter(
+      ([, candidate]) => candidate.Properties?.Description === LAMBDA_FUNCTIONS.consoleAssets.description,
+    );
+    const variables =
+      (fn?.Properties?.Environment as { Variables: Record<string, string> } | undefined)?.Variables ?? {};
+    expect(JSON.parse(variables[ENV.consoleConfig] ?? '')).toEqual({
+      permissionsClaim: 'groups',
+      loopbackSignIn: false,
+    });
+  });
+
   it('creates no user pool and outputs none', () => {
     expect(resourcesOfType(synth.json, 'AWS::Cognito::UserPool')).toEqual([]);
     expect(resourcesOfType(synth.json, 'AWS::Cognito::UserPoolClient')).toEqual([]);
@@ -60,7 +73,10 @@ describe('with an external OIDC issuer and a restart schedule', () => {
     const [[authorizerId] = []] = authorizers;
     const routes = resourcesOfType(synth.json, 'AWS::ApiGatewayV2::Route');
     for (const [, route] of routes.filter(
-      ([, route]) => route.Properties?.RouteKey !== routeKey(OPENAPI_ROUTE),
+      ([, route]) =>
+        !Object.values(STATIC_ROUTES)
+          .map(routeKey)
+          .includes(route.Properties?.RouteKey as string),
     )) {
       expect(route.Properties).toMatchObject({
         AuthorizationType: 'JWT',
@@ -247,6 +263,17 @@ describe('deployment settings', () => {
         [CONTEXT_KEYS.oidcAudience]: 'x',
       }),
     ).toThrow('https://');
+  });
+
+  it('take a hosted-login domain prefix as Cognito allows it, and refuse one it does not', () => {
+    expect(settingsWith({ [CONTEXT_KEYS.loginDomainPrefix]: 'ob-ops-console' }).loginDomainPrefix).toBe(
+      'ob-ops-console',
+    );
+    for (const prefix of ['Ob-Ops', '-ops', 'ops-', 'my-cognito-login', 'aws-ops', 'x'.repeat(64), 'a_b']) {
+      expect(() => settingsWith({ [CONTEXT_KEYS.loginDomainPrefix]: prefix })).toThrow(
+        CONTEXT_KEYS.loginDomainPrefix,
+      );
+    }
   });
 
   it('refuse a restart schedule without hosts', () => {
