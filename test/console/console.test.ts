@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleConfig, contentSecurityPolicy } from '../../functions/core/console.ts';
 import { setDemoMode } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { launchBrowser } from '../support/browser.ts';
@@ -38,9 +40,10 @@ afterEach(async () => {
 const consoleUrl = () => `${system.apiUrl}/console`;
 
 /** A fresh browser profile on the console, recording what it reports. */
-async function openConsole(): Promise<Page> {
+async function openConsole(prepare?: (context: BrowserContext) => Promise<void>): Promise<Page> {
   problems = [];
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  await prepare?.(context);
   const page = await context.newPage();
   await page.addInitScript(
     "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
@@ -305,5 +308,108 @@ describe('the web console in real Chromium against local mode', () => {
     await page.getByText('sign in again').waitFor();
     expect(await page.locator('[data-sign-out]').count()).toBe(0);
     problems = problems.filter((problem) => !problem.includes('401'));
+  });
+
+  describe('signs in through a Cognito hosted login with the authorization code and PKCE', () => {
+    const LOGIN = 'https://login.example.test';
+    const cognitoConfig = (): ConsoleConfig => ({
+      permissionsClaim: 'cognito:groups',
+      loopbackSignIn: false,
+      cognito: {
+        authorizeEndpoint: `${LOGIN}/oauth2/authorize`,
+        tokenEndpoint: `${LOGIN}/oauth2/token`,
+        clientId: 'console-client',
+        redirectUri: consoleUrl(),
+        scopes: ['openid', 'email'],
+      },
+    });
+
+    /** Stands in for the hosted login: the page's config names it, and its two endpoints answer. */
+    async function hostedLogin(context: BrowserContext, answer: { state?: string; idToken: string }) {
+      const seen: { authorize?: URLSearchParams; token?: URLSearchParams } = {};
+      const config = cognitoConfig();
+      await context.route(
+        (url) => url.pathname === '/console',
+        async (route) => {
+          const response = await route.fetch();
+          await route.fulfill({
+            response,
+            headers: { ...response.headers(), 'content-security-policy': contentSecurityPolicy(config) },
+          });
+        },
+      );
+      await context.route('**/console/config.json', (route) => route.fulfill({ json: config }));
+      await context.route(`${LOGIN}/oauth2/authorize?*`, async (route) => {
+        seen.authorize = new URL(route.request().url()).searchParams;
+        const state = answer.state ?? seen.authorize.get('state');
+        // A page of its own that sends the browser back, as the hosted login does once signed in (a
+        // 302 answered here would be followed without passing the console's own route again).
+        const back = `${consoleUrl()}?code=the-code&state=${encodeURIComponent(state ?? '')}#/hosts`;
+        await route.fulfill({
+          contentType: 'text/html',
+          body: `<!doctype html><script>location.replace(${JSON.stringify(back)})</script>`,
+        });
+      });
+      await context.route(`${LOGIN}/oauth2/token`, async (route) => {
+        seen.token = new URLSearchParams(route.request().postData() ?? '');
+        await route.fulfill({
+          json: { id_token: answer.idToken, access_token: 'unused', token_type: 'Bearer', expires_in: 3600 },
+          headers: { 'access-control-allow-origin': '*' },
+        });
+      });
+      return seen;
+    }
+
+    it('leaves for the hosted login with an S256 challenge, exchanges the code and comes back signed in', async () => {
+      const idToken = await tokenFor(system, 'carol', ['TASK_VIEWER', 'HOST_VIEWER']);
+      let seen: Awaited<ReturnType<typeof hostedLogin>> = {};
+      const page = await openConsole(async (context) => {
+        seen = await hostedLogin(context, { idToken });
+      });
+      expect(await page.locator('[data-sign-in="local"]').count()).toBe(0);
+
+      await page.locator('[data-sign-in="cognito"]').click();
+      await page.locator('table.hosts').waitFor();
+
+      const authorize = Object.fromEntries(seen.authorize!);
+      expect(authorize).toMatchObject({
+        response_type: 'code',
+        client_id: 'console-client',
+        redirect_uri: consoleUrl(),
+        scope: 'openid email',
+        code_challenge_method: 'S256',
+      });
+      const token = Object.fromEntries(seen.token!);
+      expect(token).toMatchObject({
+        grant_type: 'authorization_code',
+        code: 'the-code',
+        client_id: 'console-client',
+      });
+      expect(createHash('sha256').update(token.code_verifier!).digest('base64url')).toBe(
+        authorize.code_challenge,
+      );
+      expect(new URL(page.url()).search).toBe('');
+      expect(await page.locator('#account .user').textContent()).toBe('carol');
+      const stored = await page.evaluate(() => {
+        const { localStorage, sessionStorage } = globalThis as unknown as PageGlobals;
+        return JSON.stringify({ ...localStorage, ...sessionStorage });
+      });
+      expect(stored).toBe('{}');
+    });
+
+    it('refuses an answer whose state is not the one it sent, without asking for tokens', async () => {
+      const idToken = await tokenFor(system, 'carol', ['TASK_VIEWER']);
+      let seen: Awaited<ReturnType<typeof hostedLogin>> = {};
+      const page = await openConsole(async (context) => {
+        seen = await hostedLogin(context, { idToken, state: 'forged' });
+      });
+
+      await page.locator('[data-sign-in="cognito"]').click();
+      await page.getByText('does not match the sign-in this tab started').waitFor();
+
+      expect(seen.token).toBeUndefined();
+      expect(await page.locator('[data-sign-out]').count()).toBe(0);
+      expect(new URL(page.url()).search).toBe('');
+    });
   });
 });
