@@ -50,3 +50,6 @@ export function duration(start: string | undefined, end: string | undefined, now
     ? `${seconds.toFixed(1)} s`
     : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
+
+/** "1 task", "3 tasks". */
+export const count = (value: number, noun: string) => `${value} ${noun}${value === 1 ? '' : 's'}`;

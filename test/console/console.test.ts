@@ -147,6 +147,16 @@ describe('the web console in real Chromium against local mode', () => {
     await go(page, '#/tasks');
     await page.locator(`table.tasks tr[data-task-id="${taskId}"] .status-SUCCESSFUL`).waitFor();
     await shot(page, 'task-list');
+
+    // The filters and page travel in the hash, as the API's own list parameters.
+    await page.getByLabel('Host').fill('2');
+    await page.getByLabel('Status').selectOption('SUCCESSFUL');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/#\/tasks\?hostId=2&status=SUCCESSFUL$/);
+    await page.locator('p.empty').waitFor();
+    await go(page, '#/tasks?hostId=1');
+    await page.locator(`table.tasks tr[data-task-id="${taskId}"]`).waitFor();
+    expect(await page.getByText('Page 1 of 1 · 1 task').count()).toBe(1);
   });
 
   it('shows a failed subtask’s log, retries the task after a confirmation and sees it succeed', async () => {
@@ -302,6 +312,9 @@ describe('the web console in real Chromium against local mode', () => {
 
     await page.locator('[data-sign-out]').click();
     await page.getByRole('button', { name: 'Sign in locally' }).waitFor();
+
+    await pasteToken(page, 'not-a-token');
+    await page.getByText('This is not a JWT').waitFor();
 
     const [header, payload] = token.split('.');
     await pasteToken(page, `${header}.${payload}.bm90LXRoZS1zaWduYXR1cmU`);

@@ -5,7 +5,7 @@ import { mayCall } from '../../../functions/http/route-permissions.ts';
 import { api, errorText } from '../api.ts';
 import { signedIn } from '../auth.ts';
 import { confirmAction } from '../dialog.ts';
-import { h, replace, statusBadge, time } from '../dom.ts';
+import { count, h, replace, statusBadge, time } from '../dom.ts';
 import { notify } from '../notice.ts';
 import { routeHash } from '../router.ts';
 import type { TaskView } from './types.ts';
@@ -133,7 +133,7 @@ export async function hostsView(
         },
         '‹ Previous',
       ),
-      h('span', null, `Page ${number} of ${Math.max(1, totalPages)} · ${totalElements} hosts`),
+      h('span', null, `Page ${number} of ${Math.max(1, totalPages)} · ${count(totalElements, 'host')}`),
       h(
         'button',
         {

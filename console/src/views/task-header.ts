@@ -1,5 +1,5 @@
 import { actionButtons } from '../actions.ts';
-import { duration, h, statusBadge, time } from '../dom.ts';
+import { count, duration, h, statusBadge, time } from '../dom.ts';
 import { routeHash } from '../router.ts';
 import { isBatch, type TaskView } from './types.ts';
 
@@ -20,7 +20,7 @@ export function taskHeader(task: TaskView, refresh: () => void, title = `Task ${
         'dd',
         null,
         isBatch(task)
-          ? `${task.hosts.length} hosts`
+          ? count(task.hosts.length, 'host')
           : h(
               'a',
               { href: routeHash({ page: 'hosts', hostIds: String(task.hostId), pageNumber: 1 }) },

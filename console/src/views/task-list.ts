@@ -1,6 +1,6 @@
 import { api, errorText } from '../api.ts';
 import { holds } from '../auth.ts';
-import { duration, h, replace, statusBadge, time } from '../dom.ts';
+import { count, duration, h, replace, statusBadge, time } from '../dom.ts';
 import { routeHash, type TaskFilter } from '../router.ts';
 import type { TaskPage } from './types.ts';
 
@@ -118,7 +118,7 @@ export async function taskListView(
         { type: 'button', disabled: number <= 1, onclick: () => go({ ...filter, page: number - 1 }) },
         '‹ Newer',
       ),
-      h('span', null, `Page ${number} of ${Math.max(1, totalPages)} · ${totalElements} tasks`),
+      h('span', null, `Page ${number} of ${Math.max(1, totalPages)} · ${count(totalElements, 'task')}`),
       h(
         'button',
         {
