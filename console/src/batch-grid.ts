@@ -1,16 +1,6 @@
+import { type BatchHostStatus, countHostStatuses } from '../../functions/core/batch-host-status.ts';
 import type { OcpBatchHost, OcpBatchTask } from '../../functions/core/batch-task-view.ts';
 import type { SubtaskStatus } from '../../functions/core/task.ts';
-
-/** The statuses a batch's hosts can have, in the order the console counts them. */
-export const HOST_STATUSES = [
-  'SUCCESSFUL',
-  'FAILED',
-  'RUNNING',
-  'PENDING',
-  'NOT_STARTED',
-  'CANCELED',
-] as const;
-export type HostStatus = (typeof HOST_STATUSES)[number];
 
 export interface GridCell {
   subtaskId: number;
@@ -29,7 +19,7 @@ export interface GridRow {
 export interface BatchGrid {
   columns: string[];
   rows: GridRow[];
-  counts: Record<HostStatus, number>;
+  counts: Record<BatchHostStatus, number>;
   failing: OcpBatchHost[];
   /** Hosts that have ended, whatever their outcome. */
   done: number;
@@ -50,8 +40,7 @@ export function batchGrid(batch: Pick<OcpBatchTask, 'hosts' | 'subtasks'>): Batc
     });
     chains.set(subtask.parallelIdx, chain);
   }
-  const counts = Object.fromEntries(HOST_STATUSES.map((status) => [status, 0])) as Record<HostStatus, number>;
-  for (const host of batch.hosts) counts[host.status] += 1;
+  const counts = countHostStatuses(batch.hosts);
   return {
     columns,
     rows: batch.hosts.map((host, index) => ({

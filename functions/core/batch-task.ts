@@ -1,3 +1,4 @@
+import type { BatchHostStatus } from './batch-host-status.ts';
 import { TaskStateInvalid } from './errors.ts';
 import {
   busyReason,
@@ -24,7 +25,7 @@ import { ocpTimestamp } from './time.ts';
 export const BATCH_TASK_NAME = 'Batch restart OCP agent';
 
 export type BatchOperation = 'EXECUTE' | 'RETRY' | 'CANCEL';
-export type BatchHostStatus = 'PENDING' | 'RUNNING' | 'SUCCESSFUL' | 'FAILED' | 'NOT_STARTED' | 'CANCELED';
+export type { BatchHostStatus };
 
 export interface BatchRecord {
   id: number;

@@ -1,5 +1,6 @@
+import { BATCH_HOST_STATUSES } from '../../../functions/core/batch-host-status.ts';
 import type { OcpBatchTask } from '../../../functions/core/batch-task-view.ts';
-import { batchGrid, HOST_STATUSES } from '../batch-grid.ts';
+import { batchGrid } from '../batch-grid.ts';
 import { h, statusBadge } from '../dom.ts';
 import { routeHash } from '../router.ts';
 import { taskHeader } from './task-header.ts';
@@ -32,7 +33,7 @@ export function batchView(batch: OcpBatchTask & { hostId?: undefined }, refresh:
     h(
       'ul',
       { class: 'counts' },
-      HOST_STATUSES.map((status) =>
+      BATCH_HOST_STATUSES.map((status) =>
         h(
           'li',
           {
