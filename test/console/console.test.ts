@@ -323,6 +323,28 @@ describe('the web console in real Chromium against local mode', () => {
     problems = problems.filter((problem) => !problem.includes('401'));
   });
 
+  it('says why when the local sign-in is refused or the settings cannot be loaded', async () => {
+    const refusal = 'Local sign-in answers only callers on this machine (loopback).';
+    const page = await openConsole(async (context) => {
+      await context.route('**/console/local-sign-in', (route) =>
+        route.fulfill({
+          status: 403,
+          json: { successful: false, status: 403, error: { code: 30014, message: refusal } },
+        }),
+      );
+    });
+    await page.getByRole('button', { name: 'Sign in locally' }).click();
+    await page.getByText(`Local sign-in refused (HTTP 403): ${refusal}`).waitFor();
+    expect(await page.locator('[data-sign-out]').count()).toBe(0);
+    await context.close();
+
+    const broken = await openConsole(async (context) => {
+      await context.route('**/console/config.json', (route) => route.fulfill({ status: 500, body: 'boom' }));
+    });
+    await broken.getByText("Cannot load the console's settings (HTTP 500).").waitFor();
+    problems = problems.filter((problem) => !/status of (403|500)/.test(problem));
+  });
+
   describe('signs in through a Cognito hosted login with the authorization code and PKCE', () => {
     const LOGIN = 'https://login.example.test';
     const cognitoConfig = (): ConsoleConfig => ({
