@@ -7,7 +7,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts', 'test/host-scripts/**/*.test.ts', 'test/tools/**/*.test.ts'],
+          include: [
+            'test/core/**/*.test.ts',
+            'test/host-scripts/**/*.test.ts',
+            'test/tools/**/*.test.ts',
+            'test/console/unit/**/*.test.ts',
+          ],
           // Property tests run hundreds of event sequences: seconds of CPU, more on a loaded machine.
           testTimeout: 30_000,
         },
@@ -31,7 +36,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/console/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },

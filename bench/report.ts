@@ -2,7 +2,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineInfo } from './stats.ts';
 
-export const PART_IDS = ['api', 'cold-start', 'orchestration', 'fleet', 'cost', 'sweep', 'list'] as const;
+export const PART_IDS = [
+  'api',
+  'cold-start',
+  'orchestration',
+  'fleet',
+  'cost',
+  'sweep',
+  'list',
+  'console',
+] as const;
 export type PartId = (typeof PART_IDS)[number];
 
 /** One measured figure, with its budget when it has one (pass: value ≤ max). */

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- part...]`: measures the product's speed, scale and cost, prints a table with
- * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep, list.
+ * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep, list, console.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -29,12 +29,23 @@ const PARTS: Record<PartId, () => Promise<{ run(context: BenchContext): Promise<
   fleet: () => import('./fleet.ts'),
   sweep: () => import('./sweep.ts'),
   list: () => import('./list.ts'),
+  console: () => import('./console.ts'),
 };
 /**
- * Run order: cold start first, before local mode loads the machine; the fleet, then the sweep's 10,000
- * tasks, then the listing's 100,000 (written into local mode's own task table), last.
+ * Run order: cold start first, before local mode loads the machine, then the console's page loads (on a
+ * small local system of its own); the fleet, then the sweep's 10,000 tasks, then the listing's 100,000
+ * (written into local mode's own task table), last.
  */
-const ORDER: readonly PartId[] = ['cold-start', 'api', 'orchestration', 'cost', 'fleet', 'sweep', 'list'];
+const ORDER: readonly PartId[] = [
+  'cold-start',
+  'console',
+  'api',
+  'orchestration',
+  'cost',
+  'fleet',
+  'sweep',
+  'list',
+];
 const ALIASES: Record<string, PartId> = { cold: 'cold-start', orchestrate: 'orchestration' };
 
 function selectedParts(args: readonly string[]): PartId[] {

@@ -1,3 +1,4 @@
+import { BATCH_HOST_STATUSES, countHostStatuses } from '../functions/core/batch-host-status.ts';
 import type { OcpBatchHost, OcpBatchTask } from '../functions/core/batch-task-view.ts';
 import type { OcpSubtask, OcpTask } from '../functions/core/task.ts';
 
@@ -37,14 +38,7 @@ export type Transition =
 
 const ENDED_HOST = new Set(['SUCCESSFUL', 'FAILED', 'NOT_STARTED', 'CANCELED']);
 const ENDED_SUBTASK = new Set(['SUCCESSFUL', 'FAILED', 'ROLLBACK_SKIP']);
-export const HOST_STATUSES = [
-  'SUCCESSFUL',
-  'FAILED',
-  'RUNNING',
-  'PENDING',
-  'NOT_STARTED',
-  'CANCELED',
-] as const;
+export const HOST_STATUSES = BATCH_HOST_STATUSES;
 
 /** What changed from `before` (undefined: the first read) to `after`. */
 export function transitions(before: TaskView | undefined, after: TaskView, now: Date): Transition[] {
@@ -206,14 +200,7 @@ function batchProgress(task: OcpBatchTask): string[] {
   ];
 }
 
-export function countHosts(hosts: readonly OcpBatchHost[]): Record<(typeof HOST_STATUSES)[number], number> {
-  const counts = Object.fromEntries(HOST_STATUSES.map((status) => [status, 0])) as Record<
-    (typeof HOST_STATUSES)[number],
-    number
-  >;
-  for (const host of hosts) counts[host.status] += 1;
-  return counts;
-}
+export const countHosts = (hosts: readonly OcpBatchHost[]) => countHostStatuses(hosts);
 
 export function hostProblem(host: OcpBatchHost): string {
   return [

@@ -1,43 +1,68 @@
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 
-const CONSOLE_DIR = dirname(fileURLToPath(import.meta.url));
+const HERE = __dirname;
 
-/** Builds the console into outDir: index.html, console.js (one minified ES module), console.css. */
-export async function buildConsole(
-  outDir: string,
-): Promise<{ files: { name: string; bytes: number; gzipBytes: number }[] }> {
+export interface BuiltFile {
+  name: string;
+  bytes: number;
+  gzipBytes: number;
+}
+
+/**
+ * Builds the web console into `outDir`: index.html, console.js (one minified ES module, no source
+ * map) and console.css. Local mode runs it at start, the stack in its Lambda bundling.
+ */
+export async function buildConsole(outDir: string): Promise<{ files: BuiltFile[] }> {
   mkdirSync(outDir, { recursive: true });
-  await build({
-    entryPoints: [join(CONSOLE_DIR, 'src', 'main.ts')],
-    outfile: join(outDir, 'console.js'),
+  const script = await build({
+    entryPoints: [join(HERE, 'src', 'main.ts')],
     bundle: true,
     minify: true,
     format: 'esm',
     target: 'es2022',
     platform: 'browser',
-    logLevel: 'warning',
+    sourcemap: false,
+    legalComments: 'none',
+    write: false,
+    logLevel: 'silent',
   });
-  copyFileSync(join(CONSOLE_DIR, 'index.html'), join(outDir, 'index.html'));
-  copyFileSync(join(CONSOLE_DIR, 'console.css'), join(outDir, 'console.css'));
-  const files = ['index.html', 'console.js', 'console.css'].map((name) => {
-    const path = join(outDir, name);
-    return { name, bytes: statSync(path).size, gzipBytes: gzipSync(readFileSync(path)).length };
+  const style = await transform(readFileSync(join(HERE, 'console.css'), 'utf8'), {
+    loader: 'css',
+    minify: true,
   });
-  return { files };
+  const contents: [string, Uint8Array | string][] = [
+    ['index.html', readFileSync(join(HERE, 'index.html'), 'utf8')],
+    ['console.js', script.outputFiles[0]!.contents],
+    ['console.css', style.code],
+  ];
+  return {
+    files: contents.map(([name, content]) => {
+      const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+      writeFileSync(join(outDir, name), bytes);
+      return { name, bytes: bytes.byteLength, gzipBytes: gzipSync(bytes, { level: 9 }).byteLength };
+    }),
+  };
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (require.main === module) {
   const outDir = process.argv[2];
   if (!outDir) {
-    console.error('Usage: node --import tsx console/build.ts <outDir>');
+    process.stderr.write('Usage: node --import tsx console/build.ts <outDir>\n');
     process.exit(2);
   }
-  buildConsole(resolve(outDir)).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  const started = performance.now();
+  buildConsole(resolve(outDir)).then(
+    ({ files }) => {
+      for (const file of files)
+        process.stdout.write(`${file.name}\t${file.bytes} B\t${file.gzipBytes} B gzip\n`);
+      process.stdout.write(`built in ${Math.round(performance.now() - started)} ms\n`);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

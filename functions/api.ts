@@ -12,6 +12,7 @@ import { parseJsonBody } from '#http/body';
 import { parseHostListQuery } from '#http/host-list-query';
 import { newRequestScope } from '#http/request-scope';
 import { RestartBody } from '#http/restart-body';
+import { ROUTE_PERMISSIONS } from '#http/route-permissions';
 import { API_ROUTES, type RouteId, routeKey } from '#http/routes';
 import { parseSubtaskLogQuery } from '#http/subtask-log-query';
 import { parseTaskListQuery } from '#http/task-list-query';
@@ -47,7 +48,6 @@ const batches = new BatchStore(taskTableName());
 /** One action per route: validate, call the domain, return the envelope's data. */
 const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unknown>> = {
   async restartAgent(event, caller) {
-    requirePermission(caller, 'HOST_MANAGER');
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
     const body = parseJsonBody(event.body, event.isBase64Encoded, RestartBody);
     const { task } = await startRestartTask(
@@ -59,7 +59,6 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
   },
 
   async batchRestartAgents(event, caller) {
-    requirePermission(caller, 'HOST_MANAGER');
     const body = parseJsonBody(event.body, event.isBase64Encoded, z.unknown()) ?? {};
     const started = await startBatchRestart(
       { body, creator: caller.username, type: 'MANUAL' },
@@ -70,24 +69,20 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     return getBatchView(started.batch.id, { tasks, batches });
   },
 
-  async getAgentStatus(event, caller) {
-    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+  async getAgentStatus(event) {
     const hostId = parseLongId(event.pathParameters?.hostId, 'hostId');
     return getAgentStatus(hostId, { hosts, hostCommands, documentName: documentFor('agentStatus') });
   },
 
-  async listHosts(event, caller) {
-    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+  async listHosts(event) {
     return listHosts(parseHostListQuery(event.queryStringParameters), { hosts, tasks });
   },
 
-  async getHost(event, caller) {
-    requirePermission(caller, 'HOST_VIEWER', 'HOST_MANAGER');
+  async getHost(event) {
     return getHost(parseLongId(event.pathParameters?.hostId, 'hostId'), { hosts, tasks });
   },
 
-  async getTask(event, caller) {
-    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+  async getTask(event) {
     const id = parseLongId(event.pathParameters?.id, 'id');
     const taskId = asSafeNumber(id);
     const task = taskId === undefined ? undefined : await tasks.getTask(taskId);
@@ -96,8 +91,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     return getBatchView(taskId, { tasks, batches });
   },
 
-  async listTasks(event, caller) {
-    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+  async listTasks(event) {
     const { query, page } = parseTaskListQuery(event.queryStringParameters);
     const { tasks: found, totalElements } = await tasks.listTasks(query);
     return ocpPage(
@@ -108,8 +102,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     );
   },
 
-  async getSubtaskLog(event, caller) {
-    requirePermission(caller, 'TASK_VIEWER', 'TASK_MANAGER');
+  async getSubtaskLog(event) {
     const id = parseLongId(event.pathParameters?.id, 'id');
     const subtaskId = parseLongId(event.pathParameters?.subtaskId, 'subtaskId');
     const task = await subtaskOwner(id, subtaskId);
@@ -130,15 +123,15 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     return view;
   },
 
-  async retryTask(event, caller) {
-    const batchId = await batchNamed(event, caller);
-    if (batchId === undefined) return actOnTask(event, caller, (id) => retry(id, taskActionDependencies()));
+  async retryTask(event) {
+    const batchId = await batchNamed(event);
+    if (batchId === undefined) return actOnTask(event, (id) => retry(id, taskActionDependencies()));
     await retryBatch(batchId, batchActionDependencies());
     logger.info('Batch retried', { batchId });
     return getBatchView(batchId, { tasks, batches });
   },
   async cancelTask(event, caller) {
-    const batchId = await batchNamed(event, caller);
+    const batchId = await batchNamed(event);
     const id = parseLongId(event.pathParameters?.id, 'id');
     if (batchId === undefined) {
       const task = await findTask(id);
@@ -152,11 +145,10 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     logger.info('Batch cancelled', { batchId });
     return getBatchView(batchId, { tasks, batches });
   },
-  rollbackTask: (event, caller) => actOnTask(event, caller, (id) => rollback(id, taskActionDependencies())),
-  skipSubtask: (event, caller) =>
-    actOnTask(event, caller, (id, subtaskId) => skip(id, subtaskId!, taskActionDependencies())),
-  cancelSubtask: (event, caller) =>
-    actOnTask(event, caller, (id, subtaskId) => cancel(id, subtaskId!, taskActionDependencies())),
+  rollbackTask: (event) => actOnTask(event, (id) => rollback(id, taskActionDependencies())),
+  skipSubtask: (event) => actOnTask(event, (id, subtaskId) => skip(id, subtaskId!, taskActionDependencies())),
+  cancelSubtask: (event) =>
+    actOnTask(event, (id, subtaskId) => cancel(id, subtaskId!, taskActionDependencies())),
 };
 
 const taskActionDependencies = () => ({
@@ -173,21 +165,18 @@ const batchActionDependencies = () => ({
   batchStateMachineArn: batchStateMachineArn(),
 });
 
-/** For a TASK_MANAGER: the id of the route's batch, or undefined when the id names no batch. */
-async function batchNamed(event: ApiEvent, caller: Caller): Promise<number | undefined> {
-  requirePermission(caller, 'TASK_MANAGER');
+/** The id of the route's batch, or undefined when the id names no batch. */
+async function batchNamed(event: ApiEvent): Promise<number | undefined> {
   const batchId = asSafeNumber(parseLongId(event.pathParameters?.id, 'id'));
   if (batchId === undefined) return undefined;
   return (await batches.getBatch(batchId)) ? batchId : undefined;
 }
 
-/** Runs a task action for a TASK_MANAGER and answers with the task as it now stands. */
+/** Runs a task action and answers with the task as it now stands. */
 async function actOnTask(
   event: ApiEvent,
-  caller: Caller,
   act: (taskId: number, subtaskId: number | undefined) => Promise<unknown>,
 ) {
-  requirePermission(caller, 'TASK_MANAGER');
   const id = parseLongId(event.pathParameters?.id, 'id');
   const rawSubtaskId = event.pathParameters?.subtaskId;
   const subtaskId = rawSubtaskId === undefined ? undefined : parseLongId(rawSubtaskId, 'subtaskId');
@@ -245,6 +234,7 @@ export const handler = loggedInvocation(
       if (!routeId) throw new RouteNotFound(event.requestContext?.http?.method ?? '?', event.rawPath ?? '?');
       const caller = callerFromClaims(event.requestContext?.authorizer?.jwt?.claims, permissionsClaim());
       logger.appendKeys({ caller: caller.username });
+      requirePermission(caller, ...ROUTE_PERMISSIONS[routeId]);
       const envelope = successEnvelope(scope, await actions[routeId](event, caller));
       logger.info('Request answered', { route: routeId, status: envelope.status });
       return respond(envelope);

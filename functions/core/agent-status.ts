@@ -25,3 +25,13 @@ export function judgeAgentProcesses(processes: readonly AgentProcessState[]): {
         : `${counted} (${running.join(', ')}); not running: ${stopped.join(', ')}.`;
   return { status, summary };
 }
+
+/** A host's agent as GET /compute/hosts/{hostId}/agent answers it. */
+export interface AgentStatus {
+  hostId: number;
+  status: AgentState;
+  /** Which processes run and which do not, in a sentence. */
+  summary: string;
+  processes: AgentProcessState[];
+  checkedAt: string;
+}

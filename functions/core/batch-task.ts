@@ -1,3 +1,4 @@
+import type { BatchHostStatus } from './batch-host-status.ts';
 import { TaskStateInvalid } from './errors.ts';
 import {
   busyReason,
@@ -9,6 +10,7 @@ import {
 } from './rollout.ts';
 import { IDS_PER_TASK } from './subtasks.ts';
 import type { TaskRecord, TaskStatus, TaskType } from './task.ts';
+import { BATCH_ACTION_STATUS } from './task-actions-allowed.ts';
 import { boundedError } from './task-limits.ts';
 import { ocpTimestamp } from './time.ts';
 
@@ -23,7 +25,7 @@ import { ocpTimestamp } from './time.ts';
 export const BATCH_TASK_NAME = 'Batch restart OCP agent';
 
 export type BatchOperation = 'EXECUTE' | 'RETRY' | 'CANCEL';
-export type BatchHostStatus = 'PENDING' | 'RUNNING' | 'SUCCESSFUL' | 'FAILED' | 'NOT_STARTED' | 'CANCELED';
+export type { BatchHostStatus };
 
 export interface BatchRecord {
   id: number;
@@ -305,7 +307,8 @@ export function retryBatch(
   batch: BatchRecord,
   hosts: readonly BatchHostRecord[],
 ): { batch: BatchRecord; hosts: BatchHostRecord[] } {
-  if (batch.status !== 'FAILED') throw new TaskStateInvalid('retry', `batch task ${batch.id}`, batch.status);
+  if (batch.status !== BATCH_ACTION_STATUS.retry)
+    throw new TaskStateInvalid('retry', `batch task ${batch.id}`, batch.status);
   const { endTime: _ended, ...running } = batch;
   return {
     batch: { ...running, status: 'RUNNING', operation: 'RETRY' },
@@ -329,7 +332,7 @@ export function cancelBatch(
   canceller: string,
   now: Date,
 ): { batch: BatchRecord; hosts: BatchHostRecord[]; running: BatchHostRecord[] } {
-  if (batch.status !== 'RUNNING')
+  if (batch.status !== BATCH_ACTION_STATUS.cancel)
     throw new TaskStateInvalid('cancel', `batch task ${batch.id}`, batch.status);
   const reason = `Canceled by ${canceller} at ${ocpTimestamp(now)}, before it started.`;
   const canceled = pendingInOrder(hosts).map(

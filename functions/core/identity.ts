@@ -1,5 +1,8 @@
 import { NotAuthenticated, PermissionDenied } from './errors.ts';
+import { parseListClaim } from './list-claim.ts';
 import { MAX_USERNAME_LENGTH } from './task-limits.ts';
+
+export { parseListClaim };
 
 /** OCP permissions this product checks. */
 export type Permission = 'HOST_MANAGER' | 'HOST_VIEWER' | 'TASK_MANAGER' | 'TASK_VIEWER';
@@ -26,14 +29,6 @@ export function callerFromClaims(claims: Claims | undefined, permissionsClaim: s
 
 export function requirePermission(caller: Caller, ...anyOf: Permission[]): void {
   if (!anyOf.some((permission) => caller.permissions.has(permission))) throw new PermissionDenied(anyOf);
-}
-
-export function parseListClaim(value: unknown): string[] {
-  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
-  if (typeof value !== 'string') return [];
-  const trimmed = value.trim();
-  const inner = trimmed.startsWith('[') && trimmed.endsWith(']') ? trimmed.slice(1, -1) : trimmed;
-  return inner.split(/[\s,]+/).filter((item) => item.length > 0);
 }
 
 function firstString(...values: unknown[]): string | undefined {

@@ -1,11 +1,16 @@
 import { RedriveWindowClosed, SubtaskNotFound, TaskProhibitRollback, TaskStateInvalid } from './errors.ts';
-import { isWithinRedriveWindow } from './redrive-window.ts';
 import { subtaskAt } from './subtasks.ts';
 import type { SubtaskRecord, TaskRecord } from './task.ts';
+import {
+  ACTION_SUBTASK_STATUS,
+  ACTION_TASK_STATUS,
+  isRedrivable,
+  isSkippableInOperation,
+  ROLLBACK_SUBTASK_INDEX,
+} from './task-actions-allowed.ts';
 import { ocpTimestamp } from './time.ts';
 
-/** Index of the subtask a rollback runs: the rollback of a restart is "make sure the agent runs". */
-export const ROLLBACK_SUBTASK_INDEX = 3;
+export { ROLLBACK_SUBTASK_INDEX };
 
 /**
  * What an operator can do to a task at `now`; each returns the task as it must be recorded before
@@ -17,7 +22,7 @@ export const ROLLBACK_SUBTASK_INDEX = 3;
  * task whose rollback failed retries its rollback: the rest of it is history.
  */
 export function retryTask(task: TaskRecord, now: Date): TaskRecord {
-  requireTaskStatus(task, 'FAILED', 'retry');
+  requireTaskStatus(task, ACTION_TASK_STATUS.retry, 'retry');
   requireRedrivable(task, now);
   const rolledBack = task.operation === 'ROLLBACK';
   return reopen(task, rolledBack ? 'ROLLBACK' : 'RETRY', now, (subtask) =>
@@ -33,9 +38,9 @@ export function retryTask(task: TaskRecord, now: Date): TaskRecord {
  */
 export function skipSubtask(task: TaskRecord, subtaskId: number, now: Date): TaskRecord {
   const target = findSubtask(task, subtaskId);
-  requireTaskStatus(task, 'FAILED', 'skip');
-  if (target.status !== 'FAILED') throw subtaskStateInvalid('skip', target);
-  if (task.operation === 'ROLLBACK' && target.index !== ROLLBACK_SUBTASK_INDEX) {
+  requireTaskStatus(task, ACTION_TASK_STATUS.skip, 'skip');
+  if (target.status !== ACTION_SUBTASK_STATUS.skip) throw subtaskStateInvalid('skip', target);
+  if (!isSkippableInOperation(task.operation, target.index)) {
     throw new TaskStateInvalid(
       'skip',
       `subtask "${subtaskAt(target.index).name}" (${target.id})`,
@@ -59,7 +64,7 @@ export function skipSubtask(task: TaskRecord, subtaskId: number, now: Date): Tas
  * rolled-back task, SUCCESSFUL with operation ROLLBACK, never claims the agent was restarted.
  */
 export function rollbackTask(task: TaskRecord, now: Date): TaskRecord {
-  requireTaskStatus(task, 'FAILED', 'rollback');
+  requireTaskStatus(task, ACTION_TASK_STATUS.rollback, 'rollback');
   if (task.prohibitRollback) throw new TaskProhibitRollback(task.id);
   return reopen(task, 'ROLLBACK', now, (subtask) => {
     if (subtask.index === ROLLBACK_SUBTASK_INDEX) return freshAttempt(subtask, 'ROLLBACK');
@@ -75,8 +80,8 @@ export function cancelSubtask(
   subtaskId: number,
 ): { task: TaskRecord; subtask: SubtaskRecord } {
   const target = findSubtask(task, subtaskId);
-  requireTaskStatus(task, 'RUNNING', 'cancel');
-  if (target.status !== 'RUNNING') throw subtaskStateInvalid('cancel', target);
+  requireTaskStatus(task, ACTION_TASK_STATUS.cancel, 'cancel');
+  if (target.status !== ACTION_SUBTASK_STATUS.cancel) throw subtaskStateInvalid('cancel', target);
   const canceling: SubtaskRecord = { ...target, status: 'CANCELING', operation: 'CANCEL' };
   return {
     task: {
@@ -105,8 +110,7 @@ function reopen(
 
 /** A redrive is refused past the window: refuse it before anything is recorded. */
 function requireRedrivable(task: TaskRecord, now: Date): void {
-  const endTime = task.endTime ?? task.startTime;
-  if (!isWithinRedriveWindow(new Date(endTime), now)) throw new RedriveWindowClosed(task.id, endTime);
+  if (!isRedrivable(task, now)) throw new RedriveWindowClosed(task.id, task.endTime ?? task.startTime);
 }
 
 /** The subtask's next attempt, READY: its runTime grows only if it has run (it counts real attempts). */

@@ -1,4 +1,4 @@
-import { type AgentProcessState, type AgentState, judgeAgentProcesses } from '#core/agent-status';
+import { type AgentProcessState, type AgentStatus, judgeAgentProcesses } from '#core/agent-status';
 import { commandProgress } from '#core/command-outcome';
 import { AgentStatusUnavailable, HostUnreachable } from '#core/errors';
 import * as z from '#core/schema';
@@ -6,21 +6,14 @@ import { ocpTimestamp } from '#core/time';
 import { type HostRegistry, requireCommandableHost } from '#store/host-registry';
 import { type HostCommands, InstanceNotCommandable } from './ports.ts';
 
+export type { AgentStatus };
+
 /** What agent-status.sh prints on the host: each agent process and whether it runs. */
 const AgentStatusReport = z.object({
   processes: z
     .array(z.object({ name: z.string(), pid: z.nullable(z.number().check(z.int())), running: z.boolean() }))
     .check(z.minLength(1)),
 });
-
-export interface AgentStatus {
-  hostId: number;
-  status: AgentState;
-  /** Which processes run and which do not, in a sentence. */
-  summary: string;
-  processes: AgentProcessState[];
-  checkedAt: string;
-}
 
 const STATUS_WAIT_SECONDS = 20;
 
