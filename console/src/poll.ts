@@ -24,3 +24,6 @@ export async function poll(
 
 /** How often a view reads what it shows while it runs. */
 export const LIVE_INTERVAL_MS = 1000;
+
+/** How often a view reads an ended task, which an operator elsewhere may retry. */
+export const ENDED_INTERVAL_MS = 10_000;

@@ -185,6 +185,26 @@ describe('the web console in real Chromium against local mode', () => {
     expect(await page.locator('[data-action]').count()).toBe(0);
   });
 
+  it('notices a retry made elsewhere (the CLI, another operator) on an ended task’s page', async () => {
+    setDemoMode(system.hosts[2]!, 'broken');
+    const page = await openConsole();
+    const token = await signInLocally(page);
+    const taskId = await restartHostFromHostsPage(page, 3);
+    await taskSection(page, 'FAILED');
+    await page.evaluate(() => {
+      (globalThis as unknown as PageGlobals).notReloaded = true;
+    });
+
+    setDemoMode(system.hosts[2]!, 'fast');
+    const retried = await fetch(`${system.apiUrl}/api/v2/tasks/instances/${taskId}/retry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(retried.status).toBe(200);
+    await taskSection(page, 'SUCCESSFUL');
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).notReloaded)).toBe(true);
+  });
+
   it('tails a running subtask’s log live and cancels the subtask from it', async () => {
     setDemoMode(system.hosts[0]!, 'hang-stop');
     const manager = await tokenFor(system, 'alice', ['HOST_MANAGER', 'TASK_VIEWER']);

@@ -2,7 +2,7 @@ import type { OcpTask } from '../../../functions/core/task.ts';
 import { actionButtons } from '../actions.ts';
 import { api, errorText } from '../api.ts';
 import { duration, h, replace, statusBadge, time } from '../dom.ts';
-import { LIVE_INTERVAL_MS, poll } from '../poll.ts';
+import { ENDED_INTERVAL_MS, LIVE_INTERVAL_MS, poll } from '../poll.ts';
 import { routeHash } from '../router.ts';
 import { batchView } from './batch.ts';
 import { taskHeader } from './task-header.ts';
@@ -33,10 +33,14 @@ export async function taskView(root: HTMLElement, taskId: number, signal: AbortS
       replace(root, isBatch(task) ? batchView(task, refresh) : chainView(task, refresh));
     }
     if (task.status !== 'RUNNING') {
-      // Ended: wait for an action to reopen it, then follow again.
+      // Ended: read it again after an action here, or now and then in case one came from elsewhere (the CLI).
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        const timer = setTimeout(resolve, ENDED_INTERVAL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal.addEventListener('abort', wake, { once: true });
       });
       wake = () => {};
     }
