@@ -1,9 +1,16 @@
 /**
  * The product's Lambda functions: entry files for the stack, and the names local mode resolves
- * a Task state's FunctionName to. ASL placeholders name the ARN each state invokes.
+ * a Task state's FunctionName to. ASL placeholders name the ARN each state invokes. A function's
+ * timeout and memory (FUNCTION_DEFAULTS unless it sets them) are read by the stack and local mode.
  */
 export const LAMBDA_FUNCTIONS = {
-  api: { entry: 'functions/api.ts', description: 'OCP-compatible HTTP API: restart an agent, read tasks' },
+  api: {
+    entry: 'functions/api.ts',
+    description: 'OCP-compatible HTTP API: restart an agent, read tasks',
+    // Below HTTP API's 30 s integration limit; the agent status waits up to 20 s for its command.
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
   runSubtask: {
     entry: 'functions/run-subtask.ts',
     description: 'Starts one subtask attempt: records it and sends its SSM command',
@@ -23,6 +30,7 @@ export const LAMBDA_FUNCTIONS = {
     entry: 'functions/sweep-tasks.ts',
     description:
       'Scheduled safety net, every minute: ends tasks whose execution ended unnoticed, completes subtasks whose command did',
+    timeoutSeconds: 300,
   },
   restartTrigger: {
     entry: 'functions/restart-trigger.ts',
@@ -47,6 +55,8 @@ export const LAMBDA_FUNCTIONS = {
     entry: 'functions/record-host-outcome.ts',
     description: 'Fleet rollout: records how a host’s restart ended, after its health check',
     aslPlaceholder: 'RecordHostOutcomeFunctionArn',
+    // The health check waits up to 20 s for the agent status command.
+    timeoutSeconds: 60,
   },
   finishBatch: {
     entry: 'functions/finish-batch.ts',
@@ -56,6 +66,25 @@ export const LAMBDA_FUNCTIONS = {
 } as const;
 
 export type LambdaFunctionId = keyof typeof LAMBDA_FUNCTIONS;
+
+/** Timeout and memory of a function that does not set its own. */
+export const FUNCTION_DEFAULTS = { timeoutSeconds: 30, memoryMb: 256 } as const;
+
+/** What a function runs with, on AWS and in local mode. */
+export interface FunctionSettings {
+  entry: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export function functionSettings(id: LambdaFunctionId): FunctionSettings {
+  const definition: { entry: string; timeoutSeconds?: number; memoryMb?: number } = LAMBDA_FUNCTIONS[id];
+  return {
+    entry: definition.entry,
+    timeoutSeconds: definition.timeoutSeconds ?? FUNCTION_DEFAULTS.timeoutSeconds,
+    memoryMb: definition.memoryMb ?? FUNCTION_DEFAULTS.memoryMb,
+  };
+}
 
 /** Environment variables the functions read; the stack and local mode set them. */
 export const ENV = {

@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -64,12 +64,7 @@ export class OcpApi extends Construct {
     super(scope, id);
     const { store, commands, workflow } = props;
 
-    this.handler = new ProjectFunction(this, 'Handler', {
-      functionId: 'api',
-      // Below HTTP API's 30 s integration limit; the agent status waits up to 20 s for its command.
-      timeout: Duration.seconds(29),
-      memorySize: 512,
-    });
+    this.handler = new ProjectFunction(this, 'Handler', { functionId: 'api' });
     this.handler.addEnvironment(ENV.permissionsClaim, props.permissionsClaim);
     store.grantTaskTable(this.handler, { queryIndexes: true });
     store.grantHostLookup(this.handler);

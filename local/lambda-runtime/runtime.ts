@@ -1,0 +1,69 @@
+import { functionSettings, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { functionBundles } from './bundles.ts';
+import { FunctionPool, type PoolStats } from './function-pool.ts';
+
+/**
+ * Most instances of one function local mode runs at once, unless LambdaRuntimeOptions says otherwise.
+ * Each is a worker thread of ~30 MB; more invocations at once wait for one to come free (AWS would
+ * start more, up to the account's concurrency, then throttle).
+ */
+export const DEFAULT_MAX_INSTANCES: Record<LambdaFunctionId, number> & Record<string, number> =
+  Object.fromEntries(
+    (Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[]).map((id) => [id, id === 'api' ? 4 : 2]),
+  ) as Record<LambdaFunctionId, number>;
+
+export interface LambdaRuntimeOptions {
+  functionName: (id: LambdaFunctionId) => string;
+  functionArn: (id: LambdaFunctionId) => string;
+  /** Every instance's process.env (each also gets Lambda's own AWS_LAMBDA_* variables). */
+  environment: Record<string, string>;
+  maxInstances?: Partial<Record<LambdaFunctionId, number>>;
+  /** Receives the cold-start lines. */
+  log?: (line: string) => void;
+}
+
+/** Every product function, run as Lambda runs it: each bundle in instances of its own. */
+export interface LambdaRuntime {
+  /** Invokes the function; a failure is a FunctionError named after the error Lambda reports. */
+  invoke(id: LambdaFunctionId, event: unknown): Promise<unknown>;
+  /** `invoke` bound to each function, for the local services that call functions. */
+  functions: Record<LambdaFunctionId, (event: unknown) => Promise<unknown>>;
+  stats(): Record<LambdaFunctionId, PoolStats>;
+  stop(): Promise<void>;
+}
+
+/** Builds (or finds cached) every function's bundle and prepares its pool; no instance starts before its first invocation. */
+export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
+  const ids = Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[];
+  const bundles = await functionBundles(
+    Object.fromEntries(ids.map((id) => [id, LAMBDA_FUNCTIONS[id].entry])),
+  );
+  const pools = Object.fromEntries(
+    ids.map((id) => {
+      const settings = functionSettings(id);
+      const pool = new FunctionPool({
+        id,
+        functionName: options.functionName(id),
+        functionArn: options.functionArn(id),
+        bundle: bundles[id]!.file,
+        environment: options.environment,
+        timeoutSeconds: settings.timeoutSeconds,
+        memoryMb: settings.memoryMb,
+        maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id],
+        ...(options.log ? { log: options.log } : {}),
+      });
+      return [id, pool];
+    }),
+  ) as Record<LambdaFunctionId, FunctionPool>;
+  return {
+    invoke: (id, event) => pools[id].invoke(event),
+    functions: Object.fromEntries(
+      ids.map((id) => [id, (event: unknown) => pools[id].invoke(event)]),
+    ) as Record<LambdaFunctionId, (event: unknown) => Promise<unknown>>,
+    stats: () =>
+      Object.fromEntries(ids.map((id) => [id, pools[id].stats()])) as Record<LambdaFunctionId, PoolStats>,
+    stop: async () => {
+      await Promise.all(ids.map((id) => pools[id].stop()));
+    },
+  };
+}
