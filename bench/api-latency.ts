@@ -268,6 +268,32 @@ export async function run(context: BenchContext): Promise<PartResult> {
     );
   }
 
+  context.log(`api: ${BENCH_HOSTS} restarts at once (one per host, ${BENCH_HOSTS} connections)`);
+  const burst = await load({
+    url: bench.system.apiUrl,
+    connections: BENCH_HOSTS,
+    amount: BENCH_HOSTS,
+    method: 'POST',
+    headers: { authorization: `Bearer ${bench.token}` },
+    paths: Array.from({ length: BENCH_HOSTS }, (_, i) => `/compute/hosts/${i + 1}/agent/restart`),
+  });
+  const answered = performance.now();
+  await bench.waitForEnd(burst.taskIds);
+  // From the first request (the load client's clock) to the last task's end (this process's).
+  const burstWall = burst.seconds + (performance.now() - answered) / 1000;
+  figures.push(
+    {
+      name: `${BENCH_HOSTS} restarts at once: wall time to every task ended`,
+      value: round(burstWall, 1),
+      unit: 's',
+    },
+    { name: `${BENCH_HOSTS} restarts at once: last API answer`, value: round(burst.seconds, 1), unit: 's' },
+    {
+      name: `${BENCH_HOSTS} restarts at once: answered 200`,
+      value: burst.statuses.get(200) ?? 0,
+      unit: `of ${BENCH_HOSTS}`,
+    },
+  );
   const apiInstances = (
     bench.system as { functionStats?: () => Record<string, PoolStatsLike> }
   ).functionStats?.().api;
@@ -318,6 +344,8 @@ none is expected.
   \`duration\` over it is the handler's own code and its instance's waiting.
 - **Ratios**: with workflows ÷ API alone (envelope \`duration\`, budget ≤ 1.5×) and API alone ÷ SDK baseline
   (p99 at 32, budget ≤ 1.3×).
+- **Restarts at once**: last, ${BENCH_HOSTS} restarts in one burst (${BENCH_HOSTS} connections, one host
+  each): the time to the last API answer, and to every task's end (the workflows run meanwhile).
 - **Ping**: \`GET /ping\` (no auth, no handler) on the same server in the same run:
   ${PING_REQUESTS} requests per level. The ratio restart/ping shows the product's own cost over the plumbing.
 - The restarted workflows run while the next requests arrive: their scripts, Step Functions, SSM and

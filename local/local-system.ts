@@ -149,7 +149,9 @@ export interface LocalSystem {
   instancesWithoutOutputStreaming: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
   drainStream(): Promise<void>;
-  /** Cold starts, instances and invocations of each function (all zero with functionRuntime "in-process"). */
+  /** Invokes a function as its triggers do (an instance of its own, JSON in and out): e.g. a sweep run now. */
+  invoke(id: LambdaFunctionId, event?: unknown): Promise<unknown>;
+  /** Cold starts, instances and invocations of each function (none with functionRuntime "in-process"). */
   functionStats(): Partial<Record<LambdaFunctionId, PoolStats>>;
   /**
    * Fault injection: SIGKILLs DynamoDB Local and, after `downtimeMs`, starts it again on the same port
@@ -460,6 +462,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       offlineInstances,
       instancesWithoutOutputStreaming,
       drainStream: () => poller.drain(),
+      invoke: (id, event) => handlers[id](event),
       functionStats: () => functionStats(),
       restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
         if (!options.persist)
