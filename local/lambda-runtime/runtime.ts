@@ -1,4 +1,4 @@
-import { functionSettings, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { ENV, functionSettings, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
 import { functionBundles } from './bundles.ts';
 import { FunctionPool, type PoolStats } from './function-pool.ts';
 
@@ -15,7 +15,10 @@ export const DEFAULT_MAX_INSTANCES: Record<LambdaFunctionId, number> & Record<st
 export interface LambdaRuntimeOptions {
   functionName: (id: LambdaFunctionId) => string;
   functionArn: (id: LambdaFunctionId) => string;
-  /** Every instance's process.env (each also gets Lambda's own AWS_LAMBDA_* variables). */
+  /**
+   * Local mode's environment: each function's instances get it without the product's variables
+   * (ENV) the stack does not give that function, and with Lambda's own AWS_LAMBDA_* variables.
+   */
   environment: Record<string, string>;
   maxInstances?: Partial<Record<LambdaFunctionId, number>>;
   /** Receives the cold-start lines. */
@@ -46,7 +49,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         functionName: options.functionName(id),
         functionArn: options.functionArn(id),
         bundle: bundles[id]!.file,
-        environment: options.environment,
+        environment: environmentOf(options.environment, settings.environment),
         timeoutSeconds: settings.timeoutSeconds,
         memoryMb: settings.memoryMb,
         maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id],
@@ -66,4 +69,16 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
       await Promise.all(ids.map((id) => pools[id].stop()));
     },
   };
+}
+
+const PRODUCT_VARIABLES = new Set<string>(Object.values(ENV));
+
+/** As the stack configures the function: of the product's variables only those it is given. */
+function environmentOf(
+  environment: Record<string, string>,
+  given: readonly string[],
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).filter(([name]) => !PRODUCT_VARIABLES.has(name) || given.includes(name)),
+  );
 }
