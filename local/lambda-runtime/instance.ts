@@ -70,6 +70,7 @@ export class FunctionInstance {
       },
       resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb },
     });
+    // An idle instance keeps no process alive; a busy one does, until its invocation ends.
     this.worker.unref();
     this.ready = new Promise<number>((resolve, reject) => {
       this.failInit = reject;
@@ -122,6 +123,7 @@ export class FunctionInstance {
         reject(timedOut(requestId, this.spec.timeoutSeconds));
       }, timeoutMs);
       this.pending = { requestId, resolve, reject, timer };
+      this.worker.ref();
       this.worker.postMessage({ requestId, payload, deadline: Date.now() + timeoutMs });
     });
   }
@@ -137,6 +139,7 @@ export class FunctionInstance {
     if (!pending || pending.requestId !== message.requestId) return;
     this.pending = undefined;
     clearTimeout(pending.timer);
+    this.worker.unref();
     if (message.type === 'result') pending.resolve(message.payload);
     else pending.reject(new FunctionError(message.error));
   }
