@@ -68,7 +68,8 @@ export class FunctionInstance {
         AWS_LAMBDA_LOG_GROUP_NAME: logGroupName,
         AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
       },
-      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb },
+      // The young generation kept small: ~8 MB less per instance, at the cost of more frequent scavenges.
+      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb, maxYoungGenerationSizeMb: 8 },
     });
     // An idle instance keeps no process alive; a busy one does, until its invocation ends.
     this.worker.unref();

@@ -3,14 +3,29 @@ import { functionBundles } from './bundles.ts';
 import { FunctionPool, type PoolStats } from './function-pool.ts';
 
 /**
- * Most instances of one function local mode runs at once, unless LambdaRuntimeOptions says otherwise.
- * Each is a worker thread of ~30 MB; more invocations at once wait for one to come free (AWS would
- * start more, up to the account's concurrency, then throttle).
+ * Most instances of each function local mode runs at once, unless LambdaRuntimeOptions says
+ * otherwise: each is a worker thread of ~40 MB, so the limits follow how many invocations of the
+ * function overlap in local mode's own figures (the api under 32 clients, the fleet's health checks,
+ * which wait for a status command), not AWS's. More invocations at once wait for a free instance;
+ * AWS would start more, up to the account's concurrency, then throttle.
  */
-export const DEFAULT_MAX_INSTANCES: Record<LambdaFunctionId, number> & Record<string, number> =
-  Object.fromEntries(
-    (Object.keys(LAMBDA_FUNCTIONS) as LambdaFunctionId[]).map((id) => [id, id === 'api' ? 4 : 2]),
-  ) as Record<LambdaFunctionId, number>;
+export const DEFAULT_MAX_INSTANCES: Record<string, number> = {
+  api: 4,
+  recordHostOutcome: 4,
+  runSubtask: 3,
+  commandCallback: 2,
+  admitHost: 2,
+  finishTask: 2,
+  reconcileExecution: 2,
+  restartTrigger: 2,
+  // The task stream's mapping hands it one batch at a time.
+  publishTaskEvents: 1,
+  // Once a minute.
+  sweepTasks: 1,
+  finishBatch: 1,
+};
+/** A function not listed above (a new one): its instances at once. */
+const MAX_INSTANCES_OTHERWISE = 2;
 
 export interface LambdaRuntimeOptions {
   functionName: (id: LambdaFunctionId) => string;
@@ -52,7 +67,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         environment: environmentOf(options.environment, settings.environment),
         timeoutSeconds: settings.timeoutSeconds,
         memoryMb: settings.memoryMb,
-        maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id],
+        maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id] ?? MAX_INSTANCES_OTHERWISE,
         ...(options.log ? { log: options.log } : {}),
       });
       return [id, pool];
