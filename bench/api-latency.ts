@@ -133,6 +133,14 @@ ${rows.join('\n')}`,
   ];
 }
 
+/** How the api's requests were served: by how many instances, or on local mode's own event loop. */
+function apiInstanceCount(bench: BenchSystem): string {
+  const api = (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.().api;
+  return api
+    ? `at most ${api.peakInstances} api instances (local mode's limit)`
+    : 'one Node event loop (every handler in one process)';
+}
+
 interface PoolStatsLike {
   coldStarts: number;
   coldStartMs: number[];
@@ -260,7 +268,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
     );
     if (strict && durationP50 > 15) {
       findings.push(
-        `**Why the ${connections}-concurrent budget fails, and what is proposed.** The API alone answers ${round(isolatedRate)} restarts/s at ${connections} concurrent. With ${connections} requests always in flight, Little's law sets the mean time a request spends in the system at ${connections} ÷ ${round(isolatedRate)}/s = ${round((1000 * connections) / isolatedRate)} ms, whatever the handler does, as long as one Node event loop serves them all — and local mode runs every handler, the local AWS endpoints and the workflows in one process on ${machine.cores} cores. On AWS each concurrent request has a Lambda execution environment of its own, so the duration at ${connections} concurrent is the duration at 1: ${figures.find((f) => f.name === 'restart envelope duration p50 @1, API alone')?.value ?? 'n/a'} ms p50 here (API alone, against DynamoDB Local on a shared machine). Proposed for local mode: the envelope-duration budgets judged at 1 concurrent with the API alone, and at ${connections} concurrent HTTP p99 ≤ twice the Little's-law floor, ${Math.ceil((2 * 1000 * connections) / isolatedRate / 100) * 100} ms on this machine.`,
+        `**Why the ${connections}-concurrent budget fails, and what is proposed.** The API alone answers ${round(isolatedRate)} restarts/s at ${connections} concurrent. With ${connections} requests always in flight, Little's law sets the mean time a request spends in the system at ${connections} ÷ ${round(isolatedRate)}/s = ${round((1000 * connections) / isolatedRate)} ms, whatever the handler does: local mode serves them with ${apiInstanceCount(bench)} on ${machine.cores} cores shared with DynamoDB Local, the local endpoints and the workflows, so a request's HTTP time beyond its envelope \`duration\` is mostly the wait for a free instance. On AWS each concurrent request has a Lambda execution environment of its own, so the duration at ${connections} concurrent is the duration at 1: ${figures.find((f) => f.name === 'restart envelope duration p50 @1, API alone')?.value ?? 'n/a'} ms p50 here (API alone, against DynamoDB Local on a shared machine). Proposed for local mode: the envelope-duration budgets judged at 1 concurrent with the API alone, and at ${connections} concurrent HTTP p99 ≤ twice the Little's-law floor, ${Math.ceil((2 * 1000 * connections) / isolatedRate / 100) * 100} ms on this machine.`,
       );
     }
     rows.push(
