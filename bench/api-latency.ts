@@ -5,6 +5,7 @@ import type { BenchContext } from './context.ts';
 import type { LoadRequest, LoadResult } from './load-client.ts';
 import { BENCH_HOSTS, type BenchSystem } from './local-bench.ts';
 import type { Figure, PartResult } from './report.ts';
+import type { BaselineRequest, BaselineResult } from './sdk-baseline-client.ts';
 import { machineInfo, percentile, round } from './stats.ts';
 
 const CONCURRENCY = [1, 32] as const;
@@ -75,6 +76,30 @@ async function isolatedRound(bench: BenchSystem, connections: number): Promise<S
   return sample;
 }
 
+/**
+ * The floor under the API alone: the same restarts' DynamoDB and Step Functions calls through the
+ * product's adapters over bare SDK clients (bench/sdk-baseline-client.ts, a process of its own), from
+ * as many callers, the hosts offline as in the API-alone round.
+ */
+async function baselineRound(bench: BenchSystem, callers: number): Promise<BaselineResult> {
+  const hosts = bench.system.hosts.slice(0, ISOLATED_HOSTS);
+  for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
+  let result: BaselineResult;
+  try {
+    const request: BaselineRequest = { hostIds: hosts.map((host) => host.hostId), callers };
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, 'sdk-baseline-client.ts'), JSON.stringify(request)],
+      { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
+    );
+    result = JSON.parse(stdout) as BaselineResult;
+  } finally {
+    for (const host of hosts) bench.system.offlineInstances.delete(host.instanceId);
+  }
+  await bench.waitForEnd(result.taskIds);
+  return result;
+}
+
 function merge(samples: Sample[]): Sample {
   const statuses = new Map<number, number>();
   for (const sample of samples)
@@ -86,6 +111,41 @@ function merge(samples: Sample[]): Sample {
     taskIds: samples.flatMap((s) => s.taskIds),
     seconds: samples.reduce((total, s) => total + s.seconds, 0),
   };
+}
+
+/** Local mode's function instances after the part: cold starts and instances (none before local/lambda-runtime). */
+function functionRows(bench: BenchSystem): string[] {
+  const stats = (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.();
+  if (!stats || Object.keys(stats).length === 0)
+    return ['Functions ran in local mode’s own process (no instances).'];
+  const rows = Object.entries(stats)
+    .filter(([, pool]) => pool.coldStarts > 0)
+    .map(
+      ([id, pool]) =>
+        `| ${id} | ${pool.invocations} | ${pool.coldStarts} | ${pool.peakInstances} | ${round(percentile(pool.coldStartMs, 50))} / ${round(Math.max(...pool.coldStartMs))} |`,
+    );
+  return [
+    `Function instances (local/lambda-runtime) while the part ran:
+
+| function | invocations | cold starts | most instances at once | cold start p50 / max (ms) |
+| --- | --- | --- | --- | --- |
+${rows.join('\n')}`,
+  ];
+}
+
+/** How the api's requests were served: by how many instances, or on local mode's own event loop. */
+function apiInstanceCount(bench: BenchSystem): string {
+  const api = (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.().api;
+  return api
+    ? `at most ${api.peakInstances} api instances (local mode's limit)`
+    : 'one Node event loop (every handler in one process)';
+}
+
+interface PoolStatsLike {
+  coldStarts: number;
+  coldStartMs: number[];
+  peakInstances: number;
+  invocations: number;
 }
 
 export async function run(context: BenchContext): Promise<PartResult> {
@@ -108,6 +168,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
   const rows: string[] = [];
   const isolatedRows: string[] = [];
   const findings: string[] = [];
+  const baselineRows: string[] = [];
   for (const connections of CONCURRENCY) {
     context.log(`api: ${PING_REQUESTS} pings at ${connections} concurrent`);
     const ping = await load(pingRequest(connections, PING_REQUESTS));
@@ -171,12 +232,43 @@ export async function run(context: BenchContext): Promise<PartResult> {
         unit: 'ms',
       },
     );
+    context.log(`api: ${ISOLATED_HOSTS} restarts' SDK calls alone from ${connections} callers (the floor)`);
+    const baseline = await baselineRound(bench, connections);
+    const baseP50 = percentile(baseline.ms, 50);
+    const baseP99 = percentile(baseline.ms, 99);
+    const aloneP50 = percentile(isolated.duration, 50);
+    const aloneP99 = percentile(isolated.duration, 99);
+    figures.push(
+      { name: `restart SDK calls alone p50 ${at} (baseline)`, value: round(baseP50), unit: 'ms' },
+      { name: `restart SDK calls alone p99 ${at} (baseline)`, value: round(baseP99), unit: 'ms' },
+      {
+        name: `envelope duration p99 ${at}, API alone ÷ SDK baseline p99`,
+        value: round(aloneP99 / baseP99, 2),
+        unit: '×',
+        ...(strict ? { budget: { max: 1.3 } } : {}),
+      },
+      {
+        name: `envelope duration p50 ${at}, with workflows ÷ API alone`,
+        value: round(durationP50 / aloneP50, 2),
+        unit: '×',
+        budget: { max: 1.5 },
+      },
+      {
+        name: `envelope duration p99 ${at}, with workflows ÷ API alone`,
+        value: round(durationP99 / aloneP99, 2),
+        unit: '×',
+        budget: { max: 1.5 },
+      },
+    );
+    baselineRows.push(
+      `| ${connections} | ${round(baseP50)} / ${round(baseP99)} | ${aloneP50} / ${aloneP99} | ${round(aloneP50 - baseP50)} / ${round(aloneP99 - baseP99)} |`,
+    );
     isolatedRows.push(
       `| ${connections} | ${isolated.http.length} | ${isolated.statuses.get(200) ?? 0} | ${round(isolatedRate)} | ${round(percentile(isolated.http, 50))} / ${round(percentile(isolated.http, 99))} | ${percentile(isolated.duration, 50)} / ${percentile(isolated.duration, 99)} | ${round((1000 * connections) / isolatedRate)} |`,
     );
     if (strict && durationP50 > 15) {
       findings.push(
-        `**Why the ${connections}-concurrent budget fails, and what is proposed.** The API alone answers ${round(isolatedRate)} restarts/s at ${connections} concurrent. With ${connections} requests always in flight, Little's law sets the mean time a request spends in the system at ${connections} ÷ ${round(isolatedRate)}/s = ${round((1000 * connections) / isolatedRate)} ms, whatever the handler does, as long as one Node event loop serves them all — and local mode runs every handler, the local AWS endpoints and the workflows in one process on ${machine.cores} cores. On AWS each concurrent request has a Lambda execution environment of its own, so the duration at ${connections} concurrent is the duration at 1: ${figures.find((f) => f.name === 'restart envelope duration p50 @1, API alone')?.value ?? 'n/a'} ms p50 here (API alone, against DynamoDB Local on a shared machine). Proposed for local mode: the envelope-duration budgets judged at 1 concurrent with the API alone, and at ${connections} concurrent HTTP p99 ≤ twice the Little's-law floor, ${Math.ceil((2 * 1000 * connections) / isolatedRate / 100) * 100} ms on this machine.`,
+        `**Why the ${connections}-concurrent budget fails, and what is proposed.** The API alone answers ${round(isolatedRate)} restarts/s at ${connections} concurrent. With ${connections} requests always in flight, Little's law sets the mean time a request spends in the system at ${connections} ÷ ${round(isolatedRate)}/s = ${round((1000 * connections) / isolatedRate)} ms, whatever the handler does: local mode serves them with ${apiInstanceCount(bench)} on ${machine.cores} cores shared with DynamoDB Local, the local endpoints and the workflows, so a request's HTTP time beyond its envelope \`duration\` is mostly the wait for a free instance. On AWS each concurrent request has a Lambda execution environment of its own, so the duration at ${connections} concurrent is the duration at 1: ${figures.find((f) => f.name === 'restart envelope duration p50 @1, API alone')?.value ?? 'n/a'} ms p50 here (API alone, against DynamoDB Local on a shared machine). Proposed for local mode: the envelope-duration budgets judged at 1 concurrent with the API alone, and at ${connections} concurrent HTTP p99 ≤ twice the Little's-law floor, ${Math.ceil((2 * 1000 * connections) / isolatedRate / 100) * 100} ms on this machine.`,
       );
     }
     rows.push(
@@ -184,6 +276,45 @@ export async function run(context: BenchContext): Promise<PartResult> {
     );
   }
 
+  context.log(`api: ${BENCH_HOSTS} restarts at once (one per host, ${BENCH_HOSTS} connections)`);
+  const burst = await load({
+    url: bench.system.apiUrl,
+    connections: BENCH_HOSTS,
+    amount: BENCH_HOSTS,
+    method: 'POST',
+    headers: { authorization: `Bearer ${bench.token}` },
+    paths: Array.from({ length: BENCH_HOSTS }, (_, i) => `/compute/hosts/${i + 1}/agent/restart`),
+  });
+  const answered = performance.now();
+  await bench.waitForEnd(burst.taskIds);
+  // From the first request (the load client's clock) to the last task's end (this process's).
+  const burstWall = burst.seconds + (performance.now() - answered) / 1000;
+  figures.push(
+    {
+      name: `${BENCH_HOSTS} restarts at once: wall time to every task ended`,
+      value: round(burstWall, 1),
+      unit: 's',
+    },
+    { name: `${BENCH_HOSTS} restarts at once: last API answer`, value: round(burst.seconds, 1), unit: 's' },
+    {
+      name: `${BENCH_HOSTS} restarts at once: answered 200`,
+      value: burst.statuses.get(200) ?? 0,
+      unit: `of ${BENCH_HOSTS}`,
+    },
+  );
+  const apiInstances = (
+    bench.system as { functionStats?: () => Record<string, PoolStatsLike> }
+  ).functionStats?.().api;
+  if (apiInstances && apiInstances.coldStarts > 0) {
+    figures.push(
+      { name: 'api cold starts in local mode (instances started)', value: apiInstances.coldStarts, unit: '' },
+      {
+        name: 'api cold start in local mode p50 (worker start to module loaded)',
+        value: round(percentile(apiInstances.coldStartMs, 50)),
+        unit: 'ms',
+      },
+    );
+  }
   return {
     id: 'api',
     title: 'API answer time (local mode over HTTP)',
@@ -213,6 +344,16 @@ none is expected.
   runs while the requests are answered; then the hosts come back online and the tasks finish. This is
   the product's own request path (JWT check, handler, DynamoDB, StartExecution and the first
   run-subtask) without the load of the workflows that share local mode's process and cores.
+- **SDK baseline** (the floor): right after each API-alone round, the same ${ISOLATED_HOSTS} hosts' restarts
+  made by bench/sdk-baseline-client.ts in a process of its own: the product's store and workflow adapters
+  over bare SDK clients (host lookup, ids, transaction, StartExecution — the calls the api makes),
+  from as many callers as the round had connections, with no HTTP, JWT, handler or function instance.
+  Its time is what DynamoDB Local and the local Step Functions take; the API alone's envelope
+  \`duration\` over it is the handler's own code and its instance's waiting.
+- **Ratios**: with workflows ÷ API alone (envelope \`duration\`, budget ≤ 1.5×) and API alone ÷ SDK baseline
+  (p99 at 32, budget ≤ 1.3×).
+- **Restarts at once**: last, ${BENCH_HOSTS} restarts in one burst (${BENCH_HOSTS} connections, one host
+  each): the time to the last API answer, and to every task's end (the workflows run meanwhile).
 - **Ping**: \`GET /ping\` (no auth, no handler) on the same server in the same run:
   ${PING_REQUESTS} requests per level. The ratio restart/ping shows the product's own cost over the plumbing.
 - The restarted workflows run while the next requests arrive: their scripts, Step Functions, SSM and
@@ -228,6 +369,12 @@ ${rows.join('\n')}`,
 | concurrency | restarts | 200 | restarts/s | HTTP p50 / p99 (ms) | envelope duration p50 / p99 (ms) | Little's law: concurrency ÷ rate (ms) |
 | --- | --- | --- | --- | --- | --- | --- |
 ${isolatedRows.join('\n')}`,
+      `The floor (SDK calls alone, bench/sdk-baseline-client.ts) against the API alone:
+
+| callers | SDK calls alone p50 / p99 (ms) | envelope duration p50 / p99, API alone (ms) | the handler's own time over the floor, p50 / p99 (ms) |
+| --- | --- | --- | --- |
+${baselineRows.join('\n')}`,
+      ...functionRows(bench),
       ...findings,
     ],
   };

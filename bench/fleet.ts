@@ -287,7 +287,10 @@ export async function run(context: BenchContext): Promise<PartResult> {
     { name: 'subtask logs recorded', value: records.logs, unit: `of ${records.expectedLogs}` },
     { name: 'lost or duplicated records', value: records.lostOrDuplicated, unit: '', budget: { max: 0 } },
     { name: 'host locks held after the rollout', value: records.locks, unit: '', budget: { max: 0 } },
-    { name: 'DynamoDB calls per host', value: round(callsPerHost, 1), unit: '' },
+    // Counted only where the handlers run in this process (functionRuntime "in-process").
+    ...(callsPerHost > 0
+      ? [{ name: 'DynamoDB calls per host', value: round(callsPerHost, 1), unit: '' }]
+      : []),
     {
       name: 'peak PSS of local mode during the rollout (shared pages counted once)',
       value: round(rollout.peak.pssBytes / GB, 2),
@@ -346,7 +349,9 @@ rollout (this process, its reaped children — the SSM scripts — and DynamoDB 
 no orchestration can end sooner on this machine. **Most hosts in "${STOP}"**: a sweep over the recorded start
 and end times of that subtask in every host's task. **Records**: after the rollout, a consistent scan of
 the task table: every host's task SUCCESSFUL, one task per host, ${RESTART_SUBTASKS.length} subtask logs each, no host
-lock left. **DynamoDB calls**: counted by an SDK middleware on the handlers' client during the rollout.
+lock left. **DynamoDB calls**: counted by an SDK middleware on the handlers' client during the rollout,
+where the handlers run in the benchmark's process (not with local mode's function instances, which keep
+their clients to themselves: then see \`npm run bench -- cost\` for a restart's calls).
 **At once**: the same ${BENCH_HOSTS} hosts with \`maxConcurrency\` ${BENCH_HOSTS}. **Threshold**: the same hosts with
 ${BROKEN_HOSTS} of them broken (hosts ${broken.join(', ')}, demo mode "broken": their restart fails) and \`maxErrors\`
 ${MAX_ERRORS}; the threshold is crossed when the ${MAX_ERRORS + 1}rd failed host's task ends, and a host counts as started after
@@ -356,9 +361,9 @@ sampled every 250 ms during the rollout (RSS from /proc/*/statm; PSS from /proc/
 counts the pages the ${BENCH_HOSTS * 4} demo agents' bash processes share once).
 `,
     details: [
-      `**What dominates the wall time: CPU, on ${machine.cores} cores.** The rollout used ${round(rollout.cpuTotal, 1)} CPU-seconds, so on ${machine.cores} cores it could not end before ${round(floor(rollout), 1)} s; it took ${round(rollout.wallMs / 1000, 1)} s (${round(rollout.wallMs / 1000 / floor(rollout), 2)}× that floor). The host scripts took ${round(scriptsCpu, 1)} CPU-seconds (${round((1000 * scriptsCpu) / (BENCH_HOSTS * RESTART_SUBTASKS.length))} ms each of the ${BENCH_HOSTS * RESTART_SUBTASKS.length}; on AWS they run on the hosts), Node ${round(nodeCpu, 1)} (local mode's handlers and endpoints: ${round((1000 * nodeCpu) / BENCH_HOSTS)} ms per host, most of it the AWS SDK's serialization and signing of ${round(callsPerHost, 1)} DynamoDB calls per host and the local services answering them), DynamoDB Local ${round(javaCpu, 1)}. The ideal of ${waves} waves × ${round(single / 1000, 2)} s assumes each wave costs what one host costs alone; here ${MAX_CONCURRENCY} hosts share ${machine.cores} cores, so ${round(rollout.wallMs / ideal, 1)}× is the machine's, not the rollout's: the Map kept up to ${mostInStop(rollout.batch)} hosts in "${STOP}" at once against ${MAX_CONCURRENCY} allowed. Of the calls per host, the batch itself adds two Queries of the batch's items (admission and outcome) and three item writes; the rest are the host's restart, as a single restart makes them (\`npm run bench -- cost\`). Changed in the benchmark: it no longer reads the batch's full view every 250 ms while it waits (the batch, its ${BENCH_HOSTS} hosts and their ${BENCH_HOSTS} tasks, about ${round((4 * rollout.wallMs) / 1000)} reads of 400 items in this run), which loaded the system it measured.`,
+      `**What dominates the wall time: CPU, on ${machine.cores} cores.** The rollout used ${round(rollout.cpuTotal, 1)} CPU-seconds, so on ${machine.cores} cores it could not end before ${round(floor(rollout), 1)} s; it took ${round(rollout.wallMs / 1000, 1)} s (${round(rollout.wallMs / 1000 / floor(rollout), 2)}× that floor). The host scripts took ${round(scriptsCpu, 1)} CPU-seconds (${round((1000 * scriptsCpu) / (BENCH_HOSTS * RESTART_SUBTASKS.length))} ms each of the ${BENCH_HOSTS * RESTART_SUBTASKS.length}; on AWS they run on the hosts), Node ${round(nodeCpu, 1)} (local mode's handlers and endpoints: ${round((1000 * nodeCpu) / BENCH_HOSTS)} ms per host, most of it the AWS SDK's serialization and signing of ${callsPerHost > 0 ? `${round(callsPerHost, 1)} ` : ''}DynamoDB calls per host and the local services answering them), DynamoDB Local ${round(javaCpu, 1)}. The ideal of ${waves} waves × ${round(single / 1000, 2)} s assumes each wave costs what one host costs alone; here ${MAX_CONCURRENCY} hosts share ${machine.cores} cores, so ${round(rollout.wallMs / ideal, 1)}× is the machine's, not the rollout's: the Map kept up to ${mostInStop(rollout.batch)} hosts in "${STOP}" at once against ${MAX_CONCURRENCY} allowed. Of the calls per host, the batch itself adds two Queries of the batch's items (admission and outcome) and three item writes; the rest are the host's restart, as a single restart makes them (\`npm run bench -- cost\`). Changed in the benchmark: it no longer reads the batch's full view every 250 ms while it waits (the batch, its ${BENCH_HOSTS} hosts and their ${BENCH_HOSTS} tasks, about ${round((4 * rollout.wallMs) / 1000)} reads of 400 items in this run), which loaded the system it measured.`,
       cpuTable(rollout, machine.cores),
-      callTable(rollout.calls),
+      ...(callsPerHost > 0 ? [callTable(rollout.calls)] : []),
       `Records after the rollout: ${records.summary}.`,
       `At once: ${round(atOnce.wallMs / 1000, 1)} s, ${round(atOnce.cpuTotal, 1)} CPU-seconds (floor ${round(floor(atOnce), 1)} s), ${atOnceSucceeded} of ${BENCH_HOSTS} SUCCESSFUL, peak PSS ${round(atOnce.peak.pssBytes / GB, 2)} GB.`,
       `Threshold run: batch ${threshold.batch.status}, ${threshold.batch.hosts.filter((host) => host.status === 'FAILED').length} hosts FAILED, ${notStarted} NOT_STARTED, ${startedAfter} started after the threshold was crossed; wall ${round(threshold.wallMs / 1000, 1)} s.`,

@@ -43,7 +43,10 @@ export interface RestartAnswer {
   error?: { code: number; message: string };
 }
 
-export async function startBenchSystem(): Promise<BenchSystem> {
+/** How local mode runs the functions (LocalSystemOptions.functionRuntime). */
+export type FunctionRuntime = 'instances' | 'in-process';
+
+export async function startBenchSystem(functionRuntime: FunctionRuntime = 'instances'): Promise<BenchSystem> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ocp-bench-'));
   const ended = new Map<number, TaskEnd>();
   const stream = { batches: 0, records: 0, taskRecords: 0 };
@@ -67,6 +70,7 @@ export async function startBenchSystem(): Promise<BenchSystem> {
       demoHosts: BENCH_HOSTS,
       demoMode: 'fast',
       streamConsumers: [onStream],
+      functionRuntime,
     });
   } catch (error) {
     rmSync(stateDir, { recursive: true, force: true });

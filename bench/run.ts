@@ -2,10 +2,10 @@
  * `npm run bench [-- part...]`: measures the product's speed, scale and cost, prints a table with
  * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep, list, console.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { BenchContext } from './context.ts';
-import { BENCH_HOSTS, type BenchSystem, startBenchSystem } from './local-bench.ts';
+import { BENCH_HOSTS, type BenchSystem, type FunctionRuntime, startBenchSystem } from './local-bench.ts';
 import {
   consoleTable,
   PART_IDS,
@@ -47,6 +47,14 @@ const ORDER: readonly PartId[] = [
   'list',
 ];
 const ALIASES: Record<string, PartId> = { cold: 'cold-start', orchestrate: 'orchestration' };
+/**
+ * Parts that count the handlers' SDK calls with a middleware on the handlers' own clients: they run
+ * with the handlers in the benchmark's process (functionRuntime "in-process"), every other part with
+ * local mode's function instances. A run with both kinds runs these in a second process (the
+ * handlers' clients keep the endpoints of the first local system a process starts).
+ */
+const IN_PROCESS_PARTS: readonly PartId[] = ['cost', 'sweep', 'list'];
+const RUNTIME_VARIABLE = 'OCP_BENCH_FUNCTION_RUNTIME';
 
 function selectedParts(args: readonly string[]): PartId[] {
   if (args.length === 0) return [...ORDER];
@@ -101,15 +109,23 @@ const APPENDIX = `
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const parts = selectedParts(args);
-  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  const selected = selectedParts(args);
+  const inProcess = selected.filter((id) => IN_PROCESS_PARTS.includes(id));
+  const runtime: FunctionRuntime =
+    process.env[RUNTIME_VARIABLE] === 'in-process' || inProcess.length === selected.length
+      ? 'in-process'
+      : 'instances';
+  const parts = runtime === 'in-process' ? selected : selected.filter((id) => !inProcess.includes(id));
+  const later = runtime === 'in-process' ? [] : inProcess;
+  const command =
+    process.env.OCP_BENCH_COMMAND ?? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   let shared: Promise<BenchSystem> | undefined;
   const context: BenchContext = {
     command,
     localSystem: () => {
       if (!shared) {
-        console.log(`Starting local mode with ${BENCH_HOSTS} demo hosts…`);
-        shared = startBenchSystem();
+        console.log(`Starting local mode with ${BENCH_HOSTS} demo hosts (functions: ${runtime})…`);
+        shared = startBenchSystem(runtime);
       }
       return shared;
     },
@@ -162,6 +178,16 @@ async function main(): Promise<void> {
   if (failed.length > 0) {
     console.error(`Benchmark parts that failed: ${failed.join(', ')}`);
     process.exitCode = 1;
+  }
+  if (later.length > 0) {
+    console.log(
+      `\nThe parts that count the handlers' SDK calls (${later.join(', ')}), in a process of their own…`,
+    );
+    const child = spawnSync(process.execPath, [...process.execArgv, __filename, ...later], {
+      stdio: 'inherit',
+      env: { ...process.env, [RUNTIME_VARIABLE]: 'in-process', OCP_BENCH_COMMAND: command },
+    });
+    if (child.status !== 0) process.exitCode = 1;
   }
 }
 

@@ -4,9 +4,11 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { toOcpBatchListing } from '#core/batch-task-view';
 import { errorEnvelope, ocpPage, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
+import { TASKS_PER_ID_BLOCK } from '#core/id-blocks';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
+import { IDS_PER_TASK } from '#core/subtasks';
 import { type TaskRecord, toOcpTask } from '#core/task';
 import { parseJsonBody } from '#http/body';
 import { parseHostListQuery } from '#http/host-list-query';
@@ -18,6 +20,7 @@ import { parseSubtaskLogQuery } from '#http/subtask-log-query';
 import { parseTaskListQuery } from '#http/task-list-query';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
+import { IdBlockAllocator } from '#store/id-block-allocator';
 import { StaleRecord, TaskStore } from '#store/task-store';
 import { cancelBatch, getBatchView, retryBatch } from '#use-cases/batch-actions';
 import { getAgentStatus } from '#use-cases/get-agent-status';
@@ -40,6 +43,8 @@ import {
 type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 const tasks = new TaskStore(taskTableName());
+/** This instance's block of task ids: most restarts then make no counter call of their own. */
+const taskIds = new IdBlockAllocator(tasks, IDS_PER_TASK * TASKS_PER_ID_BLOCK);
 const hosts = new HostRegistry(hostTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
@@ -52,7 +57,7 @@ const actions: Record<RouteId, (event: ApiEvent, caller: Caller) => Promise<unkn
     const body = parseJsonBody(event.body, event.isBase64Encoded, RestartBody);
     const { task } = await startRestartTask(
       { hostId, creator: caller.username, type: 'MANUAL', prohibitRollback: body.prohibitRollback ?? false },
-      { tasks, hosts, workflow, stateMachineArn: stateMachineArn() },
+      { tasks, taskIds, hosts, workflow, stateMachineArn: stateMachineArn() },
     );
     logger.info('Restart task started', { taskId: task.id, hostId: task.hostId, creator: task.creator });
     return toOcpTask(task);

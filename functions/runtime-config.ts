@@ -27,7 +27,5 @@ export function documentFor(key: CommandDocumentKey): string {
   return name;
 }
 
-/** The console's files: set by local mode; on Lambda, the bundle's console-assets folder. */
-export const consoleAssetsDir = lazyConfig(
-  () => process.env[ENV.consoleAssetsDir] || `${requireEnv('LAMBDA_TASK_ROOT')}/console-assets`,
-);
+/** The folder of the console's files and openapi.json: on Lambda, inside the bundle. */
+export const consoleAssetsDir = lazyConfig(() => requireEnv(ENV.consoleAssetsDir));

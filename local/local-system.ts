@@ -44,6 +44,8 @@ import {
 import { ENDPOINTS_FILE, type LocalEndpoints } from './endpoints-file.ts';
 import { freePort } from './free-port.ts';
 import { loadOrCreateSigningKey, verifyLocalToken } from './jwt.ts';
+import type { PoolStats } from './lambda-runtime/function-pool.ts';
+import { startLambdaRuntime } from './lambda-runtime/runtime.ts';
 import { LocalCloudWatchLogs } from './services/cloudwatch-logs.ts';
 import { LocalEventBridge } from './services/eventbridge.ts';
 import { ExecutionStore } from './services/execution-store.ts';
@@ -111,6 +113,16 @@ export interface LocalSystemOptions {
   stateTimeoutOverrides?: Record<string, number>;
   /** How often the sweep runs, as the stack's schedule does (default every minute); 0: at start-up only. */
   sweepIntervalMs?: number;
+  /**
+   * How the functions run: "instances" (default) as Lambda runs them, each bundle in worker-thread
+   * instances of its own (local/lambda-runtime/); "in-process", the handler modules imported into
+   * this process, for tests that inject faults into the handlers' own SDK clients.
+   */
+  functionRuntime?: 'instances' | 'in-process';
+  /** Most instances of a function at once (default DEFAULT_MAX_INSTANCES in local/lambda-runtime/runtime.ts). */
+  maxInstances?: Partial<Record<LambdaFunctionId, number>>;
+  /** Receives local mode's function lines: each instance's cold start. */
+  onFunctionLog?: (line: string) => void;
 }
 
 /** The whole product on 127.0.0.1: same handlers, same ASL, same scripts and patterns, local endpoints. */
@@ -142,6 +154,10 @@ export interface LocalSystem {
   instancesWithoutOutputStreaming: Set<string>;
   /** Waits until the task stream has delivered everything written so far. */
   drainStream(): Promise<void>;
+  /** Invokes a function as its triggers do (an instance of its own, JSON in and out): e.g. a sweep run now. */
+  invoke(id: LambdaFunctionId, event?: unknown): Promise<unknown>;
+  /** Cold starts, instances and invocations of each function (none with functionRuntime "in-process"). */
+  functionStats(): Partial<Record<LambdaFunctionId, PoolStats>>;
   /**
    * Fault injection: SIGKILLs DynamoDB Local and, after `downtimeMs`, starts it again on the same port
    * over the same data (persist: true only).
@@ -150,7 +166,7 @@ export interface LocalSystem {
   stop(): Promise<void>;
 }
 
-type Handler = (event: never) => Promise<unknown>;
+type Handler = (event: unknown) => Promise<unknown>;
 
 /** Starts local mode. Sets the process's AWS SDK environment: one local system per process. */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
@@ -198,7 +214,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await startAgents(hosts);
 
     await buildStaticAssets(join(options.stateDir, CONSOLE_ASSETS_FOLDER));
-    const handlers = await importHandlers();
+    let handlers: Record<LambdaFunctionId, Handler>;
+    let functionStats: LocalSystem['functionStats'] = () => ({});
+    if (options.functionRuntime === 'in-process') handlers = await importHandlers();
+    else {
+      const runtime = await startLambdaRuntime({
+        functionName,
+        functionArn,
+        environment: Object.fromEntries(
+          Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+        ),
+        ...(options.maxInstances ? { maxInstances: options.maxInstances } : {}),
+        ...(options.onFunctionLog ? { log: options.onFunctionLog } : {}),
+      });
+      stops.push(() => runtime.stop());
+      handlers = runtime.functions;
+      functionStats = () => runtime.stats();
+    }
     const offlineInstances = new Set<string>();
     const instancesWithoutOutputStreaming = new Set<string>();
     const hostsByInstance = new Map(hosts.map((host) => [host.instanceId, host]));
@@ -209,7 +241,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     eventBridge.addRule({
       name: 'command-finished',
       pattern: commandFinishedPattern(subtaskDocuments),
-      target: (event) => handlers.commandCallback(event as never).then(() => undefined),
+      target: (event) => handlers.commandCallback(event).then(() => undefined),
     });
     const sqs = new LocalSqs([
       queues.rejected,
@@ -221,7 +253,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       name: 'restart-requested',
       eventBusName: EVENT_BUS_NAME,
       pattern: restartRequestedPattern(),
-      target: (event) => handlers.restartTrigger(event as never).then(() => undefined),
+      target: (event) => handlers.restartTrigger(event).then(() => undefined),
       deadLetter: (event, error) =>
         sqs.send(
           queues.triggerDeadLetter,
@@ -239,12 +271,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     eventBridge.addRule({
       name: 'execution-ended',
       pattern: executionEndedPattern(STATE_MACHINE_ARN),
-      target: (event) => handlers.reconcileExecution(event as never).then(() => undefined),
+      target: (event) => handlers.reconcileExecution(event).then(() => undefined),
     });
     eventBridge.addRule({
       name: 'batch-execution-ended',
       pattern: executionEndedPattern(BATCH_STATE_MACHINE_ARN),
-      target: (event) => handlers.finishBatch(event as never).then(() => undefined),
+      target: (event) => handlers.finishBatch(event).then(() => undefined),
     });
 
     const ssm = new LocalSsm<SsmCommandDocumentContent>({
@@ -296,10 +328,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       definition: withStateTimeouts(definition, options.stateTimeoutOverrides ?? {}),
       ...(options.persist ? { store: new ExecutionStore(join(options.stateDir, 'step-functions')) } : {}),
       lambdaFunctions: Object.fromEntries(
-        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
-          functionArn(id),
-          handlers[id] as (p: unknown) => Promise<unknown>,
-        ]),
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [functionArn(id), handlers[id]]),
       ),
       onExecutionStatusChange: publishExecutionStatus,
     });
@@ -314,10 +343,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         ? { store: new ExecutionStore(join(options.stateDir, 'step-functions-batch')) }
         : {}),
       lambdaFunctions: Object.fromEntries(
-        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
-          functionArn(id),
-          handlers[id] as (p: unknown) => Promise<unknown>,
-        ]),
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [functionArn(id), handlers[id]]),
       ),
       onExecutionStatusChange: publishExecutionStatus,
     });
@@ -335,10 +361,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         ),
       },
       lambdaFunctions: Object.fromEntries(
-        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [
-          functionName(id),
-          handlers[id] as (payload: unknown) => Promise<unknown>,
-        ]),
+        (Object.keys(handlers) as LambdaFunctionId[]).map((id) => [functionName(id), handlers[id]]),
       ),
     });
     stops.push(() => endpoint.close());
@@ -376,12 +399,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     // Tasks left RUNNING by an earlier run whose executions died with it end FAILED, freeing their hosts;
     // nothing that run handed to Step Functions is still on its way.
     const now = new Date().toISOString();
-    await handlers.sweepTasks({ handoversSettledBefore: now, statusEventsDueBefore: now } as never);
+    await handlers.sweepTasks({ handoversSettledBefore: now, statusEventsDueBefore: now });
     // And periodically, as the stack's schedule does (every minute).
     const sweepIntervalMs = options.sweepIntervalMs ?? SWEEP_INTERVAL_MS;
     if (sweepIntervalMs > 0) {
       const sweep = setInterval(() => {
-        handlers.sweepTasks(undefined as never).catch((error) => console.error('Sweep failed:', error));
+        handlers.sweepTasks(undefined).catch((error) => console.error('Sweep failed:', error));
       }, sweepIntervalMs);
       sweep.unref();
       stops.push(() => clearInterval(sweep));
@@ -449,6 +472,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       offlineInstances,
       instancesWithoutOutputStreaming,
       drainStream: () => poller.drain(),
+      invoke: (id, event) => handlers[id](event),
+      functionStats: () => functionStats(),
       restartDynamoDb: async ({ downtimeMs = 0 } = {}) => {
         if (!options.persist)
           throw new Error('restartDynamoDb needs persist: true (in-memory data would be lost)');

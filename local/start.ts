@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     apiPort: port,
     demoHosts,
     onTransition: (line) => console.log(line),
+    onFunctionLog: (line) => console.log(line),
   });
   process.on('exit', () => killAllDemoHostsSync(system.hostRoot));
   for (const signal of SIGNALS) process.removeAllListeners(signal);

@@ -3,6 +3,7 @@ import { asSafeNumber } from '#core/ids';
 import { IDS_PER_TASK } from '#core/subtasks';
 import { newRestartTask, type TaskRecord, type TaskType } from '#core/task';
 import { type HostRecord, type HostRegistry, requireCommandableHost } from '#store/host-registry';
+import type { IdCounter } from '#store/id-block-allocator';
 import { DuplicateRequest, type TaskStore } from '#store/task-store';
 import { annotateTrace } from '../tracer.ts';
 import type { Workflow } from './ports.ts';
@@ -20,6 +21,8 @@ export interface RestartRequest {
 
 export interface RestartDependencies {
   tasks: TaskStore;
+  /** Where a new task's ids come from (default the task store's counter; the api takes them in blocks). */
+  taskIds?: IdCounter;
   hosts: HostRegistry;
   stateMachineArn: string;
   workflow: Workflow;
@@ -56,7 +59,7 @@ export async function startRestartTask(
   if (earlier !== undefined) return { task: await existingTask(deps.tasks, earlier), duplicate: true };
   const host = requireCommandableHost(found, request.hostId);
   if (holder !== undefined) throw new HostBusy(host.hostId, holder);
-  const firstId = await deps.tasks.allocateIds(IDS_PER_TASK);
+  const firstId = await (deps.taskIds ?? deps.tasks).allocateIds(IDS_PER_TASK);
   let created: RestartToStart;
   try {
     created = await createRestartTaskOf(host, { ...request, firstId }, deps);

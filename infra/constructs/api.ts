@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -17,6 +17,10 @@ import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
 import type { BatchRollout } from './batch-rollout.ts';
 import { LOG_GROUP_DEFAULTS, ProjectFunction } from './lambda-defaults.ts';
+
+/** The bundle's folder of the console's files and openapi.json. */
+const CONSOLE_ASSETS_FOLDER = 'console-assets';
+
 import type { OperatorIdentity } from './operator-identity.ts';
 import type { RestartWorkflow } from './restart-workflow.ts';
 import type { TaskStore } from './task-store.ts';
@@ -70,12 +74,7 @@ export class OcpApi extends Construct {
     super(scope, id);
     const { store, commands, workflow } = props;
 
-    this.handler = new ProjectFunction(this, 'Handler', {
-      functionId: 'api',
-      // Below HTTP API's 30 s integration limit; the agent status waits up to 20 s for its command.
-      timeout: Duration.seconds(29),
-      memorySize: 512,
-    });
+    this.handler = new ProjectFunction(this, 'Handler', { functionId: 'api' });
     this.handler.addEnvironment(ENV.permissionsClaim, props.permissionsClaim);
     store.grantTaskTable(this.handler, { queryIndexes: true });
     store.grantHostLookup(this.handler);
@@ -104,12 +103,12 @@ export class OcpApi extends Construct {
 
     this.consoleAssets = new ProjectFunction(this, 'ConsoleAssets', {
       functionId: 'consoleAssets',
-      timeout: Duration.seconds(5),
-      memorySize: 256,
       addFilesToBundle: (outputDir) => [
-        `node --import tsx console/static-assets.ts "${outputDir}/console-assets"`,
+        `node --import tsx console/static-assets.ts "${outputDir}/${CONSOLE_ASSETS_FOLDER}"`,
       ],
     });
+    // Lambda unpacks the bundle at LAMBDA_TASK_ROOT, /var/task.
+    this.consoleAssets.addEnvironment(ENV.consoleAssetsDir, `/var/task/${CONSOLE_ASSETS_FOLDER}`);
     const cognito = props.identity.consoleSignIn(this.consoleUrl);
     this.consoleAssets.addEnvironment(
       ENV.consoleConfig,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ArnFormat, Duration, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Fn, Names, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
@@ -47,8 +47,6 @@ export class BatchRollout extends Construct {
     this.admitHost = new ProjectFunction(this, 'AdmitHost', { functionId: 'admitHost' });
     this.recordHostOutcome = new ProjectFunction(this, 'RecordHostOutcome', {
       functionId: 'recordHostOutcome',
-      // The health check waits up to 20 s for the agent status command.
-      timeout: Duration.seconds(60),
     });
     this.finishBatch = new ProjectFunction(this, 'FinishBatch', { functionId: 'finishBatch' });
     for (const fn of [this.admitHost, this.recordHostOutcome, this.finishBatch]) {

@@ -50,10 +50,7 @@ export class ExecutionReconciler extends Construct {
       target: this.handler,
     });
 
-    this.sweeper = new ProjectFunction(this, 'Sweeper', {
-      functionId: 'sweepTasks',
-      timeout: Duration.minutes(5),
-    });
+    this.sweeper = new ProjectFunction(this, 'Sweeper', { functionId: 'sweepTasks' });
     store.grantTaskTable(this.sweeper);
     store.grantLockSweep(this.sweeper);
     workflow.grantDescribeExecutions(this.sweeper, { redrive: true });

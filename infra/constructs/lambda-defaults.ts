@@ -4,7 +4,8 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type LogGroupProps, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { functionSettings, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { LAMBDA_BUNDLING } from '../lambda-bundling.ts';
 import { repoPath } from '../paths.ts';
 
 /** cdk-nag's finding for a policy statement whose resource is "*". */
@@ -22,10 +23,6 @@ export const LOG_GROUP_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
 } as const satisfies LogGroupProps;
 
-/** Lets an ESM bundle load a CommonJS dependency that calls require() for a Node built-in. */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __projectCreateRequire } from 'node:module'; const require = __projectCreateRequire(import.meta.url);";
-
 function addFilesHooks(addFiles: (outputDir: string) => string[]): ICommandHooks {
   return {
     beforeBundling: () => [],
@@ -36,12 +33,11 @@ function addFilesHooks(addFiles: (outputDir: string) => string[]): ICommandHooks
 }
 
 export interface ProjectFunctionProps {
-  /** Which of the product's functions: its entry file and description come from LAMBDA_FUNCTIONS. */
+  /**
+   * Which of the product's functions: its entry file, description, timeout and memory come from
+   * LAMBDA_FUNCTIONS, which local mode reads too.
+   */
   readonly functionId: LambdaFunctionId;
-  /** @default 30 seconds */
-  readonly timeout?: Duration;
-  /** @default 256 */
-  readonly memorySize?: number;
   /** Shell commands, run in the repository after esbuild, that add files to the bundle's output directory. */
   readonly addFilesToBundle?: (outputDir: string) => string[];
 }
@@ -63,6 +59,7 @@ export class ProjectFunction extends Construct {
   constructor(scope: Construct, id: string, props: ProjectFunctionProps) {
     super(scope, id);
     const definition = LAMBDA_FUNCTIONS[props.functionId];
+    const settings = functionSettings(props.functionId);
     this.functionId = props.functionId;
     this.description = definition.description;
 
@@ -74,15 +71,15 @@ export class ProjectFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.function = new NodejsFunction(this, 'Function', {
-      entry: repoPath(definition.entry),
+      entry: repoPath(settings.entry),
       handler: 'handler',
       description: definition.description,
       projectRoot: repoPath('.'),
       depsLockFilePath: repoPath('package-lock.json'),
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
-      timeout: props.timeout ?? Duration.seconds(30),
+      memorySize: settings.memoryMb,
+      timeout: Duration.seconds(settings.timeoutSeconds),
       tracing: Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
@@ -90,14 +87,13 @@ export class ProjectFunction extends Construct {
       environment: { NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
+        target: LAMBDA_BUNDLING.nodeTarget,
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        minify: LAMBDA_BUNDLING.minify,
         sourceMap: true,
         sourcesContent: false,
-        // The SDK version the tests ran against, not whichever the runtime ships.
         bundleAwsSDK: true,
-        banner: ESM_REQUIRE_BANNER,
+        banner: LAMBDA_BUNDLING.banner,
         ...(props.addFilesToBundle ? { commandHooks: addFilesHooks(props.addFilesToBundle) } : {}),
       },
     });

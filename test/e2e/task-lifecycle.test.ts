@@ -143,10 +143,8 @@ describe('the sweep during a retry', () => {
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn: failed.executor }));
       expect(execution).toMatchObject({ status: 'PENDING_REDRIVE', redriveCount: 1 });
 
-      const { handler: sweep } = (await import('../../functions/sweep-tasks.ts')) as {
-        handler: () => Promise<{ fixed: number[] }>;
-      };
-      expect((await sweep()).fixed).not.toContain(failed.id);
+      const swept = (await system.invoke('sweepTasks')) as { fixed: number[] };
+      expect(swept.fixed).not.toContain(failed.id);
       expect((await store.getTask(failed.id))!.status).toBe('RUNNING');
     } finally {
       release();

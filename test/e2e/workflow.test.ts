@@ -150,11 +150,8 @@ describe('the restart workflow, running the ASL file in local mode', () => {
         return invocations.CommandInvocations?.[0]?.Status === 'Success';
       }, 'the pos proxy command to succeed while its subtask still waits for the lost event');
 
-      const { handler: sweep } = (await import('../../functions/sweep-tasks.ts')) as {
-        handler: (event: unknown) => Promise<{ completed: number[]; fixed: number[] }>;
-      };
       // As the minute's sweep would, once the command's grace for its event (a minute) is over.
-      const swept = await sweep({ statusEventsDueBefore: new Date().toISOString() });
+      const swept = await system.invoke('sweepTasks', { statusEventsDueBefore: new Date().toISOString() });
 
       expect(swept).toMatchObject({ completed: [taskId], fixed: [] });
       const task = await waitForTask(system, token, taskId);

@@ -115,12 +115,9 @@ function untrue(task: Item): string | undefined {
  * run on AWS too). Returns the tasks it ended.
  */
 async function runSweep(): Promise<number[]> {
-  const { handler } = (await import('../../functions/sweep-tasks.ts')) as {
-    handler: () => Promise<{ fixed: number[]; failed: number[] }>;
-  };
   const fixed: number[] = [];
   for (let run = 1; ; run++) {
-    const result = await handler();
+    const result = (await system.invoke('sweepTasks')) as { fixed: number[]; failed: number[] };
     fixed.push(...result.fixed);
     if (result.failed.length === 0) return fixed;
     if (run === 5)

@@ -27,7 +27,8 @@ let nextHost = 1;
 const figures: { case: string; passed: boolean; detail: string }[] = [];
 
 beforeAll(async () => {
-  system = await startTestSystem({ demoHosts: 24, demoMode: 'fast' });
+  // The faults are injected into the handlers' own SDK clients: the handlers run in this process.
+  system = await startTestSystem({ demoHosts: 24, demoMode: 'fast', functionRuntime: 'in-process' });
   client = tableClient(system);
   faults = new FaultInjector([dynamodb, sfn]);
   token = await tokenFor(system, 'ops', ['HOST_MANAGER', 'TASK_MANAGER']);

@@ -19,7 +19,8 @@ let token: string;
 const published: BusEvent[] = [];
 
 beforeAll(async () => {
-  system = await startTestSystem({ demoHosts: 2, demoMode: 'fast' });
+  // The faults are injected into the handlers' own SDK clients: the handlers run in this process.
+  system = await startTestSystem({ demoHosts: 2, demoMode: 'fast', functionRuntime: 'in-process' });
   faults = new FaultInjector([eventbridge]);
   token = await tokenFor(system, 'ops', ['HOST_MANAGER', 'TASK_VIEWER']);
   system.eventBridge.addRule({

@@ -340,10 +340,7 @@ describe('a lost execution-ended event (local mode)', () => {
       // The execution ended but its event was lost: the record still says RUNNING, the host is held.
       expect((await taskItem(taskId))!.status).toBe('RUNNING');
 
-      const { handler: sweep } = (await import('../../functions/sweep-tasks.ts')) as {
-        handler: () => Promise<{ fixed: number[] }>;
-      };
-      const { fixed } = await sweep();
+      const { fixed } = (await system.invoke('sweepTasks')) as { fixed: number[] };
       lift();
 
       expect(fixed).toContain(taskId);

@@ -1,0 +1,65 @@
+// One Lambda instance of local mode (local/lambda-runtime/instance.ts): loads the function's bundle
+// once (the init phase of a cold start), then runs one invocation at a time, as Lambda's Node runtime
+// does. Plain JavaScript, so that it runs without a TypeScript loader in any host process.
+
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+// The stack sets NODE_OPTIONS=--enable-source-maps: stack traces point into the TypeScript sources.
+process.setSourceMapsEnabled(true);
+// The SDK warns that its 2027 releases need Node 22; Lambda's Node 24 never shows that warning.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (!`${warning.name} ${warning.message}`.includes('NodeVersionSupportWarning')) console.warn(warning);
+});
+
+/** An error as Lambda's runtime reports it: errorType, errorMessage, trace. */
+function runtimeError(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name,
+      errorMessage: error.message,
+      trace: (error.stack ?? '').split('\n'),
+    };
+  }
+  return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+
+const { bundle, functionName, memoryMb, logGroupName, logStreamName, invokedFunctionArn } = workerData;
+let handler;
+const started = performance.now();
+try {
+  const module = await import(pathToFileURL(bundle).href);
+  handler = module.handler;
+  if (typeof handler !== 'function') {
+    throw Object.assign(new Error(`${bundle} exports no function named handler`), {
+      name: 'Runtime.HandlerNotFound',
+    });
+  }
+  parentPort.postMessage({ type: 'ready', initMs: performance.now() - started });
+} catch (error) {
+  parentPort.postMessage({ type: 'init-error', error: runtimeError(error) });
+}
+
+parentPort.on('message', async ({ requestId, payload, deadline }) => {
+  const context = {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn,
+    memoryLimitInMB: String(memoryMb),
+    awsRequestId: requestId,
+    logGroupName,
+    logStreamName,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  let message;
+  try {
+    // The payload crosses as JSON text, as it reaches a Lambda function.
+    const result = await handler(JSON.parse(payload), context);
+    message = { type: 'result', requestId, payload: JSON.stringify(result ?? null) };
+  } catch (error) {
+    message = { type: 'error', requestId, error: runtimeError(error) };
+  }
+  parentPort.postMessage(message);
+});
