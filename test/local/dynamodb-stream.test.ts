@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +8,7 @@ import {
   type StreamMappingSettings,
   type StreamPoller,
 } from '../../local/dynamodb-stream.ts';
+import { FunctionPool } from '../../local/lambda-runtime/function-pool.ts';
 import { deferred } from '../../local/promise-with-resolvers.ts';
 import { eventually } from '../support/local-client.ts';
 import { createTestTables, testDynamoDb } from '../support/test-tables.ts';
@@ -111,6 +113,29 @@ describe('the local stream poller, as a DynamoDB event source mapping', () => {
     await put('d');
     await eventually(() => batches.length === 3, 'the next record');
     expect(keys()).toEqual([['a', 'b', 'c'], ['b', 'c'], ['d']]);
+  });
+
+  it('honours the batchItemFailures a function instance answers, across the instance boundary', async () => {
+    const consumer = new FunctionPool({
+      id: 'publisher',
+      functionName: 'publisher',
+      functionArn: FUNCTION_ARN,
+      bundle: join(__dirname, '..', 'fixtures', 'lambda', 'stream-consumer.mjs'),
+      environment: {},
+      timeoutSeconds: 10,
+      memoryMb: 128,
+      maxInstances: 1,
+    });
+    try {
+      const { batches, keys } = await streamOf((batch) => consumer.invoke({ Records: batch }));
+      await eventually(() => batches.length === 2, 'the retry from the failed record');
+      expect(keys()).toEqual([
+        ['a', 'b', 'c'],
+        ['b', 'c'],
+      ]);
+    } finally {
+      await consumer.stop();
+    }
   });
 
   it('retries the whole batch when an itemIdentifier is empty or names no record of it', async () => {

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AwsEndpoint, startAwsEndpoint } from '#local/aws-endpoint';
+import { FunctionPool } from '#local/lambda-runtime/function-pool';
 import { type BusEvent, LocalEventBridge } from '#local/services/eventbridge';
 import { eventually, localClientConfig, rejection } from './sfn-test-kit.ts';
 
@@ -168,6 +170,49 @@ describe('LocalEventBridge', () => {
     expect(attempts).toBe(3);
     expect(dead.event.id).toBe('event-1');
     expect((dead.error as Error).message).toBe('target down');
+  });
+
+  it('retries a function target whose instance fails, then dead-letters the event with the function’s error', async () => {
+    const target = new FunctionPool({
+      id: 'trigger',
+      functionName: 'trigger',
+      functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:trigger',
+      bundle: join(__dirname, '..', 'fixtures', 'lambda', 'instance-probe.mjs'),
+      environment: {},
+      timeoutSeconds: 10,
+      memoryMb: 128,
+      maxInstances: 1,
+    });
+    const deadLetters: { event: BusEvent; error: unknown }[] = [];
+    try {
+      bus.addRule({
+        name: 'function',
+        pattern: { source: ['test.function'] },
+        retryAttempts: 2,
+        target: async (event) => {
+          await target.invoke(event.detail);
+        },
+        deadLetter: (event, error) => deadLetters.push({ event, error }),
+      });
+      bus.publish({
+        version: '0',
+        id: 'event-2',
+        'detail-type': 'Function',
+        source: 'test.function',
+        account: '123456789012',
+        time: '2024-05-01T10:00:00Z',
+        region: 'us-east-1',
+        resources: [],
+        detail: { action: 'fail', name: 'InvalidRequest', message: 'hostId is missing' },
+      });
+      const dead = await eventually(() => deadLetters[0], 'the dead letter');
+
+      expect(target.stats()).toMatchObject({ invocations: 3, coldStarts: 1 });
+      expect(dead.event.id).toBe('event-2');
+      expect(dead.error).toMatchObject({ name: 'InvalidRequest', message: 'hostId is missing' });
+    } finally {
+      await target.stop();
+    }
   });
 
   it('delivers at least once: a target that fails once gets the event again', async () => {
