@@ -4,7 +4,6 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { toOcpBatchListing } from '#core/batch-task-view';
 import { errorEnvelope, ocpPage, successEnvelope } from '#core/envelope';
 import { RouteNotFound, SubtaskNotFound, TaskNotFound, TaskStateInvalid } from '#core/errors';
-import { TASKS_PER_ID_BLOCK } from '#core/id-blocks';
 import { type Caller, callerFromClaims, requirePermission } from '#core/identity';
 import { asSafeNumber, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
@@ -37,6 +36,7 @@ import {
   hostTableName,
   permissionsClaim,
   stateMachineArn,
+  taskIdBlockTasks,
   taskTableName,
 } from './runtime-config.ts';
 
@@ -44,7 +44,7 @@ type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 const tasks = new TaskStore(taskTableName());
 /** This instance's block of task ids: most restarts then make no counter call of their own. */
-const taskIds = new IdBlockAllocator(tasks, IDS_PER_TASK * TASKS_PER_ID_BLOCK);
+const taskIds = new IdBlockAllocator(tasks, IDS_PER_TASK * taskIdBlockTasks());
 const hosts = new HostRegistry(hostTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();

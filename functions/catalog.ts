@@ -15,6 +15,7 @@ export const LAMBDA_FUNCTIONS = {
       'batchStateMachineArn',
       'commandDocuments',
       'permissionsClaim',
+      'taskIdBlockTasks',
       'commandOutputLogGroup',
     ],
     description: 'OCP-compatible HTTP API: restart an agent, read tasks',
@@ -144,6 +145,8 @@ export const ENV = {
   commandOutputLogGroup: 'COMMAND_OUTPUT_LOG_GROUP',
   /** JWT claim holding the caller's OCP permissions (default cognito:groups). */
   permissionsClaim: 'PERMISSIONS_CLAIM',
+  /** How many tasks' ids an api instance takes from the counter at once (1: ids in creation order). */
+  taskIdBlockTasks: 'TASK_ID_BLOCK_TASKS',
   /** Directory of the console's built files and openapi.json. */
   consoleAssetsDir: 'CONSOLE_ASSETS_DIR',
   /** JSON ConsoleConfig (core/console.ts): how the console signs operators in. */

@@ -1,3 +1,4 @@
+import { TASKS_PER_ID_BLOCK } from '#core/id-blocks';
 import type { SubtaskKey } from '#core/subtasks';
 import { ENV } from './catalog.ts';
 import { lazyConfig, requireEnv } from './config.ts';
@@ -12,6 +13,14 @@ export const batchStateMachineArn = lazyConfig(() => requireEnv(ENV.batchStateMa
 export const eventBusName = lazyConfig(() => requireEnv(ENV.eventBusName));
 export const rejectedQueueUrl = lazyConfig(() => requireEnv(ENV.rejectedQueueUrl));
 export const commandOutputLogGroup = lazyConfig(() => requireEnv(ENV.commandOutputLogGroup));
+export const taskIdBlockTasks = lazyConfig(() => {
+  const text = process.env[ENV.taskIdBlockTasks];
+  if (!text) return TASKS_PER_ID_BLOCK;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`${ENV.taskIdBlockTasks} must be a whole number ≥ 1`);
+  return value;
+});
 export const permissionsClaim = lazyConfig(() => process.env[ENV.permissionsClaim] || 'cognito:groups');
 
 const commandDocuments = lazyConfig(() => {

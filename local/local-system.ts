@@ -12,6 +12,7 @@ import {
   restartRejectedPattern,
   restartRequestedPattern,
 } from '#core/event-patterns';
+import { TASKS_PER_ID_BLOCK } from '#core/id-blocks';
 import { API_ROUTES, STATIC_ROUTES } from '#http/routes';
 import { TASK_STREAM_MAPPING } from '#store/table-schema';
 import { buildStaticAssets } from '../console/static-assets.ts';
@@ -522,6 +523,8 @@ function configureSdkEnvironment(
       Object.fromEntries(documentKeys.map((key) => [key, documentName(key)])),
     ),
     [ENV.permissionsClaim]: 'cognito:groups',
+    // A test may take ids one task at a time, so that each restart request calls the counter.
+    [ENV.taskIdBlockTasks]: process.env[ENV.taskIdBlockTasks] ?? String(TASKS_PER_ID_BLOCK),
     [ENV.eventBusName]: EVENT_BUS_NAME,
     [ENV.rejectedQueueUrl]: queues.rejected,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,

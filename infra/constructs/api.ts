@@ -12,6 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ConsoleConfig } from '#core/console';
+import { TASKS_PER_ID_BLOCK } from '#core/id-blocks';
 import { API_ROUTES, STATIC_ROUTES } from '#http/routes';
 import { ENV } from '../../functions/catalog.ts';
 import type { AgentCommands } from './agent-commands.ts';
@@ -76,6 +77,7 @@ export class OcpApi extends Construct {
 
     this.handler = new ProjectFunction(this, 'Handler', { functionId: 'api' });
     this.handler.addEnvironment(ENV.permissionsClaim, props.permissionsClaim);
+    this.handler.addEnvironment(ENV.taskIdBlockTasks, String(TASKS_PER_ID_BLOCK));
     store.grantTaskTable(this.handler, { queryIndexes: true });
     store.grantHostLookup(this.handler);
     workflow.grantStartAndControl(this.handler);

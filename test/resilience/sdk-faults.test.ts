@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { sfn } from '../../functions/aws/sfn.ts';
+import { ENV } from '../../functions/catalog.ts';
 import { INTERNAL_ERROR } from '../../functions/core/envelope.ts';
 import { setDemoMode } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
@@ -28,6 +29,8 @@ const figures: { case: string; passed: boolean; detail: string }[] = [];
 
 beforeAll(async () => {
   // The faults are injected into the handlers' own SDK clients: the handlers run in this process.
+  // Ids one task at a time: every restart request calls the id counter, where some faults are armed.
+  process.env[ENV.taskIdBlockTasks] = '1';
   system = await startTestSystem({ demoHosts: 24, demoMode: 'fast', functionRuntime: 'in-process' });
   client = tableClient(system);
   faults = new FaultInjector([dynamodb, sfn]);
@@ -37,6 +40,7 @@ beforeAll(async () => {
 afterEach(() => faults.disarm());
 
 afterAll(async () => {
+  delete process.env[ENV.taskIdBlockTasks];
   for (const figure of figures) {
     recordFigure({
       family: 'faults (SDK)',
