@@ -216,8 +216,17 @@ async function tokenCases(): Promise<TokenCase[]> {
   ];
 }
 
-/** Collects everything written to stdout and stderr (where Powertools' loggers write) while `work` runs. */
-async function capturingOutput<T>(work: () => Promise<T>): Promise<{ result: T; output: string }> {
+const LOG_SETTLE_MS = 5_000;
+
+/**
+ * Collects everything written to stdout and stderr (where Powertools' loggers write) while `work` runs,
+ * and after it until `settled` holds of the output (at most LOG_SETTLE_MS): a function instance's lines
+ * reach this process's stdout from its worker thread a moment after its answer.
+ */
+async function capturingOutput<T>(
+  work: () => Promise<T>,
+  settled: (output: string) => boolean = () => true,
+): Promise<{ result: T; output: string }> {
   const chunks: string[] = [];
   const originals = { out: process.stdout.write, err: process.stderr.write };
   const capture = (chunk: unknown, ...rest: unknown[]) => {
@@ -230,6 +239,9 @@ async function capturingOutput<T>(work: () => Promise<T>): Promise<{ result: T; 
   process.stderr.write = capture as typeof process.stderr.write;
   try {
     const result = await work();
+    for (const deadline = Date.now() + LOG_SETTLE_MS; !settled(chunks.join('')) && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     return { result, output: chunks.join('') };
   } finally {
     process.stdout.write = originals.out;
@@ -256,21 +268,31 @@ describe('tokens: every kind of bad token, on every route, over real HTTP', () =
       status: number;
     }[] = [];
 
-    const { output } = await capturingOutput(async () => {
-      for (const tokenCase of cases) {
-        await Promise.all(
-          ROUTE_IDS.map(async (route) => {
-            const authorization = await tokenCase.authorization(route);
-            const response = await rawRequest(system.apiUrl, {
-              method: API_ROUTES[route].method,
-              path: pathOf(route),
-              headers: authorization === undefined ? {} : { authorization },
-            });
-            attempts.push({ name: tokenCase.name, route, authorization, response, status: tokenCase.status });
-          }),
-        );
-      }
-    });
+    const { output } = await capturingOutput(
+      async () => {
+        for (const tokenCase of cases) {
+          await Promise.all(
+            ROUTE_IDS.map(async (route) => {
+              const authorization = await tokenCase.authorization(route);
+              const response = await rawRequest(system.apiUrl, {
+                method: API_ROUTES[route].method,
+                path: pathOf(route),
+                headers: authorization === undefined ? {} : { authorization },
+              });
+              attempts.push({
+                name: tokenCase.name,
+                route,
+                authorization,
+                response,
+                status: tokenCase.status,
+              });
+            }),
+          );
+        }
+      },
+      (output) =>
+        attempts.every(({ response }) => output.includes(String(response.headers['apigw-requestid']))),
+    );
 
     const wrong = attempts
       .filter(({ response, status }) => {
