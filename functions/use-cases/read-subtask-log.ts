@@ -10,6 +10,9 @@ import {
 import { channelsCutBySsm, fullOutputLocation, type ShownAttempt } from '#core/subtask-log';
 import { subtaskAt } from '#core/subtasks';
 import type { SubtaskRecord, TaskRecord } from '#core/task';
+// A static import: the bundle then keeps only GetLogEvents of the CloudWatch Logs client, where a
+// dynamic one kept the whole client (63 KB more in the api's bundle).
+import { readLiveChannel, withFullOutput } from '#store/command-output';
 import type { HostRegistry } from '#store/host-registry';
 import type { SubtaskLog, TaskStore } from '#store/task-store';
 
@@ -64,8 +67,6 @@ export async function readSubtaskLog(
 /** The recorded attempts as the log shows them: a channel SSM cut is read in full from its stream. */
 async function showRecorded(attempts: SubtaskLog[]): Promise<ShownAttempt[]> {
   if (!attempts.some((attempt) => channelsCutBySsm(attempt).length > 0)) return attempts;
-  // Loaded on demand: CloudWatch Logs is read rarely, and its client weighs on cold start.
-  const { withFullOutput } = await import('#store/command-output');
   return Promise.all(attempts.map(withFullOutput));
 }
 
@@ -80,7 +81,6 @@ async function readRunning(
   // No instance known (its host is gone from the registry): nothing to read the streams by.
   if (!instanceId)
     return { stdout: { lines: [], next: from.stdout }, stderr: { lines: [], next: from.stderr } };
-  const { readLiveChannel } = await import('#store/command-output');
   const streams = fullOutputLocation(
     deps.outputLogGroup(),
     running.commandId,
