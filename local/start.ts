@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   ocp-agent-restart is running locally (ready in ${seconds} s).
 
     API            ${system.apiUrl}
+    web console    ${system.apiUrl}/console  (Sign in locally: one click)
     demo hosts     ${system.hosts
       .map((host) => `${host.hostId} (${host.instanceId})`)
       .slice(0, 5)
