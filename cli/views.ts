@@ -1,5 +1,6 @@
 import { BATCH_HOST_STATUSES, countHostStatuses } from '../functions/core/batch-host-status.ts';
 import type { OcpBatchHost, OcpBatchTask } from '../functions/core/batch-task-view.ts';
+import { statusSymbol } from '../functions/core/status-symbols.ts';
 import type { OcpSubtask, OcpTask } from '../functions/core/task.ts';
 
 /** A task as the API shows it: one host's restart, or a batch (which has `hosts`). */
@@ -146,7 +147,7 @@ export function liveView(
     const elapsed = elapsedSeconds(subtask, now);
     lines.push(
       [
-        `  ${SYMBOL[subtask.status] ?? '?'} ${String(subtask.id).padStart(4)} ${subtask.name.padEnd(width)}`,
+        `  ${statusSymbol(subtask.status)} ${String(subtask.id).padStart(4)} ${subtask.name.padEnd(width)}`,
         subtask.status.padEnd(13),
         subtask.status === 'PENDING' || subtask.status === 'READY' ? '' : `attempt ${subtask.runTime}`,
         elapsed === undefined ? '' : seconds(elapsed).padStart(7),
@@ -161,16 +162,6 @@ export function liveView(
   }
   return lines.join('\n');
 }
-
-const SYMBOL: Record<string, string> = {
-  PENDING: '·',
-  READY: '·',
-  RUNNING: '▶',
-  CANCELING: '■',
-  SUCCESSFUL: '✔',
-  FAILED: '✘',
-  ROLLBACK_SKIP: '↷',
-};
 
 function header(task: TaskView, now: Date): string {
   const started = Date.parse(task.startTime);

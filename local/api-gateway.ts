@@ -15,7 +15,6 @@ export interface RouteDefinition {
 
 /** What a local-only route sees of its request. */
 export interface ExtraRouteRequest {
-  method: string;
   headers: IncomingMessage['headers'];
   /** The caller's address as the socket has it (`::ffff:` stripped). */
   remoteAddress: string;
@@ -149,7 +148,6 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<Local
     if (!match) throw notFound();
     if (match.route.extra) {
       const result = await match.route.extra.handle({
-        method,
         headers: req.headers,
         remoteAddress: sourceIpOf(req),
         body: await readBody(req, maxBodyBytes),

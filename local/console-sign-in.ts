@@ -1,13 +1,11 @@
 import { isIP } from 'node:net';
+import { LOCAL_SIGN_IN_PATH } from '#core/console';
 import { errorEnvelope } from '#core/envelope';
 import { DomainError, InvalidArgument } from '#core/errors';
 import type { Permission } from '#core/identity';
 import { newRequestScope } from '#http/request-scope';
 import type { ExtraRoute, ExtraRouteRequest } from './api-gateway.ts';
 import { LOCAL_USER_PATTERN, type LocalSigningKey, signLocalToken } from './jwt.ts';
-
-/** Local mode's one-click console sign-in; the stack has no such route (it signs in through Cognito). */
-export const LOCAL_SIGN_IN_PATH = '/console/local-sign-in';
 
 const ALL_PERMISSIONS: readonly Permission[] = ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER', 'TASK_VIEWER'];
 const DEFAULT_USER = 'local-operator';

@@ -1,4 +1,4 @@
-import type { ConsoleConfig } from '../../functions/core/console.ts';
+import { type ConsoleConfig, LOCAL_SIGN_IN_PATH } from '../../functions/core/console.ts';
 import { readToken, type TokenFacts } from './claims.ts';
 import {
   authorizeUrl,
@@ -50,7 +50,7 @@ export function signOut(notice?: string): void {
 
 /** Local mode's one-click sign-in: answered only to a loopback caller. */
 export async function signInLocally(): Promise<void> {
-  const response = await fetch('/console/local-sign-in', {
+  const response = await fetch(LOCAL_SIGN_IN_PATH, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{}',

@@ -1,3 +1,4 @@
+import { CONSOLE_CONFIG_PATH } from '../../functions/core/console.ts';
 import { type ConsoleConfig, completeCognitoSignIn, configure, signedIn, signOut } from './auth.ts';
 import { h, replace } from './dom.ts';
 import { clearNotice, notify } from './notice.ts';
@@ -62,7 +63,7 @@ function show(notice?: string): void {
 }
 
 async function start(): Promise<void> {
-  const response = await fetch('/console/config.json', { cache: 'no-store' });
+  const response = await fetch(CONSOLE_CONFIG_PATH, { cache: 'no-store' });
   if (!response.ok) throw new Error(`Cannot load the console's settings (HTTP ${response.status}).`);
   configure((await response.json()) as ConsoleConfig, (notice) => show(notice));
   window.addEventListener('hashchange', () => {

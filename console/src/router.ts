@@ -1,3 +1,5 @@
+import { TASK_STATUSES, type TaskStatus } from '../../functions/core/task-statuses.ts';
+
 /** The console's pages, addressed by the URL's hash so that the page itself stays at /console. */
 export type Route =
   | { page: 'tasks'; filter: TaskFilter }
@@ -10,12 +12,12 @@ export type Route =
 /** The task list's filter and page, as GET /api/v2/tasks/instances takes them. */
 export interface TaskFilter {
   hostId?: string;
-  status?: 'RUNNING' | 'FAILED' | 'SUCCESSFUL';
+  status?: TaskStatus;
   name?: string;
   page: number;
 }
 
-const STATUSES = new Set(['RUNNING', 'FAILED', 'SUCCESSFUL']);
+const STATUSES: ReadonlySet<string> = new Set(TASK_STATUSES);
 const ID = /^[1-9][0-9]{0,18}$/;
 
 export function parseRoute(hash: string): Route {

@@ -24,6 +24,10 @@ export interface CognitoSignIn {
 
 /** The console's own configuration answer, besides the built files. */
 export const CONSOLE_CONFIG_ASSET = 'config.json';
+/** Where the page reads it (a GET /console/{asset} route). */
+export const CONSOLE_CONFIG_PATH = `/console/${CONSOLE_CONFIG_ASSET}`;
+/** Local mode's one-click sign-in, which the stack does not have (it signs in through Cognito). */
+export const LOCAL_SIGN_IN_PATH = '/console/local-sign-in';
 
 /** Files the console serves: one path segment, a known extension (anything else is not looked up). */
 const ASSET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}\.(html|js|css|json|png|svg|ico|map)$/;

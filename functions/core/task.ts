@@ -1,19 +1,17 @@
 import { RESTART_SUBTASKS, RESTART_TASK_NAME, subtaskAt } from './subtasks.ts';
+import type { Operation, SubtaskStatus, TaskStatus, TaskType } from './task-statuses.ts';
 import { ocpTimestamp } from './time.ts';
 
-export type TaskStatus = 'RUNNING' | 'FAILED' | 'SUCCESSFUL';
-/** OCP's subtask statuses, and OCP Express's ROLLBACK_SKIP: not run because the task was rolled back. */
-export type SubtaskStatus =
-  | 'PENDING'
-  | 'READY'
-  | 'RUNNING'
-  | 'CANCELING'
-  | 'FAILED'
-  | 'SUCCESSFUL'
-  | 'ROLLBACK_SKIP';
-export type Operation = 'EXECUTE' | 'RETRY' | 'ROLLBACK' | 'SKIP' | 'CANCEL';
-/** How the task was started: MANUAL from the API; OCP's names for event and schedule triggers. */
-export type TaskType = 'MANUAL' | 'SCHEDULED' | 'SYS_SCHEDULED' | 'SYS_ONECE';
+export {
+  OPERATIONS,
+  type Operation,
+  SUBTASK_STATUSES,
+  type SubtaskStatus,
+  TASK_STATUSES,
+  TASK_TYPES,
+  type TaskStatus,
+  type TaskType,
+} from './task-statuses.ts';
 
 /** A subtask as stored: only what changes; the rest comes from RESTART_SUBTASKS by index. */
 export interface SubtaskRecord {

@@ -6,12 +6,20 @@
  */
 import type { AgentProcessState } from '#core/agent-status';
 import type { DryRunAnswer } from '#core/batch-dry-run';
+import { BATCH_HOST_STATUSES } from '#core/batch-host-status';
 import type { OcpBatchListing, OcpBatchTask } from '#core/batch-task-view';
 import type { OcpErrorEnvelope, OcpPage, OcpSuccessEnvelope } from '#core/envelope';
 import type { OcpHost } from '#core/host-view';
 import type { LiveLogView } from '#core/live-log';
 import * as z from '#core/schema';
-import type { OcpSubtask, OcpTask } from '#core/task';
+import {
+  type OcpSubtask,
+  type OcpTask,
+  OPERATIONS,
+  SUBTASK_STATUSES,
+  TASK_STATUSES,
+  TASK_TYPES,
+} from '#core/task';
 import type { AgentStatus } from '#use-cases/get-agent-status';
 
 /** OCP's timestamp (time.ts, ocpTimestamp): ISO 8601 with milliseconds and an explicit offset. */
@@ -21,20 +29,12 @@ const Count = z.int().check(z.nonnegative());
 /** OCP's context values are strings: a flag is "true" or "false". */
 const Flag = z.string().check(z.regex(/^(true|false)$/));
 
-const TaskStatus = z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL']);
-const SubtaskStatus = z.enum([
-  'PENDING',
-  'READY',
-  'RUNNING',
-  'CANCELING',
-  'FAILED',
-  'SUCCESSFUL',
-  'ROLLBACK_SKIP',
-]);
-const Operation = z.enum(['EXECUTE', 'RETRY', 'ROLLBACK', 'SKIP', 'CANCEL']);
+const TaskStatus = z.enum(TASK_STATUSES);
+const SubtaskStatus = z.enum(SUBTASK_STATUSES);
+const Operation = z.enum(OPERATIONS);
 const BatchOperation = z.enum(['EXECUTE', 'RETRY', 'CANCEL']);
-const TaskType = z.enum(['MANUAL', 'SCHEDULED', 'SYS_SCHEDULED', 'SYS_ONECE']);
-const BatchHostStatus = z.enum(['PENDING', 'RUNNING', 'SUCCESSFUL', 'FAILED', 'NOT_STARTED', 'CANCELED']);
+const TaskType = z.enum(TASK_TYPES);
+const BatchHostStatus = z.enum(BATCH_HOST_STATUSES);
 const InstancePing = z.enum(['Online', 'ConnectionLost', 'Inactive', 'NotRegistered']);
 
 export const OcpSubtaskSchema = z.strictObject({

@@ -1,5 +1,6 @@
 import { asSafeNumber, LONG_ID_JSON_SCHEMA, parseLongId } from '#core/ids';
 import * as z from '#core/schema';
+import { TASK_STATUSES } from '#core/task';
 import type { TaskListQuery } from '#store/task-list';
 import { invalidQuery, pagingOf, pagingParameters } from './paging.ts';
 
@@ -13,7 +14,7 @@ export const MAX_PAGE_SIZE = 100;
 /** The query parameters of `GET /api/v2/tasks/instances`. */
 export const TaskListQueryParameters = z.object({
   hostId: z.optional(z.withJsonSchema(z.string(), LONG_ID_JSON_SCHEMA)),
-  status: z.optional(z.enum(['RUNNING', 'FAILED', 'SUCCESSFUL'])),
+  status: z.optional(z.enum(TASK_STATUSES)),
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   ...pagingParameters(MAX_PAGE_SIZE),
 });

@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BatchRecord, cancelBatch, retryBatch } from '#core/batch-task';
-import { newRestartTask, type SubtaskStatus, type TaskRecord, type TaskStatus, toOcpTask } from '#core/task';
+import { newRestartTask, SUBTASK_STATUSES, TASK_STATUSES, type TaskRecord, toOcpTask } from '#core/task';
 import { allowedTaskActions } from '#core/task-actions-allowed';
 import { cancelSubtask, retryTask, rollbackTask, skipSubtask } from '#core/task-lifecycle';
 
-const SUBTASK_STATUSES: SubtaskStatus[] = [
-  'PENDING',
-  'READY',
-  'RUNNING',
-  'CANCELING',
-  'FAILED',
-  'SUCCESSFUL',
-  'ROLLBACK_SKIP',
-];
-const TASK_STATUSES: TaskStatus[] = ['RUNNING', 'FAILED', 'SUCCESSFUL'];
 const NOW = new Date('2026-11-20T10:00:00.000Z');
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_SIGN_IN_PATH } from '#core/console';
 import type { ExtraRouteRequest } from '#local/api-gateway';
-import { LOCAL_SIGN_IN_PATH, loopbackSignInRoute } from '#local/console-sign-in';
+import { loopbackSignInRoute } from '#local/console-sign-in';
 import { type LocalSigningKey, loadOrCreateSigningKey, verifyLocalToken } from '#local/jwt';
 
 const dir = mkdtempSync(join(tmpdir(), 'console-sign-in-'));
@@ -17,7 +18,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function signIn(request: Partial<ExtraRouteRequest> & { headers?: ExtraRouteRequest['headers'] } = {}) {
   return loopbackSignInRoute(key).handle({
-    method: 'POST',
     remoteAddress: '127.0.0.1',
     body: Buffer.alloc(0),
     ...request,

@@ -1,19 +1,10 @@
 import { BATCH_HOST_STATUSES } from '../../../functions/core/batch-host-status.ts';
 import type { OcpBatchTask } from '../../../functions/core/batch-task-view.ts';
+import { statusSymbol } from '../../../functions/core/status-symbols.ts';
 import { batchGrid } from '../batch-grid.ts';
 import { h, statusBadge } from '../dom.ts';
 import { routeHash } from '../router.ts';
 import { taskHeader } from './task-header.ts';
-
-const SYMBOL: Record<string, string> = {
-  PENDING: '·',
-  READY: '·',
-  RUNNING: '▶',
-  CANCELING: '■',
-  SUCCESSFUL: '✔',
-  FAILED: '✘',
-  ROLLBACK_SKIP: '↷',
-};
 
 /** A fleet task: counts by host status, the failing hosts with their errors, and the host × subtask grid. */
 export function batchView(batch: OcpBatchTask & { hostId?: undefined }, refresh: () => void): HTMLElement {
@@ -121,7 +112,7 @@ export function batchView(batch: OcpBatchTask & { hostId?: undefined }, refresh:
                     h(
                       'a',
                       { href: routeHash({ page: 'subtask', taskId: batch.id, subtaskId: cell.subtaskId }) },
-                      SYMBOL[cell.status] ?? '?',
+                      statusSymbol(cell.status),
                     ),
                   )
                 : h('td', { class: 'cell' }, ''),

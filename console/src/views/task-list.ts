@@ -1,3 +1,4 @@
+import { TASK_STATUSES } from '../../../functions/core/task-statuses.ts';
 import { api, errorText } from '../api.ts';
 import { holds } from '../auth.ts';
 import { count, duration, h, replace, statusBadge, time } from '../dom.ts';
@@ -24,7 +25,7 @@ export async function taskListView(
   const statusSelect = h(
     'select',
     { name: 'status' },
-    ['', 'RUNNING', 'FAILED', 'SUCCESSFUL'].map((status) =>
+    ['', ...TASK_STATUSES].map((status) =>
       h('option', { value: status, selected: status === (filter.status ?? '') }, status || 'any'),
     ),
   );
