@@ -230,6 +230,9 @@ describe('local mode is stopped with tasks mid-way and started again on the same
     const midway = await Promise.all([1, 2, 3, 4].map((hostId) => restart(hostId)));
     expect(midway.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
     const orphans = midway.map((answer) => (JSON.parse(answer.body) as { data: { id: number } }).data.id);
+    // Accepted is not yet under way: each orphan's first attempt must have begun before the stop.
+    for (const id of orphans)
+      await untilTask(id, (task) => (task.subtasks as Subtask[])[0]!.status === 'RUNNING');
     const before = await taskItems(client, system);
     expect(
       before
