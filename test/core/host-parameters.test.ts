@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkAllowedPattern, matchesAllowedPattern } from '#core/allowed-pattern';
 import {
+  asJavaScriptRegExp,
   DEFAULT_AGENT_HOME,
   DEFAULT_CONTROL_SCRIPT,
   HOST_PARAMETER_MAX_LENGTH,
@@ -13,7 +15,7 @@ import {
 import { goVerdicts, hasGo, hasJava, javaVerdicts, type Probe } from './regex-engines/engines.ts';
 
 /**
- * The patterns travel to three engines: the handlers and local mode (re2js), the SSM Agent on the
+ * The patterns travel to three engines: the handlers (JavaScript RegExp, held equal to RE2 here) and local SSM (re2js), the SSM Agent on the
  * host (Go's regexp) and SSM's SendCommand check (Java). Each case is run through all of them, one
  * process per engine, and every engine must give the same answer.
  */
@@ -184,16 +186,55 @@ describe('HOST_PARAMETER_PATTERNS', () => {
     expect(isValidHostParameter(parameter, value)).toBe(valid);
   });
 
-  it('give every case of the table the same answer under re2js and JavaScript RegExp', () => {
-    // JavaScript has no \z; its $ (without the m flag) is the same end of input.
+  it('give every case of the table the same answer under re2js and as the functions evaluate them (JavaScript RegExp)', () => {
     const answers = CASES.map(([parameter, value]) => {
       const pattern = HOST_PARAMETER_PATTERNS[parameter];
       const re2 = matchesAllowedPattern(pattern, value);
-      const js = new RegExp(`${pattern.slice(0, -2)}$`).test(value);
+      const js = asJavaScriptRegExp(pattern).test(value);
       return re2 === js ? (re2 ? '1' : '0') : `re2js ${re2}, RegExp ${js}`;
     });
 
     expect(disagreements(answers, '1', '0')).toEqual([]);
+  });
+
+  it('give generated values the same answer under re2js and JavaScript RegExp', () => {
+    // Values built from the characters the patterns treat specially, and from those they must refuse.
+    const pieces = [
+      '/',
+      '.',
+      '..',
+      'a',
+      'Z',
+      '0',
+      '_',
+      '-',
+      'i-',
+      'mi-',
+      'f',
+      '9',
+      '\n',
+      '\r',
+      '\u2028',
+      ' ',
+      '$',
+      'é',
+      '\u{1F600}',
+      '0123456789abcdef',
+    ];
+    const values = fc.array(fc.constantFrom(...pieces), { maxLength: 24 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.constantFrom(...PATTERNS), values, ([, pattern], value) => {
+        expect(asJavaScriptRegExp(pattern).test(value)).toBe(matchesAllowedPattern(pattern, value));
+      }),
+      { numRuns: 20_000, seed: 20261202 },
+    );
+  });
+
+  it('become a JavaScript RegExp only as ^… ending in one \\z', () => {
+    expect(() => asJavaScriptRegExp('^/[a-z]+$')).toThrow('Not a host parameter pattern');
+    expect(() => asJavaScriptRegExp('/[a-z]+\\z')).toThrow('Not a host parameter pattern');
+    expect(() => asJavaScriptRegExp('^a\\zb\\z')).toThrow('Not a host parameter pattern');
+    expect(asJavaScriptRegExp('^/[a-z]+\\z').test('/a\n')).toBe(false);
   });
 
   describe.runIf(hasGo)('under Go’s regexp (the SSM Agent’s engine)', () => {
@@ -226,7 +267,7 @@ describe('HOST_PARAMETER_PATTERNS', () => {
     },
   );
 
-  it('are evaluated only through matchesAllowedPattern, never as a JavaScript RegExp', () => {
+  it('are never given to new RegExp as they are (JavaScript reads \\z as the letter z): asJavaScriptRegExp converts them', () => {
     const root = join(__dirname, '..', '..');
     const offenders = ['functions', 'local', 'host-scripts', 'infra', 'test'].flatMap((dir) =>
       readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
