@@ -226,6 +226,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
         ),
         ...(options.maxInstances ? { maxInstances: options.maxInstances } : {}),
+        // The functions behind the API's routes (startApiGateway below).
+        interactiveFunctions: ['api', 'consoleAssets'],
         ...(options.onFunctionLog ? { log: options.onFunctionLog } : {}),
       });
       stops.push(() => runtime.stop());

@@ -4,6 +4,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../thread-priority.cjs';
 
 // The stack sets NODE_OPTIONS=--enable-source-maps: stack traces point into the TypeScript sources.
 process.setSourceMapsEnabled(true);
@@ -25,7 +26,8 @@ function runtimeError(error) {
   return { errorType: 'Error', errorMessage: String(error), trace: [] };
 }
 
-const { bundle, functionName, memoryMb, logGroupName, logStreamName, invokedFunctionArn } = workerData;
+const { bundle, functionName, memoryMb, nice, logGroupName, logStreamName, invokedFunctionArn } = workerData;
+if (nice !== undefined) lowerThreadPriority(nice);
 let handler;
 const started = performance.now();
 try {

@@ -16,6 +16,8 @@ export interface InstanceSpec {
   timeoutSeconds: number;
   /** Applied as the instance's V8 old-generation limit: a heap past it ends the instance. */
   memoryMb: number;
+  /** The nice value the instance's thread runs at (local/cpu-priority.ts); none: its process's. */
+  nice?: number;
 }
 
 type WorkerMessage =
@@ -57,6 +59,7 @@ export class FunctionInstance {
         functionName: spec.functionName,
         invokedFunctionArn: spec.functionArn,
         memoryMb: spec.memoryMb,
+        nice: spec.nice,
         logGroupName,
         logStreamName,
       },

@@ -1,4 +1,5 @@
 import { ENV, functionSettings, LAMBDA_FUNCTIONS, type LambdaFunctionId } from '../../functions/catalog.ts';
+import { BACKGROUND_NICE } from '../cpu-priority.ts';
 import { functionBundles } from './bundles.ts';
 import { FunctionPool, type PoolStats } from './function-pool.ts';
 
@@ -36,6 +37,8 @@ export interface LambdaRuntimeOptions {
    */
   environment: Record<string, string>;
   maxInstances?: Partial<Record<LambdaFunctionId, number>>;
+  /** The functions an HTTP request waits for: their instances keep local mode's CPU priority, the others run at BACKGROUND_NICE. */
+  interactiveFunctions?: readonly LambdaFunctionId[];
   /** Receives the cold-start lines. */
   log?: (line: string) => void;
 }
@@ -67,6 +70,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         environment: environmentOf(options.environment, settings.environment),
         timeoutSeconds: settings.timeoutSeconds,
         memoryMb: settings.memoryMb,
+        ...(options.interactiveFunctions?.includes(id) ? {} : { nice: BACKGROUND_NICE }),
         maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id] ?? MAX_INSTANCES_OTHERWISE,
         ...(options.log ? { log: options.log } : {}),
       });

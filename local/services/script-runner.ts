@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { BACKGROUND_NICE, THREAD_PRIORITY_MODULE } from '../cpu-priority.ts';
 
 /** A shell script to run in its own process group, its stdout and stderr read through pipes. */
 export interface ScriptRun {
@@ -48,7 +49,9 @@ type WorkerMessage =
  * chunk read is also posted as it comes (before the run's end, since messages keep their order).
  */
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
+// Scripts inherit the nice value of the thread that spawns them: this one's.
+require(workerData.threadPriorityModule).lowerThreadPriority(workerData.nice);
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const { join } = require('node:path');
@@ -149,7 +152,10 @@ export class ScriptRunner {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { threadPriorityModule: THREAD_PRIORITY_MODULE, nice: BACKGROUND_NICE },
+    });
     worker.unref();
     worker.on('message', (message: WorkerMessage) => {
       if ('output' in message) {

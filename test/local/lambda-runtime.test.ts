@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startAwsEndpoint } from '../../local/aws-endpoint.ts';
+import { BACKGROUND_NICE } from '../../local/cpu-priority.ts';
 import { functionBundles } from '../../local/lambda-runtime/bundles.ts';
 import { FunctionError } from '../../local/lambda-runtime/errors.ts';
 import { FunctionPool, type PoolOptions } from '../../local/lambda-runtime/function-pool.ts';
@@ -69,6 +70,19 @@ describe('function instances', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^probe: cold start \d+ ms \(instance [12]\)$/);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'run at the nice value they are given, on their own thread only, and otherwise at their process’s',
+    async () => {
+      const processNice = getPriority();
+      const background = pool({ nice: Math.max(processNice, BACKGROUND_NICE) });
+      const interactive = pool();
+      expect(await background.invoke({ action: 'nice' })).toBe(Math.max(processNice, BACKGROUND_NICE));
+      expect(await interactive.invoke({ action: 'nice' })).toBe(processNice);
+      // The thread's priority, not the process's: local mode's own event loop keeps its nice value.
+      expect(getPriority()).toBe(processNice);
+    },
+  );
 
   it('queue invocations beyond the instance limit and serve them one at a time', async () => {
     const probe = pool({ maxInstances: 1 });
