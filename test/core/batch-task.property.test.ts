@@ -251,7 +251,9 @@ describe('the batch aggregate over random sequences of host events', () => {
             ends.add('stopped by the threshold');
         },
       ),
-      { numRuns: 1000 },
+      // Seeded: which ends 1,000 random runs reach varies by seed (a retry to success is the rarest,
+      // missed about once in many seeds), and this test checks that the generator reaches them all.
+      { numRuns: 1000, seed: 20261202 },
     );
     expect(ends).toContain('SUCCESSFUL/EXECUTE');
     expect(ends).toContain('FAILED/EXECUTE');

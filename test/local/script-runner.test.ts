@@ -18,6 +18,7 @@ describe.runIf(process.platform === 'linux')('ScriptRunner', () => {
     const processNice = getPriority();
     const { exited } = runner.run({
       // The script's own nice value, as the kernel reports it (field 19 of its stat).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions, not a template
       script: 'read -r stat < /proc/$$/stat; set -- ${stat##*) }; echo "${17}"',
       cwd: tmpdir(),
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
