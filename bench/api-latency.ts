@@ -116,9 +116,8 @@ function merge(samples: Sample[]): Sample {
 
 /** Local mode's function instances after the part: cold starts and instances (none before local/lambda-runtime). */
 function functionRows(bench: BenchSystem): string[] {
-  const stats = (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.();
-  if (!stats || Object.keys(stats).length === 0)
-    return ['Functions ran in local mode’s own process (no instances).'];
+  const stats = bench.system.functionStats();
+  if (Object.keys(stats).length === 0) return ['Functions ran in local mode’s own process (no instances).'];
   const rows = Object.entries(stats)
     .filter(([, pool]) => pool.coldStarts > 0)
     .map(
@@ -136,23 +135,15 @@ ${rows.join('\n')}`,
 
 /** The most api instances that ran at once so far, when local mode runs functions in instances. */
 function apiPeakInstances(bench: BenchSystem): number | undefined {
-  return (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.().api
-    ?.peakInstances;
+  return bench.system.functionStats().api?.peakInstances;
 }
 
 /** How the api's requests were served: by how many instances, or on local mode's own event loop. */
 function apiInstanceCount(bench: BenchSystem): string {
-  const api = (bench.system as { functionStats?: () => Record<string, PoolStatsLike> }).functionStats?.().api;
+  const api = bench.system.functionStats().api;
   return api
     ? `at most ${api.peakInstances} api instances (local mode's limit)`
     : 'one Node event loop (every handler in one process)';
-}
-
-interface PoolStatsLike {
-  coldStarts: number;
-  coldStartMs: number[];
-  peakInstances: number;
-  invocations: number;
 }
 
 export async function run(context: BenchContext): Promise<PartResult> {
@@ -318,9 +309,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
       unit: `of ${BENCH_HOSTS}`,
     },
   );
-  const apiInstances = (
-    bench.system as { functionStats?: () => Record<string, PoolStatsLike> }
-  ).functionStats?.().api;
+  const apiInstances = bench.system.functionStats().api;
   if (apiInstances && apiInstances.coldStarts > 0) {
     figures.push(
       { name: 'api cold starts in local mode (instances started)', value: apiInstances.coldStarts, unit: '' },

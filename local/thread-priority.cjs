@@ -6,20 +6,18 @@ const { getPriority, setPriority } = require('node:os');
 /**
  * Sets the calling thread's nice value to `nice` unless it already runs at that or lower. Linux
  * only: a thread is named by its id, read from /proc/thread-self; elsewhere (or if the system
- * refuses) the thread keeps its process's priority. Returns the thread's nice value afterwards, or
- * undefined when it could not be read.
+ * refuses) the thread keeps its process's priority.
  */
 exports.lowerThreadPriority = function lowerThreadPriority(nice) {
   let threadId;
   try {
     threadId = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
   } catch {
-    return undefined;
+    return;
   }
   try {
     if (getPriority(threadId) < nice) setPriority(threadId, nice);
-    return getPriority(threadId);
   } catch {
-    return undefined;
+    // The system refused: the thread keeps its priority.
   }
 };

@@ -15,8 +15,8 @@ import {
 import { goVerdicts, hasGo, hasJava, javaVerdicts, type Probe } from './regex-engines/engines.ts';
 
 /**
- * The patterns travel to three engines: the handlers (JavaScript RegExp, held equal to RE2 here) and local SSM (re2js), the SSM Agent on the
- * host (Go's regexp) and SSM's SendCommand check (Java). Each case is run through all of them, one
+ * The patterns travel to several engines: the handlers (JavaScript RegExp, held equal to RE2 here),
+ * local SSM (re2js), the SSM Agent on the host (Go's regexp) and SSM's SendCommand check (Java). Each case is run through all of them, one
  * process per engine, and every engine must give the same answer.
  */
 
