@@ -1,11 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { JsonLogger } from './json-logger.ts';
 import { annotateTrace, inHandlerSubsegment } from './tracer.ts';
 
-/**
- * Structured JSON logs; the service name comes from POWERTOOLS_SERVICE_NAME when set. On Lambda each
- * line carries the invocation's X-Ray trace id (xray_trace_id) and request id.
- */
-export const logger = new Logger({ serviceName: 'ocp-agent-restart' });
+/** Structured JSON logs; on Lambda each line carries the invocation's X-Ray trace id (xray_trace_id). */
+export const logger = new JsonLogger({ serviceName: 'ocp-agent-restart' });
 
 /**
  * Wraps a Lambda entry as Powertools' injectLambdaContext({ resetKeys: true }) and

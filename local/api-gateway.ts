@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorEnvelope } from '#core/envelope';
 import { NotAuthenticated } from '#core/errors';
 import { newRequestScope } from '#http/request-scope';
+import { JsonLogger } from '../functions/json-logger.ts';
 
 /** A route of the HTTP API: method and path template (`{name}` captures one segment). */
 export interface RouteDefinition {
@@ -75,7 +75,7 @@ export const PING_ROUTE: ExtraRoute = {
 
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const DEFAULT_INTEGRATION_TIMEOUT_MS = 30_000;
-const logger = new Logger({ serviceName: 'ocp-agent-restart-local-api' });
+const logger = new JsonLogger({ serviceName: 'ocp-agent-restart-local-api' });
 
 interface CompiledRoute {
   routeKey: string;
