@@ -65,7 +65,13 @@ export interface StreamPoller {
   stop(): Promise<void>;
 }
 
-const POLL_MS = 50;
+/**
+ * A shard with nothing new is polled 4 times per second, Lambda's documented base rate for DynamoDB
+ * streams; after a poll that delivered records the next one follows sooner, as Lambda resumes polling
+ * once a batch is processed.
+ */
+const IDLE_POLL_MS = 250;
+const BUSY_POLL_MS = 50;
 /** GetRecords' own limit. */
 const MAX_RECORDS_PER_READ = 1000;
 const SHARD_REFRESH_MS = 1_000;
@@ -97,6 +103,10 @@ export async function pollTableStream(
   const streamArn = table.Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`Table ${tableName} has no stream`);
   const streams = new DynamoDBStreamsClient({ endpoint: await endpointOf(dynamodb) });
+  const readLimit = Math.min(
+    MAX_RECORDS_PER_READ,
+    Math.max(1, ...mappings.map((mapping) => mapping.settings.batchSize)),
+  );
   /** Per shard, each mapping's cursor (by mapping index). */
   const shards = new Map<string, ShardCursor[]>();
   let stopped = false;
@@ -154,9 +164,13 @@ export async function pollTableStream(
     lastShardRefresh = Date.now();
   }
 
-  /** Delivers the next batch of one shard to one mapping, and moves its cursor as Lambda would. */
-  async function deliver(mapping: StreamMapping, shardId: string, cursor: ShardCursor): Promise<void> {
-    const records = await read(shardId, cursor, mapping.settings.batchSize);
+  /** Delivers a batch of one shard (the records at the cursor) to one mapping, and moves its cursor as Lambda would. */
+  async function deliver(
+    mapping: StreamMapping,
+    shardId: string,
+    cursor: ShardCursor,
+    records: StreamRecord[],
+  ): Promise<void> {
     if (records.length === 0) return;
     const result = await invoke(mapping, records);
     if (!result.failed) {
@@ -245,12 +259,28 @@ export async function pollTableStream(
     };
   }
 
-  async function pollOnce(): Promise<void> {
+  /**
+   * One poll of every shard for every mapping. Mappings whose cursors stand at the same record share
+   * one read (each takes up to its own batch size), so the poll costs local mode's event loop and
+   * DynamoDB Local one read per shard, not one per mapping. Answers how many records it delivered.
+   */
+  async function pollOnce(): Promise<number> {
     if (Date.now() - lastShardRefresh > SHARD_REFRESH_MS) await refreshShards();
+    let delivered = 0;
     for (const [shardId, cursors] of shards) {
+      const pages = new Map<string, StreamRecord[]>();
       for (const [index, mapping] of mappings.entries()) {
+        const cursor = cursors[index]!;
+        const at = cursor.next ? `${cursor.next.type} ${cursor.next.sequence}` : 'TRIM_HORIZON';
         try {
-          await deliver(mapping, shardId, cursors[index]!);
+          let page = pages.get(at);
+          if (!page) {
+            page = await read(shardId, cursor, readLimit);
+            pages.set(at, page);
+          }
+          const batch = page.slice(0, mapping.settings.batchSize);
+          await deliver(mapping, shardId, cursor, batch);
+          delivered += batch.length;
         } catch (error) {
           if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)
             continue;
@@ -258,13 +288,15 @@ export async function pollTableStream(
         }
       }
     }
+    return delivered;
   }
 
   await refreshShards();
   const loop = (async () => {
     while (!stopped) {
+      let delivered = 0;
       try {
-        await pollOnce();
+        delivered = await pollOnce();
         if (failing) console.error('Stream polling resumed.');
         failing = false;
       } catch (error) {
@@ -276,7 +308,7 @@ export async function pollTableStream(
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const wake of waiters) wake();
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, delivered > 0 ? BUSY_POLL_MS : IDLE_POLL_MS));
     }
   })();
 

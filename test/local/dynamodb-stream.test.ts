@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient, GetRecordsCommand } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -224,5 +225,72 @@ describe('the local stream poller, as a DynamoDB event source mapping', () => {
       responseContext: { functionError: 'Unhandled' },
       DDBStreamBatchInfo: { batchSize: 3 },
     });
+  });
+});
+
+describe('the local stream poller, with two mappings of one stream', () => {
+  async function twoMappings(small: (batch: DynamoDBRecord[], call: number) => unknown) {
+    const { taskTable } = await createTestTables();
+    const put = (pk: string) =>
+      testDynamoDb.send(
+        new PutItemCommand({ TableName: taskTable, Item: { pk: { S: pk }, sk: { S: 'X' } } }),
+      );
+    const batches = { small: [] as string[][], large: [] as string[][] };
+    const gate = deferred<void>();
+    let gateHeld = false;
+    poller = await pollTableStream(testDynamoDb, taskTable, [
+      {
+        functionArn: `${FUNCTION_ARN}-small`,
+        settings: { ...MAPPING, batchSize: 2 },
+        consumer: async (event: DynamoDBStreamEvent) => {
+          batches.small.push(event.Records.map(keyOf));
+          return small(event.Records, batches.small.length);
+        },
+      },
+      {
+        functionArn: `${FUNCTION_ARN}-large`,
+        settings: MAPPING,
+        consumer: async (event: DynamoDBStreamEvent) => {
+          batches.large.push(event.Records.map(keyOf));
+          if (event.Records.some((record) => keyOf(record) === 'gate')) {
+            gateHeld = true;
+            await gate.promise;
+          }
+          return undefined;
+        },
+      },
+    ]);
+    return { batches, put, gate, gateHeld: () => gateHeld };
+  }
+
+  it('gives each mapping its own batch size and cursor, though they share reads', async () => {
+    const { batches, put, gate, gateHeld } = await twoMappings((_, call) => {
+      if (call === 2) throw new Error('EventBridge is down');
+      return undefined;
+    });
+    await put('gate');
+    await eventually(gateHeld, 'the gate batch');
+    for (const pk of ['a', 'b', 'c', 'd', 'e']) await put(pk);
+    gate.resolve();
+
+    await eventually(
+      () => batches.small.flat().at(-1) === 'e' && batches.large.flat().at(-1) === 'e',
+      'every record',
+    );
+    expect(batches.small).toEqual([['gate'], ['a', 'b'], ['a', 'b'], ['c', 'd'], ['e']]);
+    expect(batches.large).toEqual([['gate'], ['a', 'b', 'c', 'd', 'e']]);
+  });
+
+  it('reads an idle shard about 4 times a second, once for both mappings', async () => {
+    const send = vi.spyOn(DynamoDBStreamsClient.prototype, 'send');
+    await twoMappings(() => undefined);
+    const before = send.mock.calls.filter(([command]) => command instanceof GetRecordsCommand).length;
+
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+    const reads = send.mock.calls.filter(([command]) => command instanceof GetRecordsCommand).length - before;
+    expect(reads).toBeGreaterThan(0);
+    // 8 at Lambda's base rate of 4 a second; 16 with a read per mapping, 80 at the former 50 ms.
+    expect(reads).toBeLessThanOrEqual(10);
   });
 });
