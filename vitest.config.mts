@@ -11,6 +11,7 @@ export default defineConfig({
             'test/core/**/*.test.ts',
             'test/host-scripts/**/*.test.ts',
             'test/tools/**/*.test.ts',
+            'test/bench/**/*.test.ts',
             'test/console/unit/**/*.test.ts',
           ],
           // Property tests run hundreds of event sequences: seconds of CPU, more on a loaded machine.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BACKGROUND_NICE } from '../local/cpu-priority.ts';
 import type { BenchContext } from './context.ts';
+import { type CpuUse, cpuSnapshot, cpuUse } from './cpu-accounting.ts';
 import type { LoadRequest, LoadResult } from './load-client.ts';
 import { BENCH_HOSTS, type BenchSystem } from './local-bench.ts';
 import type { Figure, PartResult } from './report.ts';
@@ -24,6 +25,8 @@ interface Sample {
   statuses: Map<number, number>;
   taskIds: number[];
   seconds: number;
+  /** Where the CPU went while the requests were answered (Linux; of the first round when merged). */
+  cpu?: CpuUse;
 }
 
 /** One autocannon run in a separate process (bench/load-client.ts), so the client never shares local mode's event loop. */
@@ -39,9 +42,18 @@ async function load(request: LoadRequest): Promise<Sample> {
   return { ...result, statuses: new Map(result.statuses) };
 }
 
+/** `load`, with the CPU that the api instances, local mode's main thread and DynamoDB Local used meanwhile. */
+async function accountedLoad(bench: BenchSystem, request: LoadRequest): Promise<Sample> {
+  const apiThreads = () => bench.system.functionStats().api?.threadIds ?? [];
+  const before = cpuSnapshot(apiThreads());
+  const sample = await load(request);
+  const after = cpuSnapshot(apiThreads());
+  return before && after ? { ...sample, cpu: cpuUse(before, after) } : sample;
+}
+
 /** BENCH_HOSTS restarts, one per host in round-robin, then waits until every task has ended. */
 async function restartRound(bench: BenchSystem, connections: number, hosts = BENCH_HOSTS): Promise<Sample> {
-  const sample = await load({
+  const sample = await accountedLoad(bench, {
     url: bench.system.apiUrl,
     connections,
     amount: hosts,
@@ -62,7 +74,7 @@ async function isolatedRound(bench: BenchSystem, connections: number): Promise<S
   for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
   let sample: Sample;
   try {
-    sample = await load({
+    sample = await accountedLoad(bench, {
       url: bench.system.apiUrl,
       connections,
       amount: hosts.length,
@@ -111,7 +123,32 @@ function merge(samples: Sample[]): Sample {
     statuses,
     taskIds: samples.flatMap((s) => s.taskIds),
     seconds: samples.reduce((total, s) => total + s.seconds, 0),
+    ...(samples[0]?.cpu ? { cpu: samples[0].cpu } : {}),
   };
+}
+
+/** The CPU figures of one round: per restart for the api's instances, in seconds for the shared parts. */
+function cpuFigures(cpu: CpuUse | undefined, restarts: number, label: string): Figure[] {
+  if (!cpu) return [];
+  return [
+    {
+      name: `api instances' CPU per restart ${label}`,
+      value: round(cpu.api.runMs / restarts, 1),
+      unit: 'ms',
+    },
+    {
+      name: `api instances' wait for a core per restart ${label}`,
+      value: round(cpu.api.waitMs / restarts, 1),
+      unit: 'ms',
+    },
+    { name: `machine's cores busy ${label}`, value: round(cpu.machineBusy), unit: '%' },
+  ];
+}
+
+function cpuRow(cpu: CpuUse | undefined, restarts: number, label: string): string {
+  if (!cpu) return `| ${label} | ${restarts} | no /proc schedstat here | | | |`;
+  const s = (ms: number) => round(ms / 1000, 2);
+  return `| ${label} | ${restarts} | ${round(cpu.machineBusy)} % | ${round(cpu.api.runMs / restarts, 1)} / ${round(cpu.api.waitMs / restarts, 1)} | ${s(cpu.mainThread.runMs)} / ${s(cpu.mainThread.waitMs)} | ${s(cpu.dynamoDbLocal.runMs)} / ${s(cpu.dynamoDbLocal.waitMs)} |`;
 }
 
 /** Local mode's function instances after the part: cold starts and instances (none before local/lambda-runtime). */
@@ -167,6 +204,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
   const isolatedRows: string[] = [];
   const findings: string[] = [];
   const baselineRows: string[] = [];
+  const cpuRows: string[] = [];
   for (const connections of CONCURRENCY) {
     context.log(`api: ${PING_REQUESTS} pings at ${connections} concurrent`);
     const ping = await load(pingRequest(connections, PING_REQUESTS));
@@ -211,6 +249,14 @@ export async function run(context: BenchContext): Promise<PartResult> {
     context.log(`api: ${ISOLATED_HOSTS} restarts at ${connections} concurrent with their commands held back`);
     const isolated = await isolatedRound(bench, connections);
     const isolatedRate = isolated.http.length / isolated.seconds;
+    figures.push(
+      ...cpuFigures(isolated.cpu, isolated.http.length, `${at}, API alone`),
+      ...cpuFigures(restart.cpu, total, `${at}, with workflows`),
+    );
+    cpuRows.push(
+      cpuRow(isolated.cpu, isolated.http.length, `${at}, API alone`),
+      cpuRow(restart.cpu, total, `${at}, with workflows`),
+    );
     figures.push(
       { name: `restart HTTP p50 ${at}, API alone`, value: round(percentile(isolated.http, 50)), unit: 'ms' },
       { name: `restart HTTP p99 ${at}, API alone`, value: round(percentile(isolated.http, 99)), unit: 'ms' },
@@ -384,6 +430,12 @@ ${isolatedRows.join('\n')}`,
 | clients | floor's callers (api instances in use) | SDK calls alone p50 / p99 (ms) | envelope duration p50 / p99, API alone (ms) | the handler's own time over the floor, p50 / p99 (ms) |
 | --- | --- | --- | --- | --- |
 ${baselineRows.join('\n')}`,
+      `Where the CPU went while the requests were answered (Linux scheduler statistics, /proc/…/schedstat:
+time a thread ran, and time it was ready but waited for a core; bench/cpu-accounting.ts):
+
+| round | restarts | machine's cores busy | api instances: CPU / wait for a core per restart (ms) | local mode's main thread: CPU / wait (s) | DynamoDB Local: CPU / wait (s) |
+| --- | --- | --- | --- | --- | --- |
+${cpuRows.join('\n')}`,
       ...functionRows(bench),
       ...findings,
     ],

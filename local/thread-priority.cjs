@@ -1,7 +1,17 @@
-// Lowers the CPU priority of the thread that calls it (local/cpu-priority.ts says why). Plain
+// The calling thread's id, and lowering its CPU priority (local/cpu-priority.ts says why). Plain
 // CommonJS, so that local mode's workers load it without a TypeScript loader.
 const { readFileSync } = require('node:fs');
 const { getPriority, setPriority } = require('node:os');
+
+/** The calling thread's id in the system (Linux, from /proc/thread-self); undefined elsewhere. */
+function currentThreadId() {
+  try {
+    return Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
+}
+exports.currentThreadId = currentThreadId;
 
 /**
  * Sets the calling thread's nice value to `nice` unless it already runs at that or lower. Linux
@@ -9,12 +19,8 @@ const { getPriority, setPriority } = require('node:os');
  * refuses) the thread keeps its process's priority.
  */
 exports.lowerThreadPriority = function lowerThreadPriority(nice) {
-  let threadId;
-  try {
-    threadId = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
-  } catch {
-    return;
-  }
+  const threadId = currentThreadId();
+  if (threadId === undefined) return;
   try {
     if (getPriority(threadId) < nice) setPriority(threadId, nice);
   } catch {

@@ -11,6 +11,8 @@ export interface PoolStats {
   /** Most instances alive at once. */
   peakInstances: number;
   invocations: number;
+  /** The system's thread ids of the instances alive now (Linux; the benchmarks read their CPU time). */
+  threadIds: number[];
 }
 
 export interface PoolOptions extends InstanceSpec {
@@ -32,7 +34,7 @@ export class FunctionPool {
   private readonly idle: FunctionInstance[] = [];
   private readonly instances = new Set<FunctionInstance>();
   private readonly waiting: ((instance: Promise<FunctionInstance>) => void)[] = [];
-  private readonly counts: PoolStats = {
+  private readonly counts: Omit<PoolStats, 'threadIds'> = {
     coldStarts: 0,
     coldStartMs: [],
     instances: 0,
@@ -59,7 +61,14 @@ export class FunctionPool {
   }
 
   stats(): PoolStats {
-    return { ...this.counts, coldStartMs: [...this.counts.coldStartMs], instances: this.instances.size };
+    return {
+      ...this.counts,
+      coldStartMs: [...this.counts.coldStartMs],
+      instances: this.instances.size,
+      threadIds: [...this.instances].flatMap((instance) =>
+        instance.threadId === undefined ? [] : [instance.threadId],
+      ),
+    };
   }
 
   async stop(): Promise<void> {

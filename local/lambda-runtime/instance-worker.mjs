@@ -4,7 +4,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../thread-priority.cjs';
+import { currentThreadId, lowerThreadPriority } from '../thread-priority.cjs';
 
 // The stack sets NODE_OPTIONS=--enable-source-maps: stack traces point into the TypeScript sources.
 process.setSourceMapsEnabled(true);
@@ -38,7 +38,7 @@ try {
       name: 'Runtime.HandlerNotFound',
     });
   }
-  parentPort.postMessage({ type: 'ready', initMs: performance.now() - started });
+  parentPort.postMessage({ type: 'ready', initMs: performance.now() - started, threadId: currentThreadId() });
 } catch (error) {
   parentPort.postMessage({ type: 'init-error', error: runtimeError(error) });
 }

@@ -21,7 +21,7 @@ export interface InstanceSpec {
 }
 
 type WorkerMessage =
-  | { type: 'ready'; initMs: number }
+  | { type: 'ready'; initMs: number; threadId?: number }
   | { type: 'init-error'; error: RuntimeErrorPayload }
   | { type: 'result'; requestId: string; payload: string }
   | { type: 'error'; requestId: string; error: RuntimeErrorPayload };
@@ -41,6 +41,8 @@ interface Pending {
 export class FunctionInstance {
   /** Resolves with the init time (worker start to module loaded) once the instance can be invoked. */
   readonly ready: Promise<number>;
+  /** The system's id of the instance's thread once it is ready (Linux), so that its CPU time can be read in /proc. */
+  threadId: number | undefined;
   private readonly worker: Worker;
   private pending: Pending | undefined;
   private dead = false;
@@ -81,6 +83,7 @@ export class FunctionInstance {
       this.worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
           this.failInit = undefined;
+          this.threadId = message.threadId;
           resolve(performance.now() - started);
         } else if (message.type === 'init-error') {
           this.failInit = undefined;

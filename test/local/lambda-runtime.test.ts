@@ -84,6 +84,15 @@ describe('function instances', () => {
     },
   );
 
+  it.runIf(process.platform === 'linux')('name the system thread each live instance runs on', async () => {
+    const probe = pool();
+    const threads = (await Promise.all([1, 2].map(() => probe.invoke({ action: 'thread' })))) as number[];
+
+    expect(new Set(threads).size).toBe(2);
+    expect(threads).not.toContain(process.pid);
+    expect([...probe.stats().threadIds].sort()).toEqual([...threads].sort());
+  });
+
   it('queue invocations beyond the instance limit and serve them one at a time', async () => {
     const probe = pool({ maxInstances: 1 });
     const answers = (await Promise.all(
