@@ -1,7 +1,10 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS, METRICS_NAMESPACE, METRICS_SERVICE, type MetricPoint } from '#core/metric-names';
 
-/** Local mode sets it to `readable`: one short line per metric instead of CloudWatch's EMF JSON. */
+/**
+ * Local mode sets it to `readable`: one short line per metric instead of CloudWatch's EMF JSON. `off`
+ * writes none (the test suites, whose output they flooded); any other value, or none, writes EMF.
+ */
 export const METRICS_OUTPUT_VARIABLE = 'OCP_METRICS_OUTPUT';
 
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
@@ -18,7 +21,9 @@ export function emitMetrics(points: readonly MetricPoint[]): void {
 export function emitMetric(point: MetricPoint): void {
   const definition = METRICS[point.metric];
   const dimensions = point.dimensions as Readonly<Record<string, string>>;
-  if (process.env[METRICS_OUTPUT_VARIABLE] === 'readable') {
+  const output = process.env[METRICS_OUTPUT_VARIABLE];
+  if (output === 'off') return;
+  if (output === 'readable') {
     const labels = Object.entries(dimensions).map(([name, value]) => `${name}=${value}`);
     console.log(
       `metric ${definition.name}${labels.length ? `{${labels.join(',')}}` : ''} ${point.value} ${definition.unit}`,

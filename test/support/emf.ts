@@ -1,4 +1,5 @@
 import { vi } from 'vitest';
+import { METRICS_OUTPUT_VARIABLE } from '../../functions/metrics.ts';
 
 /** One metric of a Powertools EMF line: its name, unit, value and dimensions (besides `service`). */
 export interface EmittedMetric {
@@ -15,6 +16,9 @@ export interface EmittedMetric {
  */
 export async function captureMetrics(run: () => Promise<unknown>): Promise<EmittedMetric[]> {
   const lines: string[] = [];
+  // The suites turn metric output off (vitest.config.mts); here the functions write EMF, as on Lambda.
+  const output = process.env[METRICS_OUTPUT_VARIABLE];
+  process.env[METRICS_OUTPUT_VARIABLE] = 'emf';
   const write = process.stdout.write.bind(process.stdout);
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation(((
     chunk: string | Uint8Array,
@@ -31,6 +35,8 @@ export async function captureMetrics(run: () => Promise<unknown>): Promise<Emitt
     await run();
   } finally {
     spy.mockRestore();
+    if (output === undefined) delete process.env[METRICS_OUTPUT_VARIABLE];
+    else process.env[METRICS_OUTPUT_VARIABLE] = output;
   }
   return lines.flatMap((line) => {
     const emf = JSON.parse(line) as {
