@@ -56,12 +56,18 @@ function processTime(pid: number): SchedTime {
   return sum(tasks.flatMap((tid) => schedTime(`/proc/${pid}/task/${tid}/schedstat`) ?? []));
 }
 
-/** DynamoDB Local's JVM: the process under this one whose command line runs DynamoDBLocal. */
+/** DynamoDB Local's JVM: the child of this process whose command line runs DynamoDBLocal. */
 function dynamoDbLocalPid(): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('DynamoDBLocal')) return Number(entry);
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (
+        parent === process.pid &&
+        readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('DynamoDBLocal')
+      )
+        return Number(entry);
     } catch {
       // The process ended meanwhile.
     }

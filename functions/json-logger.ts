@@ -5,6 +5,7 @@
  * and warnings and errors on stderr. Only the part of Powertools' Logger the functions use: it
  * bundled to ~20 KB of every function, this to ~1 KB (BENCHMARKS.md, issue 15).
  */
+import { traceHeaderFields } from './tracer.ts';
 
 const LEVELS = { TRACE: 6, DEBUG: 8, INFO: 12, WARN: 16, ERROR: 20, CRITICAL: 24, SILENT: 28 } as const;
 export type LogLevelName = keyof typeof LEVELS;
@@ -33,8 +34,7 @@ function xrayTraceId(): string | undefined {
     .awslambda?.InvokeStore;
   const header = store?.getXRayTraceId() ?? process.env._X_AMZN_TRACE_ID ?? '';
   if (header === '') return undefined;
-  if (!header.includes('=')) return header;
-  return /(?:^|;)Root=([^;]*)/.exec(header)?.[1];
+  return header.includes('=') ? traceHeaderFields(header).get('Root') : header;
 }
 
 /** Where an error was thrown: the first `(file:line:column)` of its stack, as `file:line`. */

@@ -48,11 +48,14 @@ export function tracingEnabled(): boolean {
   );
 }
 
+/** The fields of an X-Ray trace header, `Root=…;Parent=…;Sampled=1`. */
+export function traceHeaderFields(header: string): Map<string, string | undefined> {
+  return new Map(header.split(';').map((field) => field.split('=', 2) as [string, string | undefined]));
+}
+
 /** The sampled invocation's trace from `_X_AMZN_TRACE_ID` (Lambda sets it for each invocation). */
 export function sampledTrace(header = process.env._X_AMZN_TRACE_ID): TraceHeader | undefined {
-  const fields = new Map(
-    (header ?? '').split(';').map((field) => field.split('=', 2) as [string, string | undefined]),
-  );
+  const fields = traceHeaderFields(header ?? '');
   const root = fields.get('Root');
   const parent = fields.get('Parent');
   if (!root || !parent || fields.get('Sampled') !== '1') return undefined;
