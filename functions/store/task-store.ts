@@ -232,14 +232,17 @@ export class TaskStore {
    * Applies a transition to the task as stored and saves the result, reading again and re-applying it
    * when the task changed in between (several paths may move a task at once: the first wins, a later
    * one re-decides on what it wrote). `after` is undefined when the transition did not apply.
+   * `read`: the task as the caller read it already; the first try applies the transition to it instead
+   * of reading again (the save's version condition refuses it if it is no longer the stored task).
    * StaleRecord if the task does not exist or kept changing.
    */
   async change(
     taskId: number,
     transition: (task: TaskRecord) => TaskRecord | undefined,
+    read?: TaskRecord,
   ): Promise<{ before: TaskRecord; after?: TaskRecord }> {
     for (let attempt = 1; ; attempt++) {
-      const before = await this.getTask(taskId);
+      const before = attempt === 1 && read ? read : await this.getTask(taskId);
       if (!before) throw new StaleRecord(`Task ${taskId} does not exist`);
       const after = transition(before);
       if (!after) return { before };

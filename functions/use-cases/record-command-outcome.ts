@@ -80,14 +80,17 @@ export async function recordCommandOutcome(
         }
       : {}),
   });
-  const { before } = await tasks.change(origin.taskId, (current) =>
-    recordOutcome(current, {
-      index: origin.subtaskIndex,
-      attempt: origin.attempt,
-      status: succeeded ? 'SUCCESSFUL' : 'FAILED',
-      endTime: now,
-      ...(error ? { error } : {}),
-    }),
+  const { before } = await tasks.change(
+    origin.taskId,
+    (current) =>
+      recordOutcome(current, {
+        index: origin.subtaskIndex,
+        attempt: origin.attempt,
+        status: succeeded ? 'SUCCESSFUL' : 'FAILED',
+        endTime: now,
+        ...(error ? { error } : {}),
+      }),
+    task,
   );
   if (before.subtasks[origin.subtaskIndex]?.runTime !== origin.attempt) {
     logger.info('Ignoring the outcome of a superseded attempt');

@@ -107,4 +107,47 @@ describe('recordCommandOutcome', () => {
     );
     expect(workflow.completed).toEqual([]);
   });
+
+  it('reads the task once: the outcome is written over the record it read for the attempt', async () => {
+    const { task, attempt } = await commandSent();
+    const counting = new (class extends TaskStore {
+      reads = 0;
+      override getTask(taskId: number) {
+        this.reads++;
+        return super.getTask(taskId);
+      }
+    })(store.tableName);
+
+    await recordCommandOutcome(counting, attempt.invocation(INSTANCE), {
+      workflow,
+      outputLogGroup: OUTPUT_LOG_GROUP,
+    });
+
+    expect(counting.reads).toBe(1);
+    expect((await store.getTask(task.id))!.subtasks[0]).toMatchObject({ status: 'SUCCESSFUL' });
+  });
+
+  it('reads the task again when it changed after it was read, and records the outcome on what is stored', async () => {
+    const { task, attempt } = await commandSent();
+    const changedMeanwhile = new (class extends TaskStore {
+      override async putLog(...args: Parameters<TaskStore['putLog']>) {
+        await super.putLog(...args);
+        // Another path saves the task between this recording's read and its write.
+        await store.change(task.id, (current) => ({ ...current }));
+      }
+    })(store.tableName);
+    const versionBefore = (await store.getTask(task.id))!.version;
+
+    await expect(
+      recordCommandOutcome(changedMeanwhile, attempt.invocation(INSTANCE), {
+        workflow,
+        outputLogGroup: OUTPUT_LOG_GROUP,
+      }),
+    ).resolves.toBe('completed');
+
+    const stored = (await store.getTask(task.id))!;
+    expect(stored.version).toBe(versionBefore + 2);
+    expect(stored.subtasks[0]).toMatchObject({ status: 'SUCCESSFUL' });
+    expect(workflow.completed.map((step) => step.taskToken)).toEqual([attempt.taskToken]);
+  });
 });
