@@ -2,12 +2,13 @@ import { join } from 'node:path';
 
 /**
  * CPU priority (nice value) of the work in local mode that no HTTP request waits for: the instances
- * of every function but those behind the API's routes, and the demo hosts' scripts. On AWS each
- * function instance has a CPU of its own and the scripts run on the hosts; here they all share the
- * machine's cores, and with a fleet's workflows running an API answer took ~8× as long as alone,
- * waiting for CPU behind them (BENCHMARKS.md, issue 15). At nice 10 that work gets the cores the
- * API's instances, local mode's endpoints and DynamoDB Local leave free; it is never starved,
- * only served after them.
+ * of every function but those behind the API's routes, the demo hosts' scripts, and DynamoDB Local's
+ * JIT compiler threads (local/dynamodb-local.ts). On AWS each function instance has a CPU of its own
+ * and the scripts run on the hosts; here they all share the machine's cores, and with a fleet's
+ * workflows running an API answer took ~8× as long as alone, waiting for CPU behind them
+ * (BENCHMARKS.md, issue 15). At nice 10 that work gets the cores the API's instances, local mode's
+ * endpoints and DynamoDB Local's request threads leave free; it is never starved, only served after
+ * them.
  */
 export const BACKGROUND_NICE = 10;
 
