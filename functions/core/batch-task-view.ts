@@ -8,7 +8,14 @@ import {
 } from './batch-task.ts';
 import type { RolloutSettings } from './rollout.ts';
 import { RESTART_SUBTASKS, subtaskAt } from './subtasks.ts';
-import type { OcpSubtask, SubtaskStatus, TaskRecord, TaskStatus, TaskType } from './task.ts';
+import {
+  type OcpSubtask,
+  type SubtaskStatus,
+  subtaskIdOf,
+  type TaskRecord,
+  type TaskStatus,
+  type TaskType,
+} from './task.ts';
 import { boundedError } from './task-limits.ts';
 
 /**
@@ -130,7 +137,7 @@ function hostChain(
   const steps = task
     ? task.subtasks.map((subtask) => ({ ...subtask, prohibitRollback: task.prohibitRollback }))
     : RESTART_SUBTASKS.map((_, index) => ({
-        id: firstId + 1 + index,
+        id: subtaskIdOf(firstId, index),
         index,
         status: placeholderStatus(batch, host, index),
         operation: 'EXECUTE' as const,

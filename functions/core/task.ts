@@ -79,6 +79,9 @@ export interface NewTaskInput {
   now: Date;
 }
 
+/** The id of a task's subtask `index`: a task's ids are consecutive, its own first. */
+export const subtaskIdOf = (taskId: number, index: number) => taskId + 1 + index;
+
 /** Builds a new task: the first subtask READY, the rest PENDING, ids consecutive from firstId. */
 export function newRestartTask(input: NewTaskInput): TaskRecord {
   return {
@@ -95,7 +98,7 @@ export function newRestartTask(input: NewTaskInput): TaskRecord {
     prohibitRollback: input.prohibitRollback,
     ...(input.reason ? { reason: input.reason } : {}),
     subtasks: RESTART_SUBTASKS.map((_, index) => ({
-      id: input.firstId + 1 + index,
+      id: subtaskIdOf(input.firstId, index),
       index,
       status: index === 0 ? 'READY' : 'PENDING',
       operation: 'EXECUTE',

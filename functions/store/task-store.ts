@@ -13,7 +13,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { dynamodb } from '#aws/dynamodb';
 import { HostBusy } from '#core/errors';
 import type { AttemptOutput } from '#core/subtask-log';
-import type { SubtaskAttempt, SubtaskRecord, TaskRecord } from '#core/task';
+import { type SubtaskAttempt, type SubtaskRecord, subtaskIdOf, type TaskRecord } from '#core/task';
 import { lockChange } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import { getItems } from './bulk-items.ts';
@@ -274,6 +274,29 @@ export class TaskStore {
     }
   }
 
+  /**
+   * The task and an attempt of its subtask `index`, read in one consistent BatchGetItem: the attempt's
+   * key takes the subtask's id from the task's own (subtaskIdOf). Should the stored subtask have
+   * another id, its attempt is read again by that id.
+   */
+  async taskWithAttempt(
+    taskId: number,
+    index: number,
+    attempt: number,
+  ): Promise<{ task?: TaskRecord; attempt?: SubtaskAttempt }> {
+    const key = attemptKey(taskId, subtaskIdOf(taskId, index), attempt);
+    const items = (
+      await getItems(this.tableName, [toItem(taskKey(taskId)), toItem(key)], { consistentRead: true })
+    ).map((item) => unmarshall(item));
+    const taskItem = items.find((item) => item.sk === taskKey(taskId).sk);
+    const attemptItem = items.find((item) => item.sk === key.sk);
+    const task = taskItem ? fromTaskItem(taskItem) : undefined;
+    const subtask = task?.subtasks[index];
+    if (subtask && subtask.id !== subtaskIdOf(taskId, index))
+      return { task, attempt: await this.attempt(taskId, subtask.id, attempt) };
+    return { task, attempt: attemptItem ? fromAttemptItem(attemptItem) : undefined };
+  }
+
   /** An attempt's task token and command, if it was begun. */
   async attempt(taskId: number, subtaskId: number, attempt: number): Promise<SubtaskAttempt | undefined> {
     const result = await dynamodb.send(
@@ -283,9 +306,7 @@ export class TaskStore {
         ConsistentRead: true,
       }),
     );
-    if (!result.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...stored } = unmarshall(result.Item);
-    return stored as SubtaskAttempt;
+    return result.Item ? fromAttemptItem(unmarshall(result.Item)) : undefined;
   }
 
   /** The SSM command a subtask's current attempt sent, if it sent one. */
@@ -504,4 +525,9 @@ export function versionIs(version: number) {
         ConditionExpression: 'version = :version',
         ExpressionAttributeValues: toItem({ ':version': version }),
       };
+}
+
+function fromAttemptItem(item: Record<string, unknown>): SubtaskAttempt {
+  const { pk: _pk, sk: _sk, ...stored } = item;
+  return stored as unknown as SubtaskAttempt;
 }

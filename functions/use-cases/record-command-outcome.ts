@@ -54,9 +54,8 @@ export async function recordCommandOutcome(
     : describeCommandFailure(invocation.status, exitCode, stderr, stdout, invocation.statusDetails);
   const now = ocpTimestamp(new Date());
 
-  const task = await tasks.getTask(origin.taskId);
+  const { task, attempt } = await tasks.taskWithAttempt(origin.taskId, origin.subtaskIndex, origin.attempt);
   const subtask = task?.subtasks[origin.subtaskIndex];
-  const attempt = subtask && (await tasks.attempt(origin.taskId, subtask.id, origin.attempt));
   if (!subtask || !attempt || (attempt.commandId !== undefined && attempt.commandId !== commandId)) {
     logger.info('Ignoring the outcome of an attempt the task does not know');
     return 'ignored';

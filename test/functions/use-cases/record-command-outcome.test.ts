@@ -108,13 +108,21 @@ describe('recordCommandOutcome', () => {
     expect(workflow.completed).toEqual([]);
   });
 
-  it('reads the task once: the outcome is written over the record it read for the attempt', async () => {
+  it('reads the task and the attempt in one call, and writes the outcome over what it read', async () => {
     const { task, attempt } = await commandSent();
     const counting = new (class extends TaskStore {
-      reads = 0;
+      reads: string[] = [];
       override getTask(taskId: number) {
-        this.reads++;
+        this.reads.push('getTask');
         return super.getTask(taskId);
+      }
+      override attempt(...args: Parameters<TaskStore['attempt']>) {
+        this.reads.push('attempt');
+        return super.attempt(...args);
+      }
+      override taskWithAttempt(...args: Parameters<TaskStore['taskWithAttempt']>) {
+        this.reads.push('taskWithAttempt');
+        return super.taskWithAttempt(...args);
       }
     })(store.tableName);
 
@@ -123,7 +131,7 @@ describe('recordCommandOutcome', () => {
       outputLogGroup: OUTPUT_LOG_GROUP,
     });
 
-    expect(counting.reads).toBe(1);
+    expect(counting.reads).toEqual(['taskWithAttempt']);
     expect((await store.getTask(task.id))!.subtasks[0]).toMatchObject({ status: 'SUCCESSFUL' });
   });
 
