@@ -3,6 +3,7 @@
  * each figure's budget, and writes BENCHMARKS.md. Parts: api, cold-start, orchestration, fleet, cost, sweep, list, console.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './context.ts';
 import { BENCH_HOSTS, type BenchSystem, type FunctionRuntime, startBenchSystem } from './local-bench.ts';
@@ -81,97 +82,8 @@ and EventBridge endpoints, the API and the demo hosts' agents and scripts share 
 a machine that other work is loading are slower; each part records the load average when it started.
 `;
 
-const APPENDIX = `
-## Local mode runs each function as Lambda does (issue 15): before and after
-
-Before: main at db27d8d, every handler imported into local mode's process. After: branch lambda-model,
-each function's bundle in worker-thread instances of its own (local/lambda-runtime/, see the README),
-and the api taking its task ids in blocks. Both measured with the same bench code (this branch's
-bench/api-latency.ts and bench/sdk-baseline-client.ts copied onto main's tree), one part at a time, on
-the same 2-core machine while other work loaded it heavily, so the figures move by tens of percent
-between runs.
-
-| figure | before | after | budget | command |
-| --- | --- | --- | --- | --- |
-| restart envelope \`duration\` p50 @1, API alone | 28 ms | 14 ms |  | \`npm run bench -- api\` |
-| restart envelope \`duration\` p50 @1, while workflows run | 246 ms | 110 ms |  | \`npm run bench -- api\` |
-| … with workflows ÷ API alone, p50 / p99 @1 | 8.79× / 12.1× | 7.86× / 8.27× | ≤ 1.5× (FAIL) | \`npm run bench -- api\` |
-| restart envelope \`duration\` p99 @32, API alone | 807 ms | 107 ms |  | \`npm run bench -- api\` |
-| restart envelope \`duration\` p99 @32, while workflows run | 7,569 ms | 218 ms |  | \`npm run bench -- api\` |
-| … with workflows ÷ API alone, p50 / p99 @32 | 3.06× / 9.38× | 2.06× / 2.04× | ≤ 1.5× (FAIL) | \`npm run bench -- api\` |
-| SDK calls alone (bench/sdk-baseline-client.ts), p99 from 32 callers | 1,329 ms | 758 ms |  | \`npm run bench -- api\` |
-| API alone ÷ SDK calls alone, p99 @32 | 0.61× | 0.14× | ≤ 1.3× (PASS, see below) | \`npm run bench -- api\` |
-| restart HTTP p50 / p99 @32, API alone | 434 / 1,235 ms | 463 / 532 ms |  | \`npm run bench -- api\` |
-| 200 restarts at once: wall time to every task's end / last API answer | 78.8 s / 3.1 s | 84.5 s / 10.2 s |  | \`npm run bench -- api\` |
-| round trips in sequence per restart request | 4 (lookups, id counter, transaction, StartExecution) | 3 (lookups, transaction, StartExecution); 4 for the first request of each block of 8 per api instance | fewer | functions/use-cases/start-restart-task.ts |
-| api bundle / its SDK-only baseline (minified) | 843 / 458 KB | 844 / 458 KB | ≤ baseline + 80 KB = 538 KB (FAIL) | \`npm run bench -- cold-start\` |
-| api cold start in local mode, p50 of its instances (worker start to module loaded) | none: imported once into local mode | 600 ms (4 instances) |  | \`npm run bench -- api\` |
-| fleet, 200 hosts at maxConcurrency 50: peak PSS of local mode | 1.41 GB | 1.34 GB | ≤ 1.5 GB (PASS) | \`npm run bench -- fleet\` |
-| fleet, 200 hosts at maxConcurrency 50: wall time | 173.2 s (load 15.2) | 96.7 s (load 8.8) |  | \`npm run bench -- fleet\` |
-| fleet, 200 hosts at once: hosts SUCCESSFUL | 155 of 200 | 200 of 200 | = 200 | \`npm run bench -- fleet\` |
-
-Load average at the start of each part: api 10.6 before, 1.3 after (rising to 12–16 while it ran);
-fleet 15.2 before, 8.8 after; cold start 4.4 before, 1.5 after. The issue's own figures, taken earlier on a
-quieter machine with the same code as before: 7 ms p50 @1 alone, 115 ms @1 with workflows, 158 ms p99 @32
-alone, 4,692 ms p99 @32 with workflows.
-
-- **With workflows ÷ API alone still above 1.5×.** The api's instances no longer share an event loop
-  with the workflows (p99 @32 with workflows: 7.6 s before, 0.22 s after), but they still share the
-  machine's 2 cores with the demo hosts' scripts, DynamoDB Local and other work (load 8–16 here), DynamoDB
-  Local itself (one Java process answering the workflows' calls too), and the local Step Functions
-  endpoint, on local mode's main loop beside SSM, EventBridge and the task stream, which answers the
-  api's StartExecution. On AWS none of these is shared. Not met on this machine; to be judged again on a
-  quiet one.
-- **The SDK floor is not a floor here.** The same calls through the same adapters, from a process of
-  their own (unbundled, through tsx), came out slower than the api's own envelope \`duration\` before and
-  after (22 vs 14 ms p50 at 1 caller after), and from 32 callers they meet DynamoDB Local 32 at a time
-  where the api's at most 4 instances meet it 4 at a time (the rest wait for an instance, outside the
-  envelope). So the ≤ 1.3× budget passes trivially and the handler's own share of the time cannot be read
-  from these figures: the floor would need to run in an api-like instance, at the api's concurrency.
-- **HTTP answers under a burst are slower.** 200 restarts at once wait for local mode's 4 api instances
-  (last answer 10.2 s against 3.1 s when every request ran on one event loop): AWS would start an
-  instance per concurrent request, so this wait is local mode's, and the reason the envelope
-  \`duration\` (which excludes it) is the figure to compare.
-- **Round trips.** The api takes its task ids in blocks of 8 tasks' ids per instance
-  (functions/core/id-blocks.ts, functions/store/id-block-allocator.ts): the id counter's UpdateItem is
-  made once per block, not per request. Kept: ids unique, a refused request changes nothing (ids are taken
-  only once the host, lock and key checks pass), a failed start removes its task. Given up: ids in
-  creation order across instances (within an instance they increase), so a listing by id is newest
-  first only per instance. Overlapping the id allocation with the lookups instead would have cost "a
-  refused request changes nothing", and StartExecution cannot overlap the transaction without starting
-  executions for tasks that were never written.
-- **The api bundle** misses its budget by the same margin as before (re2js 147 KB for the SSM Agent's
-  RE2 semantics, the whole CloudWatch Logs client that a lazily imported module keeps, the OpenAPI
-  document that main has since moved to the consoleAssets function): not changed here.
-- **Memory.** Local mode no longer loads the handlers into its own process; each instance is a worker
-  thread of ~35–45 MB (young generation capped at 8 MB), at most 4 of the api and of
-  record-host-outcome, 3 of run-subtask, 2 or 1 of the others; the fleet's peak PSS stayed under its
-  budget.
-
-## What the benchmarks changed in the product
-
-- **Lambda bundles** (cold start): the functions validated their input with classic zod, imported
-  whole (444 KB of the api bundle's 928 KB). They now use \`zod/mini\` through functions/core/schema.ts,
-  which keeps classic zod's English messages, so every answer and error stays the same.
-- **Local SSM** (fleet, API under load): scripts were spawned on local mode's event loop, which Node blocks
-  until each child has exec'd; with 200 restarts at once the API's answers waited behind a thousand
-  spawns. Scripts now start, and their output is read and cleaned up, on a worker thread
-  (local/services/script-runner.ts); statuses, events, cancel, timeout and close behave as before.
-- **The minute sweep** (fleet): under a 200-host rollout, the sweep recorded a few commands "that
-  ended without their status event" whose events were only late (queued behind the rollout's work),
-  racing the callback. It now records a command itself only once it ended more than a minute ago
-  (\`ExecutionEndDateTime\`, \`STATUS_EVENT_GRACE_MS\` in functions/core/command-outcome.ts).
-- **Tracing** (cold start): Powertools Tracer, through the X-Ray SDK, added 15–35 ms to every
-  function's import. The functions now write their subsegments to Lambda's X-Ray daemon themselves
-  (functions/tracer.ts, the daemon's UDP protocol), at no import cost.
-
-## Reading the figures
-
-- A budget marked FAIL is explained in its part's section: what dominates it, what was changed, and,
-  where the budget cannot be met on this machine, the measurement that shows it and the figure proposed.
-- Local mode's figures are an upper bound for AWS's on everything but the network: on AWS the scripts
-  run on the hosts, DynamoDB is a managed service and each Lambda invocation has its own CPU.
-`;
+/** The sections after the parts': hand-written (the before/after of issues, what the benchmarks changed). */
+const APPENDIX = `\n${readFileSync(join(__dirname, 'appendix.md'), 'utf8')}`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
