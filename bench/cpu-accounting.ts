@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { dynamoDbLocalPid } from './process-memory.ts';
 
 /**
  * Where a part's CPU went, from Linux's scheduler statistics (/proc/…/schedstat): for each kind of
@@ -54,25 +55,6 @@ function processTime(pid: number): SchedTime {
     return ZERO;
   }
   return sum(tasks.flatMap((tid) => schedTime(`/proc/${pid}/task/${tid}/schedstat`) ?? []));
-}
-
-/** DynamoDB Local's JVM: the child of this process whose command line runs DynamoDBLocal. */
-function dynamoDbLocalPid(): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (
-        parent === process.pid &&
-        readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('DynamoDBLocal')
-      )
-        return Number(entry);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return undefined;
 }
 
 function machineJiffies(): { busy: number; total: number } {

@@ -139,7 +139,7 @@ function cpuSeconds(pid: number | 'self'): { own: number; children: number } {
 }
 
 /** DynamoDB Local's Java process among this process's descendants. */
-function javaDescendant(): number | undefined {
+export function dynamoDbLocalPid(): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
@@ -159,7 +159,7 @@ function javaDescendant(): number | undefined {
 
 /** CPU seconds used by local mode's parts since the call: this process, its reaped children (the scripts), Java. */
 export function cpuMeter(): () => Record<string, number> {
-  const java = javaDescendant();
+  const java = dynamoDbLocalPid();
   const before = { self: cpuSeconds('self'), java: java ? cpuSeconds(java).own : 0 };
   return () => {
     const now = cpuSeconds('self');

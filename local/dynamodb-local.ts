@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { BACKGROUND_NICE } from './cpu-priority.ts';
 import { freePort } from './free-port.ts';
+import { lowerPriorityOf } from './thread-priority.cjs';
 
 /** A running DynamoDB Local (Amazon's own, on the machine's Java). */
 export interface DynamoDbLocal {
@@ -92,12 +92,15 @@ function javaArguments(release: string, { port, path }: { port: number; path: st
   ];
 }
 
+/** How HotSpot names its JIT compiler threads ("C1 CompilerThread0", cut to 15 characters by Linux). */
+export const COMPILER_THREAD_NAME = /^C[12] CompilerThre/;
+
 /**
  * Runs the JVM's JIT compiler threads at the background's nice value. They compile DynamoDB Local's
  * hot code for minutes after start-up, and in a round of restarts with workflows they took as much CPU
  * as its request threads (BENCHMARKS.md, issue 15): at nice 0 beside the API's requests, whose calls
- * DynamoDB Local answers on its other threads. Linux only (threads named in /proc); elsewhere, or if
- * the system refuses, they keep the JVM's priority.
+ * DynamoDB Local answers on its other threads. Linux only (threads named in /proc); elsewhere they
+ * keep the JVM's priority.
  */
 function lowerCompilerThreads(pid: number): void {
   let threads: string[];
@@ -107,11 +110,12 @@ function lowerCompilerThreads(pid: number): void {
     return;
   }
   for (const thread of threads) {
+    let name: string;
     try {
-      const name = readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8');
-      if (/^C[12] CompilerThre/.test(name)) setPriority(Number(thread), BACKGROUND_NICE);
+      name = readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8');
     } catch {
-      // The thread ended, or the system refused: it keeps its priority.
+      continue; // The thread ended.
     }
+    if (COMPILER_THREAD_NAME.test(name)) lowerPriorityOf(Number(thread), BACKGROUND_NICE);
   }
 }

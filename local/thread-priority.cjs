@@ -14,16 +14,23 @@ function currentThreadId() {
 exports.currentThreadId = currentThreadId;
 
 /**
- * Sets the calling thread's nice value to `nice` unless it already runs at that or lower. Linux
- * only: a thread is named by its id, read from /proc/thread-self; elsewhere (or if the system
- * refuses) the thread keeps its process's priority.
+ * Sets thread `threadId`'s nice value to `nice` unless it already runs at that or lower; if the
+ * system refuses, the thread keeps its priority.
  */
-exports.lowerThreadPriority = function lowerThreadPriority(nice) {
-  const threadId = currentThreadId();
-  if (threadId === undefined) return;
+function lowerPriorityOf(threadId, nice) {
   try {
     if (getPriority(threadId) < nice) setPriority(threadId, nice);
   } catch {
-    // The system refused: the thread keeps its priority.
+    // The system refused (or the thread ended): the thread keeps its priority.
   }
+}
+exports.lowerPriorityOf = lowerPriorityOf;
+
+/**
+ * Lowers the calling thread's nice value to `nice` (lowerPriorityOf). Linux only: a thread is named
+ * by its id, read from /proc/thread-self; elsewhere the thread keeps its process's priority.
+ */
+exports.lowerThreadPriority = function lowerThreadPriority(nice) {
+  const threadId = currentThreadId();
+  if (threadId !== undefined) lowerPriorityOf(threadId, nice);
 };

@@ -284,16 +284,17 @@ export class TaskStore {
     index: number,
     attempt: number,
   ): Promise<{ task?: TaskRecord; attempt?: SubtaskAttempt }> {
-    const key = attemptKey(taskId, subtaskIdOf(taskId, index), attempt);
+    const subtaskId = subtaskIdOf(taskId, index);
+    const keys = { task: taskKey(taskId), attempt: attemptKey(taskId, subtaskId, attempt) };
     const items = (
-      await getItems(this.tableName, [toItem(taskKey(taskId)), toItem(key)], { consistentRead: true })
+      await getItems(this.tableName, [toItem(keys.task), toItem(keys.attempt)], { consistentRead: true })
     ).map((item) => unmarshall(item));
-    const taskItem = items.find((item) => item.sk === taskKey(taskId).sk);
-    const attemptItem = items.find((item) => item.sk === key.sk);
+    const taskItem = items.find((item) => item.sk === keys.task.sk);
+    const attemptItem = items.find((item) => item.sk === keys.attempt.sk);
     const task = taskItem ? fromTaskItem(taskItem) : undefined;
-    const subtask = task?.subtasks[index];
-    if (subtask && subtask.id !== subtaskIdOf(taskId, index))
-      return { task, attempt: await this.attempt(taskId, subtask.id, attempt) };
+    const stored = task?.subtasks[index];
+    if (stored && stored.id !== subtaskId)
+      return { task, attempt: await this.attempt(taskId, stored.id, attempt) };
     return { task, attempt: attemptItem ? fromAttemptItem(attemptItem) : undefined };
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKGROUND_NICE } from '../../local/cpu-priority.ts';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { COMPILER_THREAD_NAME, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb-local.ts';
 
 const started: DynamoDbLocal[] = [];
 const dirs: string[] = [];
@@ -41,7 +41,7 @@ describe('DynamoDB Local', () => {
     async () => {
       const dynamodb = await start();
       const all = threads(dynamodb.process.pid!);
-      const compilers = all.filter((thread) => /^C[12] CompilerThre/.test(thread.name));
+      const compilers = all.filter((thread) => COMPILER_THREAD_NAME.test(thread.name));
       expect(compilers.length).toBeGreaterThan(0);
       expect(compilers.map((thread) => thread.nice)).toEqual(compilers.map(() => BACKGROUND_NICE));
       const others = all.filter((thread) => !compilers.includes(thread));
