@@ -12,7 +12,8 @@ import { machineInfo, median, round } from './stats.ts';
 
 const REPO = join(__dirname, '..');
 const IMPORT_RUNS = 15;
-const API_BUNDLE_BUDGET_KB = 450;
+/** Issue 15: the api bundle may add at most this much to its SDK-only baseline (both minified). */
+const API_BUNDLE_OVER_BASELINE_KB = 80;
 const IMPORT_RATIO_BUDGET = 1.2;
 
 /**
@@ -244,19 +245,20 @@ export async function run(context: BenchContext): Promise<PartResult> {
         },
       );
       if (id === 'api') {
+        const budgetKb = round(base.bytes / 1024 + API_BUNDLE_OVER_BASELINE_KB);
         figures.push(
           {
             name: 'api bundle (minified)',
             value: round(fn.bytes / 1024),
             unit: 'KB',
-            budget: { max: API_BUNDLE_BUDGET_KB },
+            budget: { max: budgetKb },
           },
           { name: 'api SDK baseline bundle (minified)', value: round(base.bytes / 1024), unit: 'KB' },
         );
-        if (fn.bytes / 1024 > API_BUNDLE_BUDGET_KB) {
+        if (fn.bytes / 1024 > budgetKb) {
           const own = (fn.bytes - base.bytes) / 1024;
           findings.push(
-            `**Why the api bundle misses ${API_BUNDLE_BUDGET_KB} KB, and what is proposed.** Its SDK baseline alone — the names the function imports from ${[...imports.keys()].join(', ')}, bundled the same way — is ${round(base.bytes / 1024)} KB: each client brings its whole service's error classes and schemas (SSM's alone ~70 KB) and the default credential chain brings the STS/SSO clients. ${base.bytes / 1024 >= API_BUNDLE_BUDGET_KB ? 'That is already over the budget' : `That leaves ${round(API_BUNDLE_BUDGET_KB - base.bytes / 1024)} KB for everything else`}, while the rest takes ${round(own)} KB: ${beyondBaseline(fn.metafile, base.metafile)}. ${extraSdk(fn.metafile, base.metafile)}The budget cannot be met while the API function holds these clients (SSM serves the agent-status and cancel routes, CloudWatch Logs the full output of a subtask log). Proposed: api bundle ≤ its SDK baseline + 80 KB (${round(base.bytes / 1024 + 80)} KB today), which keeps the product's own share in check as the SDK changes.`,
+            `**Why the api bundle misses its budget (SDK baseline + ${API_BUNDLE_OVER_BASELINE_KB} KB = ${budgetKb} KB).** Its SDK baseline alone — the names the function imports from ${[...imports.keys()].join(', ')}, bundled the same way — is ${round(base.bytes / 1024)} KB; the rest takes ${round(own)} KB: ${beyondBaseline(fn.metafile, base.metafile)}. ${extraSdk(fn.metafile, base.metafile)}`,
           );
         }
       }

@@ -8,7 +8,10 @@ import { join } from 'node:path';
  * workflows running an API answer took ~8× as long as alone, waiting for CPU behind them
  * (BENCHMARKS.md, issue 15). At nice 10 that work gets the cores the API's instances, local mode's
  * endpoints and DynamoDB Local's request threads leave free; it is never starved, only served after
- * them.
+ * them. That holds only for work in local mode's own scheduling group: with the kernel's autogroup
+ * scheduling (sched_autogroup_enabled) each session is weighed as one, whatever its nice values, so
+ * the script runner starts scripts in a process group of local mode's session, as the SSM agent
+ * does, not in a session of their own (services/script-runner.ts).
  */
 export const BACKGROUND_NICE = 10;
 

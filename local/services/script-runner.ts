@@ -41,7 +41,12 @@ type WorkerMessage =
 
 /**
  * The worker writes each script to a temporary folder and spawns `bash` on it in a process group of
- * its own, reading stdout and stderr through pipes. As the SSM agent's Go `exec.Cmd.Wait` does, a
+ * its own, as the SSM agent does (Go's `SysProcAttr{Setpgid: true}`, agent/executers/executers_unix.go):
+ * a new group, not a new session, so the script stays in local mode's session and scheduling group
+ * and runs at the nice value given to it (cpu-priority.ts). Node's spawn can only make a new session
+ * (`detached`), so perl makes the group; without perl the script runs in a session of its own and,
+ * with the kernel's autogroup scheduling, as much as all of local mode together. Stdout and stderr
+ * are read through pipes. As the SSM agent's Go `exec.Cmd.Wait` does, a
  * run ends when the script has exited AND both pipes have closed ('close', not 'exit'), with no
  * bound but the execution timeout: a process the script started that still holds a pipe keeps the
  * command running. A stop SIGKILLs the group (the agent's timeout and cancel send nothing else) and
@@ -52,11 +57,21 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 // Scripts inherit the nice value of the thread that spawns them: this one's.
 require(workerData.threadPriorityModule).lowerThreadPriority(workerData.nice);
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const { join } = require('node:path');
 const { tmpdir } = require('node:os');
 const runs = new Map();
+// perl makes itself a process group leader, then execs bash in place: same pid, same session.
+const GROUP_LEADER_ARGS = ['-e', 'setpgrp(0, 0) or die "setpgrp: $!\\n"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\\n"'];
+const probe = workerData.groupLauncher
+  ? spawnSync(workerData.groupLauncher, ['-e', 'setpgrp(0, 0) or die; print $^X'], { encoding: 'utf8' })
+  : undefined;
+// Its absolute path: a script's env may have a PATH without it.
+const groupLauncher = probe && probe.status === 0 && probe.stdout ? probe.stdout : undefined;
+if (probe && !groupLauncher) {
+  console.warn(\`local SSM: no \${workerData.groupLauncher} to start scripts in a process group of this session, as the SSM agent does; they run in a session of their own (setsid)\`);
+}
 const text = (chunks) => Buffer.concat(chunks).toString('utf8');
 function start({ id, script, cwd, env, streamOutput }) {
   let dir, child;
@@ -64,7 +79,9 @@ function start({ id, script, cwd, env, streamOutput }) {
     dir = fs.mkdtempSync(join(tmpdir(), 'local-ssm-'));
     const scriptPath = join(dir, '_script.sh');
     fs.writeFileSync(scriptPath, script, { mode: 0o700 });
-    child = spawn('bash', [scriptPath], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+    child = groupLauncher
+      ? spawn(groupLauncher, [...GROUP_LEADER_ARGS, 'bash', scriptPath], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn('bash', [scriptPath], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   } catch (error) {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     parentPort.postMessage({ id, code: 1, signal: null, stdout: '', stderr: '', error: String(error && error.message || error) });
@@ -93,10 +110,14 @@ function start({ id, script, cwd, env, streamOutput }) {
 function stop(id) {
   const run = runs.get(id);
   if (!run) return;
-  try {
-    if (run.child.pid !== undefined) process.kill(-run.child.pid, 'SIGKILL');
-  } catch {
-    // The group is already gone.
+  const pid = run.child.pid;
+  if (pid !== undefined) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // No such group: it is gone, or perl has not made it yet (then nothing else is in it).
+      try { process.kill(pid, 'SIGKILL'); } catch {}
+    }
   }
   run.settle({ code: null, signal: 'SIGKILL', stopped: true });
 }
@@ -109,6 +130,9 @@ parentPort.on('message', (request) => (request.stop ? stop(request.id) : start(r
  * event loop — API, Step Functions and callbacks alike — for seconds (see BENCHMARKS.md).
  */
 export class ScriptRunner {
+  /** @param groupLauncher the perl that starts each script in a process group (none: a session of its own). */
+  constructor(private readonly groupLauncher: string | undefined = 'perl') {}
+
   private worker: Worker | undefined;
   private nextId = 0;
   private readonly runs = new Map<number, (exit: ScriptExit) => void>();
@@ -154,7 +178,11 @@ export class ScriptRunner {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { threadPriorityModule: THREAD_PRIORITY_MODULE, nice: BACKGROUND_NICE },
+      workerData: {
+        threadPriorityModule: THREAD_PRIORITY_MODULE,
+        nice: BACKGROUND_NICE,
+        groupLauncher: this.groupLauncher,
+      },
     });
     worker.unref();
     worker.on('message', (message: WorkerMessage) => {
