@@ -90,13 +90,18 @@ async function isolatedRound(bench: BenchSystem, connections: number): Promise<S
 }
 
 /**
- * The floor under the API alone: the same restarts' DynamoDB and Step Functions calls through the
- * product's adapters over bare SDK clients (bench/sdk-baseline-client.ts, a process of its own), from
- * as many callers, the hosts offline as in the API-alone round.
+ * The floor: the same restarts' DynamoDB and Step Functions calls through the product's adapters over
+ * bare SDK clients (bench/sdk-baseline-client.ts, a process of its own), from as many callers. Under
+ * the API alone: its hosts offline, as in the API-alone round. With workflows: a round's hosts online,
+ * so the calls' own executions run behind them as the measured round's do.
  */
-async function baselineRound(bench: BenchSystem, callers: number): Promise<BaselineResult> {
-  const hosts = bench.system.hosts.slice(0, ISOLATED_HOSTS);
-  for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
+async function baselineRound(
+  bench: BenchSystem,
+  callers: number,
+  withWorkflows = false,
+): Promise<BaselineResult> {
+  const hosts = bench.system.hosts.slice(0, withWorkflows ? BENCH_HOSTS : ISOLATED_HOSTS);
+  if (!withWorkflows) for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
   let result: BaselineResult;
   try {
     const request: BaselineRequest = { hostIds: hosts.map((host) => host.hostId), callers };
@@ -204,6 +209,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
   const isolatedRows: string[] = [];
   const findings: string[] = [];
   const baselineRows: string[] = [];
+  const floorRows: string[] = [];
   const cpuRows: string[] = [];
   for (const connections of CONCURRENCY) {
     context.log(`api: ${PING_REQUESTS} pings at ${connections} concurrent`);
@@ -286,7 +292,28 @@ export async function run(context: BenchContext): Promise<PartResult> {
     const baseP99 = percentile(baseline.ms, 99);
     const aloneP50 = percentile(isolated.duration, 50);
     const aloneP99 = percentile(isolated.duration, 99);
+    context.log(`api: ${BENCH_HOSTS} restarts' SDK calls from ${callers} callers, their workflows running`);
+    const busyBaseline = await baselineRound(bench, callers, true);
+    const busyP50 = percentile(busyBaseline.ms, 50);
+    const busyP99 = percentile(busyBaseline.ms, 99);
+    floorRows.push(
+      `| ${connections} | ${callers} | ${round(baseP50)} / ${round(baseP99)} | ${round(busyP50)} / ${round(busyP99)} | ${round(busyP50 / baseP50, 2)}× / ${round(busyP99 / baseP99, 2)}× | ${round(durationP50 / aloneP50, 2)}× / ${round(durationP99 / aloneP99, 2)}× | ${round(baseline.cpuMsPerRestart, 1)} / ${round(busyBaseline.cpuMsPerRestart, 1)} |`,
+    );
     figures.push(
+      { name: `restart SDK calls p50 ${at}, with workflows`, value: round(busyP50), unit: 'ms' },
+      { name: `restart SDK calls p99 ${at}, with workflows`, value: round(busyP99), unit: 'ms' },
+      { name: `SDK calls p50 ${at}, with workflows ÷ alone`, value: round(busyP50 / baseP50, 2), unit: '×' },
+      { name: `SDK calls p99 ${at}, with workflows ÷ alone`, value: round(busyP99 / baseP99, 2), unit: '×' },
+      {
+        name: `SDK floor's CPU per restart ${at}, alone`,
+        value: round(baseline.cpuMsPerRestart, 1),
+        unit: 'ms',
+      },
+      {
+        name: `SDK floor's CPU per restart ${at}, with workflows`,
+        value: round(busyBaseline.cpuMsPerRestart, 1),
+        unit: 'ms',
+      },
       { name: `restart SDK calls alone p50 ${at} (baseline)`, value: round(baseP50), unit: 'ms' },
       { name: `restart SDK calls alone p99 ${at} (baseline)`, value: round(baseP99), unit: 'ms' },
       {
@@ -404,6 +431,11 @@ none is expected.
   Its time is what DynamoDB Local and the local Step Functions take; the API alone's envelope
   \`duration\` over it is the handler's own code and its instance's waiting (reported as the
   handler's share).
+- **The floor with workflows**: then the same SDK calls for a whole round of ${BENCH_HOSTS} hosts, online,
+  from the same callers, so their executions run behind them as the measured round's workflows run
+  behind the API: how much slower DynamoDB Local and the local Step Functions answer those calls
+  with workflows running, with no function instance of the API in the way. The API's own ratio can
+  hardly be lower than this one.
 - **Ratios**: with workflows ÷ API alone (envelope \`duration\`, budget ≤ 1.5×) and API alone ÷ SDK baseline
   (p99 at 32, budget ≤ 1.3×).
 - **Restarts at once**: last, ${BENCH_HOSTS} restarts in one burst (${BENCH_HOSTS} connections, one host
@@ -430,6 +462,11 @@ ${isolatedRows.join('\n')}`,
 | clients | floor's callers (api instances in use) | SDK calls alone p50 / p99 (ms) | envelope duration p50 / p99, API alone (ms) | the handler's own time over the floor, p50 / p99 (ms) |
 | --- | --- | --- | --- | --- |
 ${baselineRows.join('\n')}`,
+      `The floor with workflows running behind it (the same bare SDK calls, their hosts online) against the API's own slowdown:
+
+| clients | floor's callers | SDK calls alone p50 / p99 (ms) | SDK calls with workflows p50 / p99 (ms) | SDK calls: with workflows ÷ alone, p50 / p99 | API envelope duration: with workflows ÷ alone, p50 / p99 | the floor's CPU per restart, alone / with workflows (ms, its whole process) |
+| --- | --- | --- | --- | --- | --- | --- |
+${floorRows.join('\n')}`,
       `Where the CPU went while the requests were answered (Linux scheduler statistics, /proc/…/schedstat:
 time a thread ran, and time it was ready but waited for a core; bench/cpu-accounting.ts):
 

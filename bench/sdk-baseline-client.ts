@@ -22,6 +22,8 @@ export interface BaselineResult {
   ms: number[];
   taskIds: number[];
   seconds: number;
+  /** CPU this process used per restart while measured (user + system, all its threads), ms. */
+  cpuMsPerRestart: number;
 }
 
 /** The api's own way to its ids, where it has one (blocks per instance), else the counter per request. */
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   const taskIds: number[] = [];
   const queue = [...request.hostIds];
   const startedAt = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: request.callers }, async () => {
       for (let hostId = queue.shift(); hostId !== undefined; hostId = queue.shift()) {
@@ -75,7 +78,13 @@ async function main(): Promise<void> {
       }
     }),
   );
-  const output: BaselineResult = { ms, taskIds, seconds: (performance.now() - startedAt) / 1000 };
+  const cpu = process.cpuUsage(cpuBefore);
+  const output: BaselineResult = {
+    ms,
+    taskIds,
+    seconds: (performance.now() - startedAt) / 1000,
+    cpuMsPerRestart: (cpu.user + cpu.system) / 1000 / Math.max(1, ms.length),
+  };
   process.stdout.write(`${JSON.stringify(output)}\n`);
 }
 
