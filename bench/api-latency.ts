@@ -101,7 +101,8 @@ async function baselineRound(
   withWorkflows = false,
 ): Promise<BaselineResult> {
   const hosts = bench.system.hosts.slice(0, withWorkflows ? BENCH_HOSTS : ISOLATED_HOSTS);
-  if (!withWorkflows) for (const host of hosts) bench.system.offlineInstances.add(host.instanceId);
+  const heldBack = withWorkflows ? [] : hosts;
+  for (const host of heldBack) bench.system.offlineInstances.add(host.instanceId);
   let result: BaselineResult;
   try {
     const request: BaselineRequest = { hostIds: hosts.map((host) => host.hostId), callers };
@@ -112,7 +113,7 @@ async function baselineRound(
     );
     result = JSON.parse(stdout) as BaselineResult;
   } finally {
-    for (const host of hosts) bench.system.offlineInstances.delete(host.instanceId);
+    for (const host of heldBack) bench.system.offlineInstances.delete(host.instanceId);
   }
   await bench.waitForEnd(result.taskIds);
   return result;

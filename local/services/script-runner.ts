@@ -64,10 +64,10 @@ const { tmpdir } = require('node:os');
 const runs = new Map();
 // perl makes itself a process group leader, then execs bash in place: same pid, same session.
 const GROUP_LEADER_ARGS = ['-e', 'setpgrp(0, 0) or die "setpgrp: $!\\n"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\\n"'];
-const probe = workerData.groupLauncher
-  ? spawnSync(workerData.groupLauncher, ['-e', 'setpgrp(0, 0) or die; print $^X'], { encoding: 'utf8' })
-  : undefined;
 // Its absolute path: a script's env may have a PATH without it.
+const probe = workerData.groupLauncher
+  ? spawnSync(workerData.groupLauncher, ['-e', 'print $^X'], { encoding: 'utf8' })
+  : undefined;
 const groupLauncher = probe && probe.status === 0 && probe.stdout ? probe.stdout : undefined;
 if (probe && !groupLauncher) {
   console.warn(\`local SSM: no \${workerData.groupLauncher} to start scripts in a process group of this session, as the SSM agent does; they run in a session of their own (setsid)\`);

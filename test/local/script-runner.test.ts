@@ -19,35 +19,30 @@ const threadNice = (taskDir: string) => Number(statFields(taskDir)[16]);
 const REPORT_GROUP = 'read -r stat < /proc/$$/stat; set -- ${stat##*) }; echo "$$ $3 $4"';
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 
-/** The processes whose command line is exactly these words. */
-function processesRunning(...words: string[]): number[] {
-  const wanted = `${words.join('\0')}\0`;
+/** The pids of the processes in /proc that match. */
+function processesWhere(matches: (pid: string) => boolean): number[] {
+  const safely = (pid: string) => {
+    try {
+      return matches(pid);
+    } catch {
+      return false; // It ended while being read.
+    }
+  };
   return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === wanted;
-      } catch {
-        return false;
-      }
-    })
+    .filter((name) => /^\d+$/.test(name) && safely(name))
     .map(Number);
 }
 
+/** The processes whose command line is exactly these words. */
+const processesRunning = (...words: string[]) =>
+  processesWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `${words.join('\0')}\0`);
+
 /** The live (not zombie) processes of a process group: this machine's init may not reap orphans. */
-function liveMembersOf(group: number): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        const fields = statFields(`/proc/${pid}`);
-        return fields[0] !== 'Z' && Number(fields[2]) === group;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+const liveMembersOf = (group: number) =>
+  processesWhere((pid) => {
+    const fields = statFields(`/proc/${pid}`);
+    return fields[0] !== 'Z' && Number(fields[2]) === group;
+  });
 
 describe.runIf(process.platform === 'linux')('ScriptRunner', () => {
   it('runs the demo hosts’ scripts at BACKGROUND_NICE, and leaves local mode’s own thread at its priority', async () => {
