@@ -388,7 +388,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
     figures.push(
       { name: 'api cold starts in local mode (instances started)', value: apiInstances.coldStarts, unit: '' },
       {
-        name: 'api cold start in local mode p50 (worker start to module loaded)',
+        name: 'api cold start in local mode p50 (instance start to module loaded)',
         value: round(percentile(apiInstances.coldStartMs, 50)),
         unit: 'ms',
       },

@@ -57,6 +57,16 @@ function processTime(pid: number): SchedTime {
   return sum(tasks.flatMap((tid) => schedTime(`/proc/${pid}/task/${tid}/schedstat`) ?? []));
 }
 
+/** An instance run as a child process: all its threads. */
+function childProcessTime(pid: number): SchedTime | undefined {
+  try {
+    readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  return processTime(pid);
+}
+
 function machineJiffies(): { busy: number; total: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
@@ -74,7 +84,7 @@ export function cpuSnapshot(apiThreadIds: readonly number[]): CpuSnapshot | unde
   return {
     api: new Map(
       apiThreadIds.flatMap((tid) => {
-        const time = schedTime(`/proc/self/task/${tid}/schedstat`);
+        const time = schedTime(`/proc/self/task/${tid}/schedstat`) ?? childProcessTime(tid);
         return time ? [[tid, time] as const] : [];
       }),
     ),

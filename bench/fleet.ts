@@ -243,7 +243,10 @@ export async function run(context: BenchContext): Promise<PartResult> {
 
   const ideal = waves * single;
   const scriptsCpu = rollout.cpu['scripts (SSM commands, reaped children)'] ?? 0;
-  const nodeCpu = rollout.cpu['node (local mode and benchmark)'] ?? 0;
+  // Local mode's Node: its own process and the function instances that run as child processes.
+  const nodeCpu =
+    (rollout.cpu['node (local mode and benchmark)'] ?? 0) +
+    (rollout.cpu['function instances (child processes)'] ?? 0);
   const javaCpu = rollout.cpu['DynamoDB Local (java)'] ?? 0;
   const callsPerHost = sum([...rollout.calls.calls.values()]) / BENCH_HOSTS;
   const figures: Figure[] = [

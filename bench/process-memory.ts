@@ -26,7 +26,7 @@ export interface MemorySampler {
 const SAMPLER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { rootPid, agentMarker, intervalMs, pssEvery } = workerData;
+const { rootPid, agentMarker, instanceMarker, intervalMs, pssEvery } = workerData;
 const pageBytes = 4096;
 const agents = new Map();
 const peak = { samples: 0, rssBytes: 0, rssByKind: {}, pssBytes: 0, pssByKind: {}, processesAtPeak: 0 };
@@ -51,7 +51,7 @@ function processes() {
   while (stack.length) {
     const pid = stack.pop();
     if (kinds.has(pid) || !info.has(pid)) continue;
-    kinds.set(pid, pid === rootPid ? 'node (local mode and benchmark)' : info.get(pid).name === 'java' ? 'DynamoDB Local (java)' : 'scripts and other children');
+    kinds.set(pid, pid === rootPid ? 'node (local mode and benchmark)' : info.get(pid).name === 'java' ? 'DynamoDB Local (java)' : (read('/proc/' + pid + '/cmdline') || '').includes(instanceMarker) ? 'function instances (child processes)' : 'scripts and other children');
     for (const child of children.get(pid) || []) stack.push(child);
   }
   for (const [pid, { start }] of info) {
@@ -106,6 +106,7 @@ export function sampleMemory(hostRoot: string, intervalMs = 250, pssEvery = 4): 
     workerData: {
       rootPid: process.pid,
       agentMarker: `OCP_DEMO_AGENT_HOME=${resolve(hostRoot)}/`,
+      instanceMarker: INSTANCE_PROCESS_MARKER,
       intervalMs,
       pssEvery,
     },
@@ -124,6 +125,38 @@ export function sampleMemory(hostRoot: string, intervalMs = 250, pssEvery = 4): 
 }
 
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/** In the command line of every function instance that runs as a child process (local/lambda-runtime). */
+const INSTANCE_PROCESS_MARKER = 'instance-runtime.mjs';
+
+/** The function instances running now as child processes of this one, by pid. */
+function instanceProcesses(): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^[0-9]+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) return [];
+      return readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(INSTANCE_PROCESS_MARKER)
+        ? [Number(entry)]
+        : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The CPU seconds of each live instance process. */
+function instancesCpu(): Map<number, number> {
+  return new Map(
+    instanceProcesses().flatMap((pid) => {
+      try {
+        return [[pid, cpuSeconds(pid).own] as const];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
 
 function cpuSeconds(pid: number | 'self'): { own: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -157,14 +190,25 @@ export function dynamoDbLocalPid(): number | undefined {
   return undefined;
 }
 
-/** CPU seconds used by local mode's parts since the call: this process, its reaped children (the scripts), Java. */
+/**
+ * CPU seconds used by local mode's parts since the call: this process, the function instances that
+ * run as child processes (an instance that ended meanwhile is among the reaped children), its reaped
+ * children (the scripts), Java.
+ */
 export function cpuMeter(): () => Record<string, number> {
   const java = dynamoDbLocalPid();
-  const before = { self: cpuSeconds('self'), java: java ? cpuSeconds(java).own : 0 };
+  const before = {
+    self: cpuSeconds('self'),
+    java: java ? cpuSeconds(java).own : 0,
+    instances: instancesCpu(),
+  };
   return () => {
     const now = cpuSeconds('self');
+    let instances = 0;
+    for (const [pid, seconds] of instancesCpu()) instances += seconds - (before.instances.get(pid) ?? 0);
     return {
       'node (local mode and benchmark)': now.own - before.self.own,
+      'function instances (child processes)': instances,
       'scripts (SSM commands, reaped children)': now.children - before.self.children,
       'DynamoDB Local (java)': java ? cpuSeconds(java).own - before.java : Number.NaN,
     };

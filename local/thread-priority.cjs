@@ -1,6 +1,6 @@
 // The calling thread's id, and lowering its CPU priority (local/cpu-priority.ts says why). Plain
 // CommonJS, so that local mode's workers load it without a TypeScript loader.
-const { readFileSync } = require('node:fs');
+const { readdirSync, readFileSync } = require('node:fs');
 const { getPriority, setPriority } = require('node:os');
 
 /** The calling thread's id in the system (Linux, from /proc/thread-self); undefined elsewhere. */
@@ -33,4 +33,18 @@ exports.lowerPriorityOf = lowerPriorityOf;
 exports.lowerThreadPriority = function lowerThreadPriority(nice) {
   const threadId = currentThreadId();
   if (threadId !== undefined) lowerPriorityOf(threadId, nice);
+};
+
+/**
+ * Lowers every thread of the calling process to `nice` (lowerPriorityOf), each named by its id in
+ * /proc/self/task; threads started later inherit it from the thread that starts them. Linux only.
+ */
+exports.lowerProcessPriority = function lowerProcessPriority(nice) {
+  let threads;
+  try {
+    threads = readdirSync('/proc/self/task');
+  } catch {
+    return;
+  }
+  for (const threadId of threads) lowerPriorityOf(Number(threadId), nice);
 };

@@ -2,3 +2,4 @@
 export function currentThreadId(): number | undefined;
 export function lowerPriorityOf(threadId: number, nice: number): void;
 export function lowerThreadPriority(nice: number): void;
+export function lowerProcessPriority(nice: number): void;

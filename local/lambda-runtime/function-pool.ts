@@ -4,7 +4,7 @@ import { FunctionInstance, type InstanceSpec } from './instance.ts';
 export interface PoolStats {
   /** Instances started so far: each one a cold start. */
   coldStarts: number;
-  /** Each cold start's time, worker start to module loaded (ms). */
+  /** Each cold start's time, instance start to module loaded (ms). */
   coldStartMs: number[];
   /** Instances alive now (warm, busy or starting). */
   instances: number;

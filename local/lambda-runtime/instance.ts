@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { FunctionError, type RuntimeErrorPayload, runtimeExited, timedOut } from './errors.ts';
-
-const WORKER_FILE = join(__dirname, 'instance-worker.mjs');
+import { FunctionError, runtimeExited, timedOut } from './errors.ts';
+import {
+  type InstanceChannel,
+  type InstanceMessage,
+  type Isolation,
+  openChannel,
+} from './instance-channel.ts';
 
 /** What every instance of one function runs with. */
 export interface InstanceSpec {
@@ -18,13 +20,9 @@ export interface InstanceSpec {
   memoryMb: number;
   /** The nice value the instance's thread runs at (local/cpu-priority.ts); none: its process's. */
   nice?: number;
+  /** Where the instance runs (instance-channel.ts); a worker thread unless told. */
+  isolation?: Isolation;
 }
-
-type WorkerMessage =
-  | { type: 'ready'; initMs: number; threadId?: number }
-  | { type: 'init-error'; error: RuntimeErrorPayload }
-  | { type: 'result'; requestId: string; payload: string }
-  | { type: 'error'; requestId: string; error: RuntimeErrorPayload };
 
 interface Pending {
   requestId: string;
@@ -34,16 +32,20 @@ interface Pending {
 }
 
 /**
- * One Lambda execution environment: a worker thread of its own (own module scope, heap and event
- * loop) that loads the function once and serves one invocation at a time. A timeout, an uncaught
- * error or a heap past the memory limit ends it; the pool starts a fresh one for the next invocation.
+ * One Lambda execution environment: a worker thread or a child process of its own (own module scope,
+ * heap and event loop) that loads the function once and serves one invocation at a time. A timeout,
+ * an uncaught error or a heap past the memory limit ends it; the pool starts a fresh one for the next
+ * invocation.
  */
 export class FunctionInstance {
-  /** Resolves with the init time (worker start to module loaded) once the instance can be invoked. */
+  /** Resolves with the init time (instance start to module loaded) once the instance can be invoked. */
   readonly ready: Promise<number>;
-  /** The system's id of the instance's thread once it is ready (Linux), so that its CPU time can be read in /proc. */
+  /**
+   * The system's id of the instance's thread once it is ready (Linux): a worker's own thread, or a
+   * child process's main thread, which is its pid. The benchmarks read its CPU time in /proc.
+   */
   threadId: number | undefined;
-  private readonly worker: Worker;
+  private readonly channel: InstanceChannel;
   private pending: Pending | undefined;
   private dead = false;
   private failInit: ((error: Error) => void) | undefined;
@@ -55,8 +57,8 @@ export class FunctionInstance {
     const started = performance.now();
     const logStreamName = `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
     const logGroupName = `/aws/lambda/${spec.functionName}`;
-    this.worker = new Worker(WORKER_FILE, {
-      workerData: {
+    this.channel = openChannel(spec.isolation ?? 'thread', {
+      runtimeData: {
         bundle: spec.bundle,
         functionName: spec.functionName,
         invokedFunctionArn: spec.functionArn,
@@ -73,14 +75,13 @@ export class FunctionInstance {
         AWS_LAMBDA_LOG_GROUP_NAME: logGroupName,
         AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
       },
-      // The young generation kept small: ~8 MB less per instance, at the cost of more frequent scavenges.
-      resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb, maxYoungGenerationSizeMb: 8 },
+      memoryMb: spec.memoryMb,
     });
     // An idle instance keeps no process alive; a busy one does, until its invocation ends.
-    this.worker.unref();
+    this.channel.keepAlive(false);
     this.ready = new Promise<number>((resolve, reject) => {
       this.failInit = reject;
-      this.worker.on('message', (message: WorkerMessage) => {
+      this.channel.onMessage((message) => {
         if (message.type === 'ready') {
           this.failInit = undefined;
           this.threadId = message.threadId;
@@ -89,26 +90,21 @@ export class FunctionInstance {
           this.failInit = undefined;
           this.end();
           reject(new FunctionError(message.error));
-        } else this.settle(message);
+        } else if (message.type === 'result' || message.type === 'error') this.settle(message);
       });
     });
     // An instance that never becomes ready rejects `ready`; nobody else need handle that rejection.
     this.ready.catch(() => undefined);
     // As Lambda's Node runtime: an error thrown outside the handler fails the invocation with that
     // error and ends the instance; a heap past the memory limit ends it as out of memory.
-    this.worker.on('error', (error: Error & { code?: string }) => {
+    this.channel.onEnd((end) =>
       this.fail((requestId) =>
-        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? runtimeExited(requestId, 'out of memory', true)
-          : new FunctionError({
-              errorType: error.name,
-              errorMessage: error.message,
-              trace: (error.stack ?? '').split('\n'),
-            }),
-      );
-    });
-    this.worker.on('exit', (code) =>
-      this.fail((requestId) => runtimeExited(requestId, `exit status ${code}`, false)),
+        end.kind === 'uncaught'
+          ? new FunctionError(end.error)
+          : end.kind === 'out-of-memory'
+            ? runtimeExited(requestId, 'out of memory', true)
+            : runtimeExited(requestId, end.reason, false),
+      ),
     );
   }
 
@@ -130,23 +126,23 @@ export class FunctionInstance {
         reject(timedOut(requestId, this.spec.timeoutSeconds));
       }, timeoutMs);
       this.pending = { requestId, resolve, reject, timer };
-      this.worker.ref();
-      this.worker.postMessage({ requestId, payload, deadline: Date.now() + timeoutMs });
+      this.channel.keepAlive(true);
+      this.channel.post({ requestId, payload, deadline: Date.now() + timeoutMs });
     });
   }
 
   /** Ends the instance (its current invocation, if any, fails as the runtime's exit). */
   async terminate(): Promise<void> {
     this.fail((requestId) => runtimeExited(requestId, 'the instance was shut down', false));
-    await this.worker.terminate();
+    await this.channel.terminate();
   }
 
-  private settle(message: Extract<WorkerMessage, { requestId: string }>): void {
+  private settle(message: Extract<InstanceMessage, { requestId: string }>): void {
     const pending = this.pending;
     if (!pending || pending.requestId !== message.requestId) return;
     this.pending = undefined;
     clearTimeout(pending.timer);
-    this.worker.unref();
+    this.channel.keepAlive(false);
     if (message.type === 'result') pending.resolve(message.payload);
     else pending.reject(new FunctionError(message.error));
   }
@@ -166,6 +162,6 @@ export class FunctionInstance {
   private end(): void {
     if (this.dead) return;
     this.dead = true;
-    void this.worker.terminate();
+    void this.channel.terminate();
   }
 }

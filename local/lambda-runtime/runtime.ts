@@ -5,7 +5,7 @@ import { FunctionPool, type PoolStats } from './function-pool.ts';
 
 /**
  * Most instances of each function local mode runs at once, unless LambdaRuntimeOptions says
- * otherwise: each is a worker thread of ~40 MB, so the limits follow how many invocations of the
+ * otherwise: each is a worker thread or a child process of ~40 MB, so the limits follow how many invocations of the
  * function overlap in local mode's own figures (the api under 32 clients, the fleet's health checks,
  * which wait for a status command), not AWS's. More invocations at once wait for a free instance;
  * AWS would start more, up to the account's concurrency, then throttle.
@@ -37,7 +37,11 @@ export interface LambdaRuntimeOptions {
    */
   environment: Record<string, string>;
   maxInstances?: Partial<Record<LambdaFunctionId, number>>;
-  /** The functions an HTTP request waits for: their instances keep local mode's CPU priority, the others run at BACKGROUND_NICE. */
+  /**
+   * The functions an HTTP request waits for: their instances run as child processes at local mode's
+   * CPU priority, the others as worker threads at BACKGROUND_NICE (README, "How local mode runs the
+   * functions", gives the measurements behind the split).
+   */
   interactiveFunctions?: readonly LambdaFunctionId[];
   /** Receives the cold-start lines. */
   log?: (line: string) => void;
@@ -70,7 +74,9 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
         environment: environmentOf(options.environment, settings.environment),
         timeoutSeconds: settings.timeoutSeconds,
         memoryMb: settings.memoryMb,
-        ...(options.interactiveFunctions?.includes(id) ? {} : { nice: BACKGROUND_NICE }),
+        ...(options.interactiveFunctions?.includes(id)
+          ? { isolation: 'process' as const }
+          : { nice: BACKGROUND_NICE, isolation: 'thread' as const }),
         maxInstances: options.maxInstances?.[id] ?? DEFAULT_MAX_INSTANCES[id] ?? MAX_INSTANCES_OTHERWISE,
         ...(options.log ? { log: options.log } : {}),
       });

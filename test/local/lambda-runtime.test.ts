@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -15,12 +16,17 @@ import {
 } from '../../local/services/step-functions-tasks.ts';
 
 const PROBE = join(__dirname, '..', 'fixtures', 'lambda', 'instance-probe.mjs');
+const HOST = join(__dirname, '..', 'fixtures', 'lambda', 'process-pool-host.ts');
 const BROKEN = join(__dirname, '..', 'fixtures', 'lambda', 'broken-init.mjs');
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:probe';
 
 const pools: FunctionPool[] = [];
-function pool(options: Partial<PoolOptions> = {}): FunctionPool {
+function pool(
+  options: Partial<PoolOptions> = {},
+  isolation: PoolOptions['isolation'] = 'thread',
+): FunctionPool {
   const created = new FunctionPool({
+    isolation,
     id: 'probe',
     functionName: 'probe',
     functionArn: ARN,
@@ -51,10 +57,12 @@ function failureOf(promise: Promise<unknown>): Promise<Error & { errorType?: str
 
 type Counted = { invocations: number; loadedAt: number; logStream: string };
 
-describe('function instances', () => {
+describe.each(['thread', 'process'] as const)('function instances (%s)', (isolation) => {
+  const instancePool = (options: Partial<PoolOptions> = {}) => pool(options, isolation);
+
   it('keep module scope per instance: two invocations at once run in two instances, a later one reuses a warm instance', async () => {
     const lines: string[] = [];
-    const probe = pool({ log: (line) => lines.push(line) });
+    const probe = instancePool({ log: (line) => lines.push(line) });
     const [first, second] = (await Promise.all([
       probe.invoke({ action: 'wait', ms: 200 }),
       probe.invoke({ action: 'wait', ms: 200 }),
@@ -75,8 +83,8 @@ describe('function instances', () => {
     'run at the nice value they are given, on their own thread only, and otherwise at their process’s',
     async () => {
       const processNice = getPriority();
-      const background = pool({ nice: Math.max(processNice, BACKGROUND_NICE) });
-      const interactive = pool();
+      const background = instancePool({ nice: Math.max(processNice, BACKGROUND_NICE) });
+      const interactive = instancePool();
       expect(await background.invoke({ action: 'nice' })).toBe(Math.max(processNice, BACKGROUND_NICE));
       expect(await interactive.invoke({ action: 'nice' })).toBe(processNice);
       // The thread's priority, not the process's: local mode's own event loop keeps its nice value.
@@ -85,7 +93,7 @@ describe('function instances', () => {
   );
 
   it.runIf(process.platform === 'linux')('name the system thread each live instance runs on', async () => {
-    const probe = pool();
+    const probe = instancePool();
     const threads = (await Promise.all([1, 2].map(() => probe.invoke({ action: 'thread' })))) as number[];
 
     expect(new Set(threads).size).toBe(2);
@@ -94,7 +102,7 @@ describe('function instances', () => {
   });
 
   it('queue invocations beyond the instance limit and serve them one at a time', async () => {
-    const probe = pool({ maxInstances: 1 });
+    const probe = instancePool({ maxInstances: 1 });
     const answers = (await Promise.all(
       [1, 2, 3].map(() => probe.invoke({ action: 'wait', ms: 50 })),
     )) as Counted[];
@@ -104,7 +112,7 @@ describe('function instances', () => {
   });
 
   it('pass the payload and the result as JSON, as Lambda does', async () => {
-    const probe = pool();
+    const probe = instancePool();
     const sent = { at: new Date('2026-01-02T03:04:05.000Z'), gone: undefined, list: [1, undefined] };
     expect(await probe.invoke({ action: 'echo', value: sent })).toEqual({
       at: '2026-01-02T03:04:05.000Z',
@@ -114,7 +122,7 @@ describe('function instances', () => {
   });
 
   it('give each instance the environment and context Lambda gives it', async () => {
-    const probe = pool({ functionName: 'ocp-probe', memoryMb: 192, timeoutSeconds: 7 });
+    const probe = instancePool({ functionName: 'ocp-probe', memoryMb: 192, timeoutSeconds: 7 });
     const seen = (await probe.invoke({ action: 'context' })) as {
       functionName: string;
       memoryLimitInMB: string;
@@ -131,7 +139,7 @@ describe('function instances', () => {
   });
 
   it('keep a handler error’s name, message and stack across the instance boundary', async () => {
-    const probe = pool();
+    const probe = instancePool();
     const failure = await failureOf(
       probe.invoke({ action: 'fail', name: 'HostBusy', message: 'host 3 is busy' }),
     );
@@ -143,7 +151,7 @@ describe('function instances', () => {
   });
 
   it('stop a handler past its timeout and report it as Lambda does; the next invocation gets a fresh instance', async () => {
-    const probe = pool({ timeoutSeconds: 1 });
+    const probe = instancePool({ timeoutSeconds: 1 });
     const before = (await probe.invoke({ action: 'count' })) as Counted;
     const started = Date.now();
     const failure = await failureOf(probe.invoke({ action: 'spin', ms: 60_000 }));
@@ -157,7 +165,7 @@ describe('function instances', () => {
   });
 
   it('end an instance whose heap passes the function’s memory', async () => {
-    const probe = pool({ memoryMb: 32 });
+    const probe = instancePool({ memoryMb: 32 });
     const failure = await failureOf(probe.invoke({ action: 'grow' }));
     expect(failure).toMatchObject({ name: 'Runtime.OutOfMemory' });
     expect(failure.message).toMatch(/Runtime exited with error: out of memory/);
@@ -165,7 +173,7 @@ describe('function instances', () => {
   });
 
   it('fail the invocation with an error thrown outside the handler, and replace the instance', async () => {
-    const probe = pool();
+    const probe = instancePool();
     const failure = await failureOf(probe.invoke({ action: 'crash' }));
     expect(failure).toMatchObject({ name: 'Error', message: 'thrown outside the handler' });
     expect(await probe.invoke({ action: 'echo', value: 1 })).toBe(1);
@@ -173,7 +181,7 @@ describe('function instances', () => {
   });
 
   it('fail every invocation of a module whose init throws with that error, trying the init again each time', async () => {
-    const broken = pool({ bundle: BROKEN });
+    const broken = instancePool({ bundle: BROKEN });
     for (let attempt = 0; attempt < 2; attempt++) {
       await expect(broken.invoke({})).rejects.toMatchObject({
         name: 'ConfigurationMissing',
@@ -184,11 +192,13 @@ describe('function instances', () => {
   });
 
   it('refuse an instance limit that is not a whole number ≥ 1', () => {
-    expect(() => pool({ maxInstances: 0 })).toThrow('probe: maxInstances must be a whole number ≥ 1, not 0');
+    expect(() => instancePool({ maxInstances: 0 })).toThrow(
+      'probe: maxInstances must be a whole number ≥ 1, not 0',
+    );
   });
 
   it('fail waiting and later invocations once stopped', async () => {
-    const probe = pool({ maxInstances: 1 });
+    const probe = instancePool({ maxInstances: 1 });
     const running = failureOf(probe.invoke({ action: 'hang' }));
     const waiting = failureOf(probe.invoke({ action: 'count' }));
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -197,6 +207,37 @@ describe('function instances', () => {
     expect(await running).toMatchObject({ name: 'Runtime.ExitError' });
     await expect(probe.invoke({ action: 'count' })).rejects.toThrow('probe: local mode is stopping');
   });
+});
+
+describe('function instances as child processes', () => {
+  it.runIf(process.platform === 'linux')(
+    'run in a process of their own, which ends with local mode however local mode ends',
+    async () => {
+      const host = spawn(process.execPath, ['--import', 'tsx', HOST], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const instancePid = Number(
+        await new Promise<string>((resolve, reject) => {
+          host.stdout.once('data', (chunk) => resolve(String(chunk)));
+          host.once('exit', (code) =>
+            reject(new Error(`the host exited (${code}) before its instance answered`)),
+          );
+        }),
+      );
+      expect(instancePid).toBeGreaterThan(0);
+      expect(instancePid).not.toBe(host.pid);
+      expect(existsSync(`/proc/${instancePid}`)).toBe(true);
+
+      host.kill('SIGKILL');
+      const deadline = Date.now() + 5_000;
+      // This machine's init may leave the ended process a zombie: gone, or state Z, is ended.
+      const ended = () =>
+        !existsSync(`/proc/${instancePid}`) ||
+        /^Z/.test(readFileSync(`/proc/${instancePid}/stat`, 'utf8').split(') ')[1] ?? '');
+      while (!ended() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(ended()).toBe(true);
+    },
+  );
 });
 
 describe('invocation paths through an instance', () => {

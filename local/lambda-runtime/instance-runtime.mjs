@@ -1,10 +1,11 @@
-// One Lambda instance of local mode (local/lambda-runtime/instance.ts): loads the function's bundle
-// once (the init phase of a cold start), then runs one invocation at a time, as Lambda's Node runtime
-// does. Plain JavaScript, so that it runs without a TypeScript loader in any host process.
+// One Lambda instance of local mode (local/lambda-runtime/instance.ts), as a worker thread or a child
+// process (instance-channel.ts): loads the function's bundle once (the init phase of a cold start),
+// then runs one invocation at a time, as Lambda's Node runtime does. Plain JavaScript, so that it
+// runs without a TypeScript loader.
 
 import { pathToFileURL } from 'node:url';
-import { parentPort, workerData } from 'node:worker_threads';
-import { currentThreadId, lowerThreadPriority } from '../thread-priority.cjs';
+import { workerData as threadData, parentPort as workerPort } from 'node:worker_threads';
+import { currentThreadId, lowerProcessPriority, lowerThreadPriority } from '../thread-priority.cjs';
 
 // The stack sets NODE_OPTIONS=--enable-source-maps: stack traces point into the TypeScript sources.
 process.setSourceMapsEnabled(true);
@@ -26,8 +27,26 @@ function runtimeError(error) {
   return { errorType: 'Error', errorMessage: String(error), trace: [] };
 }
 
+// A worker thread gets its settings as workerData; a child process as its one argument.
+const inProcess = workerPort === null;
+const workerData = inProcess ? JSON.parse(process.argv[2]) : threadData;
+const parentPort = inProcess
+  ? { postMessage: (message) => process.send(message), on: (event, listener) => process.on(event, listener) }
+  : workerPort;
 const { bundle, functionName, memoryMb, nice, logGroupName, logStreamName, invokedFunctionArn } = workerData;
-if (nice !== undefined) lowerThreadPriority(nice);
+if (inProcess) {
+  // As a worker's `error` event does: the error thrown outside the handler reaches local mode, which
+  // fails the invocation with it; then the instance ends, as Lambda's runtime ends it.
+  process.on('uncaughtException', (error) => {
+    process.send({ type: 'uncaught', error: runtimeError(error) }, () => process.exit(1));
+  });
+  // Local mode ends its instances itself: Ctrl-C reaches the whole process group, this process too.
+  process.on('SIGINT', () => undefined);
+  // Local mode gone, however it ended: nothing is left running.
+  process.on('disconnect', () => process.exit(0));
+  // Every thread of the process, V8's GC helpers too, which in a worker are local mode's.
+  if (nice !== undefined) lowerProcessPriority(nice);
+} else if (nice !== undefined) lowerThreadPriority(nice);
 let handler;
 const started = performance.now();
 try {
