@@ -2,15 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dynamoDbLocalPid } from './process-memory.ts';
 
 /**
- * Where a part's CPU went, from Linux's scheduler statistics (/proc/…/schedstat): for each kind of
- * thread, the time it ran and the time it was ready to run but waited for a core. Elsewhere every
+ * Where a part's CPU went, from Linux's scheduler statistics: for each kind of thread, the time it
+ * ran and the time it was ready to run but waited for a core (/proc/…/schedstat). Elsewhere every
  * figure is undefined.
  */
 export interface CpuSnapshot {
-  /** The api instances' threads, by thread id. */
+  /** The api instances, by the id of each one's thread (a child process's: its pid). */
   api: Map<number, SchedTime>;
   mainThread: SchedTime;
-  dynamoDbLocal: SchedTime;
+  dynamoDbLocal: ProcessTime;
   /** Busy and total jiffies of the whole machine (/proc/stat). */
   machine: { busy: number; total: number };
 }
@@ -18,6 +18,12 @@ export interface CpuSnapshot {
 interface SchedTime {
   runMs: number;
   waitMs: number;
+}
+
+/** A whole process: the CPU of all its threads, ended ones too, and the wait of each live thread. */
+interface ProcessTime {
+  runMs: number;
+  waitByThread: Map<number, number>;
 }
 
 /** CPU use between two snapshots. */
@@ -30,6 +36,7 @@ export interface CpuUse {
 }
 
 const ZERO: SchedTime = { runMs: 0, waitMs: 0 };
+const CLOCK_TICK_MS = 10;
 
 function schedTime(path: string): SchedTime | undefined {
   try {
@@ -46,25 +53,48 @@ const sum = (times: Iterable<SchedTime>): SchedTime => {
   return total;
 };
 
-/** Every thread of a process (all of DynamoDB Local's JVM). */
-function processTime(pid: number): SchedTime {
-  let tasks: string[];
+/** utime + stime of /proc/<pid>/stat, which keeps the time of threads that have ended. */
+function processCpuMs(pid: number): number | undefined {
   try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return ZERO;
-  }
-  return sum(tasks.flatMap((tid) => schedTime(`/proc/${pid}/task/${tid}/schedstat`) ?? []));
-}
-
-/** An instance run as a child process: all its threads. */
-function childProcessTime(pid: number): SchedTime | undefined {
-  try {
-    readdirSync(`/proc/${pid}/task`);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
   } catch {
     return undefined;
   }
-  return processTime(pid);
+}
+
+function processTime(pid: number): ProcessTime | undefined {
+  const runMs = processCpuMs(pid);
+  if (runMs === undefined) return undefined;
+  let threads: string[] = [];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // Ended meanwhile: no thread left to wait.
+  }
+  return {
+    runMs,
+    waitByThread: new Map(
+      threads.flatMap((tid) => {
+        const time = schedTime(`/proc/${pid}/task/${tid}/schedstat`);
+        return time ? [[Number(tid), time.waitMs] as const] : [];
+      }),
+    ),
+  };
+}
+
+/**
+ * An api instance: a worker thread of this process (its own thread's time), or a child process
+ * (the CPU of all its threads, V8's GC helpers too, and the wait of its main thread, which runs the
+ * handler: a helper waiting for a core does not hold a request up as the main thread does).
+ */
+function instanceTime(threadId: number): SchedTime | undefined {
+  const thread = schedTime(`/proc/self/task/${threadId}/schedstat`);
+  if (thread) return thread;
+  const runMs = processCpuMs(threadId);
+  const main = schedTime(`/proc/${threadId}/task/${threadId}/schedstat`);
+  return runMs === undefined || !main ? undefined : { runMs, waitMs: main.waitMs };
 }
 
 function machineJiffies(): { busy: number; total: number } {
@@ -84,12 +114,15 @@ export function cpuSnapshot(apiThreadIds: readonly number[]): CpuSnapshot | unde
   return {
     api: new Map(
       apiThreadIds.flatMap((tid) => {
-        const time = schedTime(`/proc/self/task/${tid}/schedstat`) ?? childProcessTime(tid);
+        const time = instanceTime(tid);
         return time ? [[tid, time] as const] : [];
       }),
     ),
     mainThread: main,
-    dynamoDbLocal: pid === undefined ? ZERO : processTime(pid),
+    dynamoDbLocal: (pid === undefined ? undefined : processTime(pid)) ?? {
+      runMs: 0,
+      waitByThread: new Map(),
+    },
     machine: machineJiffies(),
   };
 }
@@ -99,12 +132,19 @@ const minus = (after: SchedTime, before: SchedTime): SchedTime => ({
   waitMs: after.waitMs - before.waitMs,
 });
 
+/** A thread started meanwhile waits from zero; one that ended meanwhile takes its wait with it. */
+function processUse(after: ProcessTime, before: ProcessTime): SchedTime {
+  let waitMs = 0;
+  for (const [tid, wait] of after.waitByThread) waitMs += wait - (before.waitByThread.get(tid) ?? 0);
+  return { runMs: after.runMs - before.runMs, waitMs };
+}
+
 /** What ran between two snapshots; an api instance started meanwhile counts from zero. */
 export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   return {
     api: sum([...after.api].map(([tid, time]) => minus(time, before.api.get(tid) ?? ZERO))),
     mainThread: minus(after.mainThread, before.mainThread),
-    dynamoDbLocal: minus(after.dynamoDbLocal, before.dynamoDbLocal),
+    dynamoDbLocal: processUse(after.dynamoDbLocal, before.dynamoDbLocal),
     machineBusy:
       (100 * (after.machine.busy - before.machine.busy)) /
       Math.max(1, after.machine.total - before.machine.total),

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { cpuSnapshot, cpuUse } from '../../bench/cpu-accounting.ts';
@@ -36,6 +37,36 @@ describe.runIf(process.platform === 'linux')('the benchmarks’ CPU accounting',
       expect(unnamed.api).toEqual({ runMs: 0, waitMs: 0 });
     } finally {
       await worker.terminate();
+    }
+  });
+
+  it('counts a child-process instance’s CPU by its pid, all its threads together', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `process.on('message', (ms) => { const end = performance.now() + ms; while (performance.now() < end) Math.sqrt(Math.random()); process.send('spun'); });
+         process.send('ready');`,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
+    try {
+      const next = () => new Promise<unknown>((resolve) => child.once('message', resolve));
+      await next();
+      const pid = child.pid!;
+      const before = cpuSnapshot([pid])!;
+      const spun = next();
+      child.send(300);
+      await spun;
+      const after = cpuSnapshot([pid])!;
+
+      const use = cpuUse(before, after);
+      // /proc/<pid>/stat counts in clock ticks of 10 ms.
+      expect(use.api.runMs).toBeGreaterThanOrEqual(250);
+      expect(use.api.waitMs).toBeGreaterThanOrEqual(0);
+      expect(cpuUse(before, cpuSnapshot([])!).api).toEqual({ runMs: 0, waitMs: 0 });
+    } finally {
+      child.kill();
     }
   });
 });
