@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dynamoDbLocalPid } from './process-memory.ts';
+import { cpuSeconds, dynamoDbLocalPid } from './process-memory.ts';
 
 /**
  * Where a part's CPU went, from Linux's scheduler statistics: for each kind of thread, the time it
@@ -36,7 +36,6 @@ export interface CpuUse {
 }
 
 const ZERO: SchedTime = { runMs: 0, waitMs: 0 };
-const CLOCK_TICK_MS = 10;
 
 function schedTime(path: string): SchedTime | undefined {
   try {
@@ -53,12 +52,10 @@ const sum = (times: Iterable<SchedTime>): SchedTime => {
   return total;
 };
 
-/** utime + stime of /proc/<pid>/stat, which keeps the time of threads that have ended. */
+/** All the CPU of a process, its ended threads' too. */
 function processCpuMs(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+    return cpuSeconds(pid).own * 1000;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { INSTANCE_PROCESS_MARKER } from '../local/lambda-runtime/instance-channel.ts';
 
 /** Peak memory of local mode's processes while sampled. */
 export interface MemoryPeak {
@@ -126,9 +127,6 @@ export function sampleMemory(hostRoot: string, intervalMs = 250, pssEvery = 4): 
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** In the command line of every function instance that runs as a child process (local/lambda-runtime). */
-const INSTANCE_PROCESS_MARKER = 'instance-runtime.mjs';
-
 /** The function instances running now as child processes of this one, by pid. */
 function instanceProcesses(): number[] {
   return readdirSync('/proc').flatMap((entry) => {
@@ -158,7 +156,8 @@ function instancesCpu(): Map<number, number> {
   );
 }
 
-function cpuSeconds(pid: number | 'self'): { own: number; children: number } {
+/** utime + stime of /proc/<pid>/stat (the time of ended threads included), and of its reaped children. */
+export function cpuSeconds(pid: number | 'self'): { own: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = stat
     .slice(stat.lastIndexOf(')') + 2)

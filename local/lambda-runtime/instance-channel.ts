@@ -1,10 +1,12 @@
 import { fork } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RuntimeErrorPayload } from './errors.ts';
 
 /** The code every instance runs, as a worker thread or as a child process. */
 const RUNTIME_FILE = join(__dirname, 'instance-runtime.mjs');
+/** In the command line of every instance that runs as a child process (the benchmarks find them by it). */
+export const INSTANCE_PROCESS_MARKER = basename(RUNTIME_FILE);
 
 /**
  * Where an instance runs: a worker thread of local mode's process, or a child process of its own,
@@ -45,6 +47,16 @@ export interface InstanceChannel {
   terminate(): Promise<void>;
 }
 
+/** `listener` at most once, and never after `terminate` (`terminated()` true). */
+function endOnce(listener: (end: InstanceEnd) => void, terminated: () => boolean) {
+  let ended = false;
+  return (end: InstanceEnd) => {
+    if (ended || terminated()) return;
+    ended = true;
+    listener(end);
+  };
+}
+
 export function openChannel(isolation: Isolation, settings: InstanceSettings): InstanceChannel {
   return isolation === 'process' ? processChannel(settings) : threadChannel(settings);
 }
@@ -60,9 +72,9 @@ function threadChannel({ runtimeData, env, memoryMb }: InstanceSettings): Instan
   return {
     onMessage: (listener) => worker.on('message', listener),
     onEnd: (listener) => {
+      const end = endOnce(listener, () => terminated);
       worker.on('error', (error: Error & { code?: string }) => {
-        if (terminated) return;
-        listener(
+        end(
           error.code === 'ERR_WORKER_OUT_OF_MEMORY'
             ? { kind: 'out-of-memory' }
             : {
@@ -75,9 +87,7 @@ function threadChannel({ runtimeData, env, memoryMb }: InstanceSettings): Instan
               },
         );
       });
-      worker.on('exit', (code) => {
-        if (!terminated) listener({ kind: 'exit', reason: `exit status ${code}` });
-      });
+      worker.on('exit', (code) => end({ kind: 'exit', reason: `exit status ${code}` }));
     },
     post: (message) => worker.postMessage(message),
     keepAlive: (busy) => (busy ? worker.ref() : worker.unref()),
@@ -111,12 +121,7 @@ function processChannel({ runtimeData, env, memoryMb }: InstanceSettings): Insta
         else listener(message);
       }),
     onEnd: (listener) => {
-      let ended = false;
-      const end = (how: InstanceEnd) => {
-        if (ended || terminated) return;
-        ended = true;
-        listener(how);
-      };
+      const end = endOnce(listener, () => terminated);
       // A spawn that fails (no such executable, too many processes) ends the instance too.
       child.on('error', (error) => end({ kind: 'exit', reason: error.message }));
       child.on('close', (code, signal) => {

@@ -5,10 +5,10 @@ import { FunctionPool, type PoolStats } from './function-pool.ts';
 
 /**
  * Most instances of each function local mode runs at once, unless LambdaRuntimeOptions says
- * otherwise: each is a worker thread or a child process of ~40 MB, so the limits follow how many invocations of the
- * function overlap in local mode's own figures (the api under 32 clients, the fleet's health checks,
- * which wait for a status command), not AWS's. More invocations at once wait for a free instance;
- * AWS would start more, up to the account's concurrency, then throttle.
+ * otherwise: each is a worker thread or a child process of ~40 MB, so the limits follow how many
+ * invocations of the function overlap in local mode's own figures (the api under 32 clients, the
+ * fleet's health checks, which wait for a status command), not AWS's. More invocations at once wait
+ * for a free instance; AWS would start more, up to the account's concurrency, then throttle.
  */
 export const DEFAULT_MAX_INSTANCES: Record<string, number> = {
   api: 4,
