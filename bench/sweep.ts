@@ -12,7 +12,7 @@ import { finishTask } from '../functions/core/task-progress.ts';
 import { ocpTimestamp } from '../functions/core/time.ts';
 import { TASK_TABLE } from '../functions/store/table-schema.ts';
 import { toListEntry, toTaskItem } from '../functions/store/task-item.ts';
-import { TaskStore } from '../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../functions/store/workflow-task-store.ts';
 import { type SweepResult, sweepRunningTasks } from '../functions/use-cases/sweep-running-tasks.ts';
 import { ensureTables } from '../local/tables.ts';
 import type { BenchContext } from './context.ts';
@@ -50,7 +50,7 @@ type Count = ReturnType<typeof countCalls>['count'];
 
 /** One sweep of a table, with the DynamoDB calls and read units it made. */
 async function countedSweep(
-  store: TaskStore,
+  store: WorkflowTaskStore,
   outputLogGroup: string,
 ): Promise<{ ms: number; count: Count; stepFunctions: Count }> {
   const counter = countCalls(dynamodb, 'sweep');
@@ -79,7 +79,7 @@ async function countedSweep(
  * What the sweep read before to find the running tasks: the RUNNING listing as it was then, every task's
  * list entry read and filtered on read (today's listing answers from counters, so it is not used here).
  */
-async function countedListing(store: TaskStore): Promise<Round['listing']> {
+async function countedListing(store: WorkflowTaskStore): Promise<Round['listing']> {
   const counter = countCalls(dynamodb, 'listing');
   const started = performance.now();
   try {
@@ -128,7 +128,7 @@ async function finishedRestart(bench: BenchSystem): Promise<TaskRecord> {
   const { status, body } = await bench.restart(BENCH_HOSTS);
   if (status !== 200 || !body.data) throw new Error(`Restart of host ${BENCH_HOSTS} answered ${status}`);
   await bench.waitForEnd([body.data.id], 60_000);
-  const task = await new TaskStore(bench.system.tables.taskTable).getTask(body.data.id);
+  const task = await new WorkflowTaskStore(bench.system.tables.taskTable).getTask(body.data.id);
   if (task?.status !== 'SUCCESSFUL') throw new Error(`Task ${body.data.id} ended ${task?.status}`);
   return task;
 }
@@ -148,7 +148,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
   });
   const names = { empty: tables('empty'), full: tables('full') };
   const executionPrefix = bench.system.stateMachineArn.replace(':stateMachine:', ':execution:');
-  const newTask = async (store: TaskStore, hostId: number, finished = false): Promise<TaskRecord> => {
+  const newTask = async (store: WorkflowTaskStore, hostId: number, finished = false): Promise<TaskRecord> => {
     const firstId = await store.allocateIds(6);
     const task = newRestartTask({
       firstId,
@@ -185,7 +185,10 @@ export async function run(context: BenchContext): Promise<PartResult> {
   let fillSeconds: number;
   let endedItemBytes: number;
   try {
-    const stores = { empty: new TaskStore(names.empty.taskTable), full: new TaskStore(names.full.taskTable) };
+    const stores = {
+      empty: new WorkflowTaskStore(names.empty.taskTable),
+      full: new WorkflowTaskStore(names.full.taskTable),
+    };
     for (const which of ['empty', 'full'] as const) {
       await ensureTables(dynamodb, names[which]);
       for (let hostId = 1; hostId <= RUNNING_TASKS; hostId++) await newTask(stores[which], hostId);

@@ -2,14 +2,14 @@ import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { type Admission, admitHost } from '#use-cases/batch-rollout';
 import { AdmitHostEvent } from './batch-step-events.ts';
 import { loggedInvocation, logger } from './logger.ts';
 import { hostTableName, stateMachineArn, taskTableName } from './runtime-config.ts';
 
 const deps = {
-  tasks: new TaskStore(taskTableName()),
+  tasks: new WorkflowTaskStore(taskTableName()),
   batches: new BatchStore(taskTableName()),
   hosts: new HostRegistry(hostTableName()),
   workflow: new StepFunctionsWorkflow(),

@@ -2,12 +2,12 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import type { CommandStatusDetail } from '#core/event-patterns';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { recordCommandOutcome } from '#use-cases/record-command-outcome';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
 
-const tasks = new TaskStore(taskTableName());
+const tasks = new WorkflowTaskStore(taskTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
 

@@ -5,7 +5,7 @@ import { EXECUTION_STATUS_EVENT } from '#core/event-patterns';
 import * as z from '#core/schema';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { type FinishBatchEvent as FinishBatchInput, finishBatch } from '#use-cases/batch-rollout';
 import { FinishBatchEvent } from './batch-step-events.ts';
 import { ExecutionStatusDetail } from './execution-status-event.ts';
@@ -13,7 +13,7 @@ import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, hostTableName, stateMachineArn, taskTableName } from './runtime-config.ts';
 
 const ports = {
-  tasks: new TaskStore(taskTableName()),
+  tasks: new WorkflowTaskStore(taskTableName()),
   batches: new BatchStore(taskTableName()),
   hosts: new HostRegistry(hostTableName()),
   workflow: new StepFunctionsWorkflow(),

@@ -2,7 +2,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { SsmHostCommands } from '#aws/ssm-host-commands';
 import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import * as z from '#core/schema';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { endTask } from '#use-cases/end-task';
 import { ExecutionStatusDetail } from './execution-status-event.ts';
 import { appendTaskKeys, loggedInvocation, logger } from './logger.ts';
@@ -13,7 +13,7 @@ const ExecutionInput = z.object({
   instanceId: z.optional(z.string()),
 });
 
-const tasks = new TaskStore(taskTableName());
+const tasks = new WorkflowTaskStore(taskTableName());
 const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
 
 /**

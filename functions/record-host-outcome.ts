@@ -3,7 +3,7 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import type { BatchHostStatus } from '#core/batch-task';
 import { BatchStore } from '#store/batch-store';
 import { HostRegistry } from '#store/host-registry';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { recordHostOutcome } from '#use-cases/batch-rollout';
 import { RecordHostOutcomeEvent } from './batch-step-events.ts';
 import { loggedInvocation, logger } from './logger.ts';
@@ -16,7 +16,7 @@ import {
 } from './runtime-config.ts';
 
 const ports = {
-  tasks: new TaskStore(taskTableName()),
+  tasks: new WorkflowTaskStore(taskTableName()),
   batches: new BatchStore(taskTableName()),
   hosts: new HostRegistry(hostTableName()),
   workflow: new StepFunctionsWorkflow(),

@@ -7,7 +7,8 @@ import * as z from '#core/schema';
 import { subtaskAt } from '#core/subtasks';
 import type { SubtaskAttempt } from '#core/task';
 import { startAttempt } from '#core/task-progress';
-import { StaleRecord, TaskStore } from '#store/task-store';
+import { StaleRecord } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { InstanceNotCommandable } from '#use-cases/ports';
 import { appendTaskKeys, loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, documentFor, taskTableName } from './runtime-config.ts';
@@ -37,7 +38,7 @@ class CommandNotDelivered extends Error {
   override readonly name = 'CommandNotDelivered';
 }
 
-const tasks = new TaskStore(taskTableName());
+const tasks = new WorkflowTaskStore(taskTableName());
 const workflow = new StepFunctionsWorkflow();
 const hostCommands = new SsmHostCommands();
 

@@ -3,7 +3,7 @@ import { StepFunctionsWorkflow } from '#aws/step-functions-workflow';
 import { STATUS_EVENT_GRACE_MS } from '#core/command-outcome';
 import { HANDOVER_GRACE_MS } from '#core/execution-sweep';
 import * as z from '#core/schema';
-import { TaskStore } from '#store/task-store';
+import { WorkflowTaskStore } from '#store/workflow-task-store';
 import { type SweepResult, sweepRunningTasks } from '#use-cases/sweep-running-tasks';
 import { loggedInvocation, logger } from './logger.ts';
 import { commandOutputLogGroup, taskTableName } from './runtime-config.ts';
@@ -20,7 +20,7 @@ const SweepInput = z.nullish(
   }),
 );
 
-const tasks = new TaskStore(taskTableName());
+const tasks = new WorkflowTaskStore(taskTableName());
 const ports = { workflow: new StepFunctionsWorkflow(), hostCommands: new SsmHostCommands() };
 
 /**

@@ -144,7 +144,7 @@ export function demoControl(stateDir: string, fleet: DemoFleet) {
 
 export type DemoControl = ReturnType<typeof demoControl>;
 
-function parse<T>(schema: z.ZodMiniType<T>, body: unknown): T {
+function parse<T>(schema: z.Schema<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];

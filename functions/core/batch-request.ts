@@ -62,7 +62,7 @@ interface LimitRule {
 const CONCURRENCY: LimitRule = { minCount: 1, percent: CONCURRENCY_PERCENT, minPercent: 1 };
 const ERRORS: LimitRule = { minCount: 0, percent: ERRORS_PERCENT, minPercent: 0 };
 
-const unknownFields = (allowed: readonly string[]) => (issue: z.core.$ZodRawIssue) => {
+const unknownFields = (allowed: readonly string[]) => (issue: z.RawIssue) => {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => JSON.stringify(key)).join(', ');
     return `has unknown field${issue.keys.length === 1 ? '' : 's'} ${keys} (allowed: ${allowed.join(', ')})`;

@@ -1,11 +1,11 @@
 import { InvalidArgument } from '#core/errors';
-import type { ZodMiniType } from '#core/schema';
+import type { Schema } from '#core/schema';
 
 /** Parses an optional JSON body against a schema; an absent body is `{}`. */
 export function parseJsonBody<T>(
   body: string | undefined,
   isBase64Encoded: boolean | undefined,
-  schema: ZodMiniType<T>,
+  schema: Schema<T>,
 ): T {
   const text = body && isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : (body ?? '');
   let value: unknown = {};

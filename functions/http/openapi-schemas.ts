@@ -96,7 +96,7 @@ const RolloutSettings = z.strictObject({
   asked: z.strictObject({ maxConcurrency: z.string(), maxErrors: z.string() }),
 });
 
-const batchContext = <ListMap extends z.ZodMiniType>(listMap: ListMap) =>
+const batchContext = <ListMap extends z.Schema>(listMap: ListMap) =>
   z.strictObject({
     listMap,
     parallel: z.boolean(),
@@ -207,7 +207,7 @@ const envelopeFields = {
 };
 
 /** The OCP envelope of a successful answer, with the route's `data`. */
-export const successEnvelope = <Data extends z.ZodMiniType>(data: Data) =>
+export const successEnvelope = <Data extends z.Schema>(data: Data) =>
   z.strictObject({ data, successful: z.literal(true), ...envelopeFields, status: z.int() });
 
 /** The OCP envelope of every refusal and failure (envelope.ts, errorEnvelope). */

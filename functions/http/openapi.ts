@@ -4,6 +4,8 @@
  * `npm run generate:openapi` writes it to openapi.json; the api function serves that file and never
  * imports this one.
  */
+
+import * as zod from 'zod/mini';
 import { BatchRequestBody } from '#core/batch-request';
 import { INTERNAL_ERROR } from '#core/envelope';
 import type { Permission } from '#core/identity';
@@ -14,6 +16,7 @@ import { RestartBody } from '#http/restart-body';
 import { API_ROUTES, type RouteId, STATIC_ROUTES } from '#http/routes';
 import { SubtaskLogQueryParameters } from '#http/subtask-log-query';
 import { TaskListQueryParameters } from '#http/task-list-query';
+import { declaredJsonSchema, zodMirror } from '#http/zod-mirror';
 import packageJson from '../../package.json' with { type: 'json' };
 import {
   AgentStatusSchema,
@@ -69,10 +72,10 @@ interface OperationDoc {
   description?: string;
   /** Any one of them is enough (api.ts, requirePermission). */
   permissions: readonly Permission[];
-  query?: z.ZodMiniObject;
-  body?: { schema: z.ZodMiniType; name: string; required: boolean };
+  query?: z.ObjectSchema;
+  body?: { schema: z.Schema; name: string; required: boolean };
   /** The success envelope's `data`, registered under `name`. */
-  data: z.ZodMiniType;
+  data: z.Schema;
   /** OCP errors beyond EVERY_ROUTE_ERRORS. */
   errors: readonly OcpErrorName[];
 }
@@ -205,24 +208,25 @@ const ref = (name: string) => ({ $ref: `${SCHEMA_REF}${name}` });
 
 export function buildOpenApiDocument() {
   const routeIds = Object.keys(API_ROUTES) as RouteId[];
-  const answers = z.registry<{ id: string }>();
-  answers.add(OcpSubtaskSchema, { id: 'OcpSubtask' });
-  answers.add(OcpTaskSchema, { id: 'OcpTask' });
-  answers.add(OcpBatchTaskSchema, { id: 'OcpBatchTask' });
-  answers.add(OcpBatchListingSchema, { id: 'OcpBatchListing' });
-  answers.add(DryRunAnswerSchema, { id: 'DryRunAnswer' });
-  answers.add(AgentStatusSchema, { id: 'AgentStatus' });
-  answers.add(SubtaskLogSchema, { id: 'SubtaskLog' });
-  answers.add(TaskPageSchema, { id: 'TaskPage' });
-  answers.add(OcpHostSchema, { id: 'OcpHost' });
-  answers.add(HostPageSchema, { id: 'HostPage' });
-  answers.add(ErrorEnvelopeSchema, { id: 'ErrorEnvelope' });
-  answers.add(GatewayErrorSchema, { id: 'GatewayError' });
-  for (const id of routeIds) answers.add(successEnvelope(OPERATIONS[id].data), { id: answerName(id) });
-  const requests = z.registry<{ id: string }>();
+  const answers = zod.registry<{ id: string }>();
+  answers.add(zodMirror(OcpSubtaskSchema), { id: 'OcpSubtask' });
+  answers.add(zodMirror(OcpTaskSchema), { id: 'OcpTask' });
+  answers.add(zodMirror(OcpBatchTaskSchema), { id: 'OcpBatchTask' });
+  answers.add(zodMirror(OcpBatchListingSchema), { id: 'OcpBatchListing' });
+  answers.add(zodMirror(DryRunAnswerSchema), { id: 'DryRunAnswer' });
+  answers.add(zodMirror(AgentStatusSchema), { id: 'AgentStatus' });
+  answers.add(zodMirror(SubtaskLogSchema), { id: 'SubtaskLog' });
+  answers.add(zodMirror(TaskPageSchema), { id: 'TaskPage' });
+  answers.add(zodMirror(OcpHostSchema), { id: 'OcpHost' });
+  answers.add(zodMirror(HostPageSchema), { id: 'HostPage' });
+  answers.add(zodMirror(ErrorEnvelopeSchema), { id: 'ErrorEnvelope' });
+  answers.add(zodMirror(GatewayErrorSchema), { id: 'GatewayError' });
+  for (const id of routeIds)
+    answers.add(zodMirror(successEnvelope(OPERATIONS[id].data)), { id: answerName(id) });
+  const requests = zod.registry<{ id: string }>();
   for (const id of routeIds) {
     const body = OPERATIONS[id].body;
-    if (body) requests.add(body.schema, { id: body.name });
+    if (body) requests.add(zodMirror(body.schema), { id: body.name });
   }
 
   const paths: Record<string, Record<string, unknown>> = {};
@@ -399,35 +403,39 @@ function pathParameters(path: string) {
   }));
 }
 
-function queryParameters(query: z.ZodMiniObject | undefined) {
+function queryParameters(query: z.ObjectSchema | undefined) {
   return Object.entries(query?.shape ?? {}).map(([name, schema]) => {
-    const { description, ...jsonSchema } = toJsonSchema(schema as z.ZodMiniType, 'input');
+    const { description, ...jsonSchema } = toJsonSchema(schema, 'input');
     return {
       name,
       in: 'query',
-      required: (schema as z.ZodMiniType)._zod.optin !== 'optional',
+      required: !schema.optional,
       ...(description ? { description } : {}),
       schema: jsonSchema,
     };
   });
 }
 
-/** What z.toJSONSchema emits, with each declared JSON Schema merged over it (schema.ts, withJsonSchema). */
-const override = (context: { zodSchema: z.core.$ZodType; jsonSchema: Record<string, unknown> }) => {
-  const declared = z.declaredJsonSchemas.get(context.zodSchema);
+/** What zod's toJSONSchema emits, with each declared JSON Schema merged over it (schema.ts, withJsonSchema). */
+const override = (context: { zodSchema: object; jsonSchema: Record<string, unknown> }) => {
+  const declared = declaredJsonSchema(context.zodSchema);
   for (const [keyword, value] of Object.entries(declared ?? {})) {
     if (value === undefined) delete context.jsonSchema[keyword];
     else context.jsonSchema[keyword] = value;
   }
 };
 
-function toJsonSchema(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _, ...jsonSchema } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, override });
+function toJsonSchema(schema: z.Schema, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _, ...jsonSchema } = zod.toJSONSchema(zodMirror(schema), {
+    target: 'draft-2020-12',
+    io,
+    override,
+  });
   return jsonSchema;
 }
 
-function componentSchemas(registry: z.core.$ZodRegistry<{ id: string }>, io: 'input' | 'output') {
-  const { schemas } = z.toJSONSchema(registry, {
+function componentSchemas(registry: zod.core.$ZodRegistry<{ id: string }>, io: 'input' | 'output') {
+  const { schemas } = zod.toJSONSchema(registry, {
     target: 'draft-2020-12',
     io,
     override,

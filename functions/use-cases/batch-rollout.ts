@@ -24,7 +24,8 @@ import type { TaskRecord } from '#core/task';
 import { ocpTimestamp } from '#core/time';
 import type { BatchStore, StoredBatch } from '#store/batch-store';
 import { type HostRecord, type HostRegistry, hasValidHostParameters } from '#store/host-registry';
-import { StaleRecord, type TaskStore } from '#store/task-store';
+import { StaleRecord } from '#store/task-store';
+import type { WorkflowTaskStore } from '#store/workflow-task-store';
 import { logger } from '../logger.ts';
 import { endTask } from './end-task.ts';
 import { getAgentStatus } from './get-agent-status.ts';
@@ -39,7 +40,7 @@ import { createRestartTaskOf, type RestartExecutionInput, restartExecutionOf } f
  */
 
 export interface RolloutDependencies {
-  tasks: TaskStore;
+  tasks: WorkflowTaskStore;
   batches: BatchStore;
   hosts: HostRegistry;
   workflow: Workflow;

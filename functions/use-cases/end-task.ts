@@ -4,7 +4,7 @@ import type { SubtaskRecord, TaskRecord } from '#core/task';
 import { finishTask, markResumed, type TaskEnding } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
 import { describeWorkflowError } from '#core/workflow-error';
-import type { TaskStore } from '#store/task-store';
+import type { WorkflowTaskStore } from '#store/workflow-task-store';
 import { logger } from '../logger.ts';
 import { lookUpTimedOutCommand } from './command-status.ts';
 import { ExecutionNotRedrivable, type HostCommands, type Workflow } from './ports.ts';
@@ -43,7 +43,7 @@ export interface EndTaskOptions {
  * to Step Functions after its execution ended, changes nothing.
  */
 export async function endTask(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   taskId: number,
   outcome: TaskOutcome,
   options: EndTaskOptions,
@@ -87,7 +87,7 @@ export async function endTask(
 
 /** For a timed-out run: the subtask that was running, and what SSM says of its command. */
 async function timedOutSubtask(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   taskId: number,
   outcome: Extract<TaskOutcome, { status: 'FAILED' }>,
   hostCommands: HostCommands,
@@ -118,7 +118,7 @@ async function timedOutSubtask(
  * not taken for the task's end meanwhile. Undefined when the task changed meanwhile.
  */
 async function resumePastSucceededSubtask(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   task: TaskRecord,
   invocation: CommandInvocation,
   deps: { workflow: Workflow; outputLogGroup: string },

@@ -4,7 +4,7 @@ import { fullOutputLocation, isTruncatedBySsm } from '#core/subtask-log';
 import { RESTART_SUBTASKS, subtaskAt } from '#core/subtasks';
 import { recordOutcome } from '#core/task-progress';
 import { ocpTimestamp } from '#core/time';
-import type { TaskStore } from '#store/task-store';
+import type { WorkflowTaskStore } from '#store/workflow-task-store';
 import { appendTaskKeys, logger } from '../logger.ts';
 import type { Workflow } from './ports.ts';
 
@@ -25,7 +25,7 @@ export type RecordResult =
  * ignores for a step that has ended.
  */
 export async function recordCommandOutcome(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   invocation: CommandInvocation,
   { workflow, outputLogGroup }: { workflow: Workflow; outputLogGroup: string },
 ): Promise<RecordResult> {

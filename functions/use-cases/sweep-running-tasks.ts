@@ -2,7 +2,8 @@ import { statusEventOverdue } from '#core/command-outcome';
 import { type ExecutionView, sweepVerdict } from '#core/execution-sweep';
 import type { TaskRecord } from '#core/task';
 import { runningTaskGauges } from '#core/task-metrics';
-import type { HostLock, TaskStore } from '#store/task-store';
+import type { HostLock } from '#store/task-store';
+import type { WorkflowTaskStore } from '#store/workflow-task-store';
 import { logger } from '../logger.ts';
 import { emitMetrics } from '../metrics.ts';
 import { endTask } from './end-task.ts';
@@ -41,7 +42,10 @@ export interface SweepResult {
  * whose command has ended has that outcome recorded and its step completed, exactly as SSM's event
  * would have done. A lock whose task is not RUNNING any more is freed.
  */
-export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions): Promise<SweepResult> {
+export async function sweepRunningTasks(
+  tasks: WorkflowTaskStore,
+  options: SweepOptions,
+): Promise<SweepResult> {
   const result: SweepResult = { fixed: [], completed: [], released: [], failed: [] };
   /** The tasks still RUNNING after this sweep (those it could not check too), for the running-tasks gauges. */
   const running = new Map<number, TaskRecord>();
@@ -78,7 +82,7 @@ export async function sweepRunningTasks(tasks: TaskStore, options: SweepOptions)
  * restarted again.
  */
 async function releaseLockOfEndedTask(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   lock: HostLock,
   task: TaskRecord | undefined,
 ): Promise<boolean> {
@@ -93,7 +97,7 @@ async function releaseLockOfEndedTask(
 
 /** Records the outcome of each running subtask whose command ended long enough ago without its status event. */
 async function completeEndedCommands(
-  tasks: TaskStore,
+  tasks: WorkflowTaskStore,
   task: TaskRecord,
   instanceId: string,
   options: SweepOptions,

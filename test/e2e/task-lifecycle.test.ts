@@ -7,7 +7,7 @@ import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { RESTART_SUBTASKS } from '../../functions/core/subtasks.ts';
 import { newRestartTask } from '../../functions/core/task.ts';
 import { taskKey } from '../../functions/store/table-schema.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { type DemoHost, demoAgentProcesses, setDemoMode } from '../../local/demo-hosts.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import {
@@ -24,7 +24,7 @@ let system: LocalSystem;
 let manager: string;
 let ssm: SSMClient;
 let sfn: SFNClient;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 
 /** Makes a FAILED task (the test's own) look as if it had ended at `endTime`. */
 async function ageFailedTask(taskId: number, endTime: string): Promise<void> {
@@ -45,7 +45,7 @@ beforeAll(async () => {
   manager = await tokenFor(system, 'ops', ['HOST_MANAGER', 'HOST_VIEWER', 'TASK_MANAGER']);
   ssm = new SSMClient({});
   sfn = new SFNClient({});
-  store = new TaskStore(system.tables.taskTable);
+  store = new WorkflowTaskStore(system.tables.taskTable);
 });
 
 afterAll(async () => {
@@ -311,7 +311,7 @@ describe('unknown ids and permissions', () => {
 
 describe('listing', () => {
   it('pages correctly over 250 tasks', async () => {
-    const store = new TaskStore(system.tables.taskTable);
+    const store = new WorkflowTaskStore(system.tables.taskTable);
     for (let i = 0; i < 250; i++) {
       const firstId = await store.allocateIds(6);
       const task = newRestartTask({

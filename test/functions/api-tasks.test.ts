@@ -5,13 +5,13 @@ import { ENV } from '../../functions/catalog.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { recordOutcome } from '../../functions/core/task-progress.ts';
 import { ocpTimestamp } from '../../functions/core/time.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
 import { beginStoredAttempt, createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let handler: typeof import('../../functions/api.ts').handler;
 const created: TaskRecord[] = [];
 
@@ -32,7 +32,7 @@ const parse = (result: { body?: string }) => JSON.parse(result.body ?? '{}');
 beforeAll(async () => {
   tables = await createTestTables();
   process.env[ENV.stateMachineArn] = 'arn:aws:states:us-east-1:1:stateMachine:sm';
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
   for (let i = 0; i < 25; i++) {
     const firstId = await store.allocateIds(6);
     const task = newRestartTask({

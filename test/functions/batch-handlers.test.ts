@@ -2,13 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { type BatchHostRecord, type BatchRecord, reservedTaskId } from '../../functions/core/batch-task.ts';
 import { BatchStore } from '../../functions/store/batch-store.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { createStoredBatch } from '../support/batches.ts';
 import { endStoredTask } from '../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables } from '../support/test-tables.ts';
 
 let tables: TestTables;
-let tasks: TaskStore;
+let tasks: WorkflowTaskStore;
 let batches: BatchStore;
 let admitHost: typeof import('../../functions/admit-host.ts').handler;
 let recordHostOutcome: typeof import('../../functions/record-host-outcome.ts').handler;
@@ -20,7 +20,7 @@ beforeAll(async () => {
   process.env[ENV.stateMachineArn] = 'arn:aws:states:us-east-1:1:stateMachine:sm';
   process.env[ENV.commandOutputLogGroup] = '/ocp/command-output';
   process.env[ENV.commandDocuments] = JSON.stringify({ agentStatus: 'doc-status' });
-  tasks = new TaskStore(tables.taskTable);
+  tasks = new WorkflowTaskStore(tables.taskTable);
   batches = new BatchStore(tables.taskTable);
   await registerHost(tables, { hostId: 1, instanceId: 'mi-00000000000000001' });
   await registerHost(tables, { hostId: 2, instanceId: 'mi-00000000000000002' });

@@ -8,7 +8,7 @@ import { ENV } from '../../functions/catalog.ts';
 import { METRICS, METRICS_NAMESPACE } from '../../functions/core/metric-names.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { listPartitionOf, taskKey } from '../../functions/store/table-schema.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { captureMetrics } from '../support/emf.ts';
 import { createRestartTask } from '../support/tasks.ts';
 import { createTestTables } from '../support/test-tables.ts';
@@ -17,7 +17,7 @@ const eventsMock = mockClient(EventBridgeClient);
 const sfnMock = mockClient(SFNClient);
 let publish: typeof import('../../functions/publish-task-events.ts').handler;
 let sweep: typeof import('../../functions/sweep-tasks.ts').handler;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 
 const created = newRestartTask({
   firstId: 42,
@@ -57,7 +57,7 @@ const publishRecords = (records: DynamoDBRecord[]) => publish({ Records: records
 
 beforeAll(async () => {
   const { taskTable } = await createTestTables();
-  store = new TaskStore(taskTable);
+  store = new WorkflowTaskStore(taskTable);
   process.env[ENV.eventBusName] = 'bus';
   process.env[ENV.commandOutputLogGroup] = '/ocp/command-output';
   ({ handler: publish } = await import('../../functions/publish-task-events.ts'));

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { countCalls } from '../../bench/sdk-counter.ts';
 import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { ENV } from '../../functions/catalog.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, tableItems } from '../support/test-tables.ts';
 
@@ -13,14 +13,14 @@ const INSTANCE = 'mi-0123456789abcdef0';
 const ENDED_TASKS = 300;
 /** Tasks written at once while the history is filled. */
 const WRITE_CONCURRENCY = 5;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let taskTable: string;
 let sweep: typeof import('../../functions/sweep-tasks.ts').handler;
 
 beforeAll(async () => {
   ({ taskTable } = await createTestTables());
   process.env[ENV.commandOutputLogGroup] = '/ocp/command-output';
-  store = new TaskStore(taskTable);
+  store = new WorkflowTaskStore(taskTable);
   ({ handler: sweep } = await import('../../functions/sweep-tasks.ts'));
 });
 

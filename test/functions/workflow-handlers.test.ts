@@ -28,7 +28,7 @@ import type { TaskRecord } from '../../functions/core/task.ts';
 import { cancelSubtask, retryTask } from '../../functions/core/task-lifecycle.ts';
 import { logger } from '../../functions/logger.ts';
 import { hostLockKey } from '../../functions/store/table-schema.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { createRestartTask, endStoredTask } from '../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../support/test-tables.ts';
 
@@ -36,7 +36,7 @@ const ssmMock = mockClient(SSMClient);
 const sfnMock = mockClient(SFNClient);
 const INSTANCE = 'mi-0123456789abcdef0';
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let runSubtask: typeof import('../../functions/run-subtask.ts').handler;
 let commandCallback: typeof import('../../functions/command-callback.ts').handler;
 let finishTask: typeof import('../../functions/finish-task.ts').handler;
@@ -53,7 +53,7 @@ beforeAll(async () => {
     startAgent: 'doc-start',
     finish: 'doc-finish',
   });
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
   ({ handler: runSubtask } = await import('../../functions/run-subtask.ts'));
   ({ handler: commandCallback } = await import('../../functions/command-callback.ts'));
   ({ handler: finishTask } = await import('../../functions/finish-task.ts'));

@@ -8,7 +8,7 @@ import {
   TASK_TABLE,
   TASK_TABLE_INDEXES,
 } from '../../functions/store/table-schema.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { ensureTables, tableDefinitions } from '../../local/tables.ts';
 import { testDynamoDb } from '../support/test-tables.ts';
 
@@ -45,7 +45,7 @@ describe('ensureTables', () => {
     await ensureTables(testDynamoDb, names);
 
     expect(await indexNames(names.taskTable)).toEqual(TASK_TABLE_INDEXES.map((index) => index.name).sort());
-    expect(await new TaskStore(names.taskTable).hostLocks()).toEqual([
+    expect(await new WorkflowTaskStore(names.taskTable).hostLocks()).toEqual([
       { hostId: 7, taskId: 41, since: '2026-12-01T10:00:00.000Z' },
     ]);
     await ensureTables(testDynamoDb, names);

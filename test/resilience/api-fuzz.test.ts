@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRestartTask } from '../../functions/core/task.ts';
 import { API_ROUTES, type RouteId } from '../../functions/http/routes.ts';
-import { TaskStore } from '../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import type { LocalSystem } from '../../local/local-system.ts';
 import { startTestSystem, tokenFor } from '../support/local-client.ts';
 import { beginStoredAttempt, endStoredTask } from '../support/tasks.ts';
@@ -122,7 +122,7 @@ afterAll(async () => {
 
 /** A FAILED task (subtask 0 failed) and a RUNNING one holding host 1's lock: every mutation is refused. */
 async function createFixtures(): Promise<Fixtures> {
-  const store = new TaskStore(system.tables.taskTable);
+  const store = new WorkflowTaskStore(system.tables.taskTable);
   const executionArn = (name: string) =>
     `${system.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
   const make = async (name: string) => {

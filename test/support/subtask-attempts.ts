@@ -1,7 +1,7 @@
 import { commandComment } from '../../functions/core/command-comment.ts';
 import type { CommandInvocation } from '../../functions/core/command-outcome.ts';
 import type { TaskRecord } from '../../functions/core/task.ts';
-import type { TaskStore } from '../../functions/store/task-store.ts';
+import type { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 import { invocationOf } from './fake-ports.ts';
 import { beginStoredAttempt } from './tasks.ts';
 
@@ -18,7 +18,7 @@ export interface SubtaskAttempt {
  * command recorded (unless `commandId` is null: the command was not sent yet).
  */
 export async function beginAttempt(
-  store: TaskStore,
+  store: WorkflowTaskStore,
   task: TaskRecord,
   index: number,
   commandId: string | null = `cmd-${task.id}-${index}`,

@@ -2,11 +2,11 @@ import { IDS_PER_TASK } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { finishTask, startAttempt } from '../../functions/core/task-progress.ts';
 import { ocpTimestamp } from '../../functions/core/time.ts';
-import type { TaskStore } from '../../functions/store/task-store.ts';
+import type { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 
 /** A new restart task of a host, written by the store as the API writes one: the task and its host lock. */
 export async function createRestartTask(
-  store: TaskStore,
+  store: WorkflowTaskStore,
   hostId: number,
   idempotencyKey?: string,
   now: Date = new Date(),
@@ -30,7 +30,7 @@ export async function createRestartTask(
  * as after a run that went well (what had still to run succeeded).
  */
 export async function endStoredTask(
-  store: TaskStore,
+  store: WorkflowTaskStore,
   taskId: number,
   status: 'SUCCESSFUL' | 'FAILED',
   options: { endTime?: string; failure?: (index: number) => string } = {},
@@ -56,7 +56,12 @@ export async function endStoredTask(
 }
 
 /** Marks a stored subtask RUNNING as run-subtask does (its attempt's task token kept beside it). */
-export async function beginStoredAttempt(store: TaskStore, taskId: number, index: number, taskToken = 'tok') {
+export async function beginStoredAttempt(
+  store: WorkflowTaskStore,
+  taskId: number,
+  index: number,
+  taskToken = 'tok',
+) {
   const task = (await store.getTask(taskId))!;
   const start = startAttempt(task, index, taskToken, undefined, new Date());
   if (start.action !== 'begin') throw new Error(`Cannot begin subtask ${index}: ${start.action}`);
@@ -69,7 +74,7 @@ function pick<T extends object, K extends keyof T>(value: T, key: K): Partial<Pi
 }
 
 /** Records every subtask of a stored RUNNING task SUCCESSFUL, as a run that went well leaves it. */
-export async function succeedEverySubtask(store: TaskStore, taskId: number): Promise<TaskRecord> {
+export async function succeedEverySubtask(store: WorkflowTaskStore, taskId: number): Promise<TaskRecord> {
   const task = (await store.getTask(taskId))!;
   return store.save(task, {
     ...task,

@@ -4,16 +4,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRecord } from '../../../functions/core/task.ts';
 import { retryTask } from '../../../functions/core/task-lifecycle.ts';
 import { hostLockKey, TASK_TABLE } from '../../../functions/store/table-schema.ts';
-import { type HostLock, TaskStore } from '../../../functions/store/task-store.ts';
+import type { HostLock } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { createRestartTask, endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../../support/test-tables.ts';
 
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
 });
 
 const newTask = (hostId: number, idempotencyKey?: string) => createRestartTask(store, hostId, idempotencyKey);

@@ -18,7 +18,7 @@ import {
 } from '../../../functions/store/table-schema.ts';
 import { counterUpdates, countsOf, matchingCount } from '../../../functions/store/task-counters.ts';
 import { fromTaskItem } from '../../../functions/store/task-item.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { createRestartTask, endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems } from '../../support/test-tables.ts';
 
@@ -148,11 +148,11 @@ describe('matchingCount', () => {
 
 describe('counters kept by the store', () => {
   let tables: TestTables;
-  let store: TaskStore;
+  let store: WorkflowTaskStore;
 
   beforeAll(async () => {
     tables = await createTestTables();
-    store = new TaskStore(tables.taskTable);
+    store = new WorkflowTaskStore(tables.taskTable);
   });
 
   /** Every counter item equals the counts of the task items it counts (a consistent scan). */

@@ -8,7 +8,7 @@ import { ocpTimestamp, utcMonth } from '../../../functions/core/time.ts';
 import { LIST_BLOCK_TASKS, TASK_TABLE } from '../../../functions/store/table-schema.ts';
 import { fromTaskItem } from '../../../functions/store/task-item.ts';
 import type { ListedTask, TaskListQuery } from '../../../functions/store/task-list.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { endStoredTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems } from '../../support/test-tables.ts';
 
@@ -18,7 +18,7 @@ const NAMES = ['Restart OCP agent', 'Upgrade OCP agent'];
 const TASKS = 150;
 
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 /** Every task as the table holds it after the set-up (a consistent scan). */
 let stored: TaskRecord[];
 
@@ -36,7 +36,7 @@ function seeded(seed: number) {
 
 beforeAll(async () => {
   tables = await createTestTables();
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
   const random = seeded(11);
   const running = new Map<number, TaskRecord>();
   for (let i = 0; i < TASKS; i++) {
@@ -202,12 +202,12 @@ describe('TaskList', () => {
 
 describe('TaskList, deep pages of a month holding many id blocks', () => {
   const MONTH_TASKS = 3 * LIST_BLOCK_TASKS + 40;
-  let monthStore: TaskStore;
+  let monthStore: WorkflowTaskStore;
   let monthTasks: TaskRecord[];
 
   beforeAll(async () => {
     const monthTables = await createTestTables();
-    monthStore = new TaskStore(monthTables.taskTable);
+    monthStore = new WorkflowTaskStore(monthTables.taskTable);
     const random = seeded(23);
     for (let i = 0; i < MONTH_TASKS; i++) {
       // Ids allocated and never used, and tasks deleted before they started, as refused requests leave.

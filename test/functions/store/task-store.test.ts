@@ -1,19 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IDS_PER_TASK } from '../../../functions/core/subtasks.ts';
 import { newRestartTask, subtaskIdOf } from '../../../functions/core/task.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { beginAttempt } from '../../support/subtask-attempts.ts';
 import { createRestartTask } from '../../support/tasks.ts';
 import { createTestTables } from '../../support/test-tables.ts';
 
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let nextHost = 1;
 
 beforeAll(async () => {
-  store = new TaskStore((await createTestTables()).taskTable);
+  store = new WorkflowTaskStore((await createTestTables()).taskTable);
 });
 
-describe('TaskStore.taskWithAttempt', () => {
+describe('WorkflowTaskStore.taskWithAttempt', () => {
   it('reads a task and an attempt of its subtask together', async () => {
     const task = await createRestartTask(store, nextHost++);
     const begun = await beginAttempt(store, task, 0);

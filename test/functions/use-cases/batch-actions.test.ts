@@ -8,7 +8,7 @@ import { TaskNotFound, TaskStateInvalid } from '../../../functions/core/errors.t
 import type { RolloutSettings } from '../../../functions/core/rollout.ts';
 import { BatchStore } from '../../../functions/store/batch-store.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import {
   type BatchActionDependencies,
   cancelBatch,
@@ -25,7 +25,7 @@ import { createTestTables, registerHost, type TestTables, tableItems } from '../
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:1:stateMachine:sm';
 let tables: TestTables;
-let tasks: TaskStore;
+let tasks: WorkflowTaskStore;
 let batches: BatchStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
@@ -34,7 +34,7 @@ let nextHost = 1;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  tasks = new TaskStore(tables.taskTable);
+  tasks = new WorkflowTaskStore(tables.taskTable);
   batches = new BatchStore(tables.taskTable);
 });
 
@@ -52,7 +52,7 @@ beforeEach(() => {
   };
 });
 
-const rolloutDeps = () => ({ ...deps, agentStatusDocument: 'status-doc' });
+const rolloutDeps = () => ({ ...deps, tasks, agentStatusDocument: 'status-doc' });
 const item = (host: BatchHostRecord) => ({ index: host.index, hostId: host.hostId });
 const stored = async (batch: BatchRecord) => (await batches.getBatch(batch.id))!;
 

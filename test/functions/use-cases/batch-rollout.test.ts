@@ -15,7 +15,7 @@ import { ocpTimestamp } from '../../../functions/core/time.ts';
 import { BatchStore } from '../../../functions/store/batch-store.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
 import { bucketCounterKey, creationBucket } from '../../../functions/store/table-schema.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import {
   admitHost,
   finishBatch,
@@ -37,7 +37,7 @@ import {
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:1:stateMachine:sm';
 let tables: TestTables;
-let tasks: TaskStore;
+let tasks: WorkflowTaskStore;
 let batches: BatchStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
@@ -46,7 +46,7 @@ let nextHost = 1;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  tasks = new TaskStore(tables.taskTable);
+  tasks = new WorkflowTaskStore(tables.taskTable);
   batches = new BatchStore(tables.taskTable);
 });
 
@@ -202,7 +202,9 @@ describe('admitHost', () => {
 
   it('records the host busy when another operation takes it between the look and the write', async () => {
     const { batch, hosts } = await batchOf(1);
-    const blind = Object.assign(Object.create(tasks) as TaskStore, { lockHolder: async () => undefined });
+    const blind = Object.assign(Object.create(tasks) as WorkflowTaskStore, {
+      lockHolder: async () => undefined,
+    });
     const holder = await createRestartTask(tasks, hosts[0]!.hostId);
 
     const admission = await admitHost(

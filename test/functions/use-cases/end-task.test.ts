@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { endTask } from '../../../functions/use-cases/end-task.ts';
 import { ExecutionNotFound, ExecutionNotRedrivable } from '../../../functions/use-cases/ports.ts';
 import { FakeHostCommands, FakeWorkflow } from '../../support/fake-ports.ts';
@@ -9,13 +9,13 @@ import { createTestTables } from '../../support/test-tables.ts';
 
 const INSTANCE = 'mi-0123456789abcdef0';
 const OUTPUT_LOG_GROUP = '/ocp/command-output';
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
 let nextHost = 1;
 
 beforeAll(async () => {
-  store = new TaskStore((await createTestTables()).taskTable);
+  store = new WorkflowTaskStore((await createTestTables()).taskTable);
 });
 
 beforeEach(() => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgument } from '../../../functions/core/errors.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
 import { attemptKey } from '../../../functions/store/table-schema.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { readSubtaskLog } from '../../../functions/use-cases/read-subtask-log.ts';
 import { type AwsEndpoint, startAwsEndpoint } from '../../../local/aws-endpoint.ts';
 import {
@@ -21,7 +21,7 @@ const PREPARE = 0;
 const utf8 = new TextEncoder();
 
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let hosts: HostRegistry;
 let endpoint: AwsEndpoint;
 const streams = new Map<string, StreamedInvocation>();
@@ -29,7 +29,7 @@ let nextHost = 500;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
   hosts = new HostRegistry(tables.hostTable);
   endpoint = await startAwsEndpoint({
     services: {

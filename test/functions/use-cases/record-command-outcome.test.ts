@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { recordCommandOutcome } from '../../../functions/use-cases/record-command-outcome.ts';
 import { FakeWorkflow, invocationOf } from '../../support/fake-ports.ts';
 import { beginAttempt } from '../../support/subtask-attempts.ts';
@@ -8,12 +8,12 @@ import { createTestTables } from '../../support/test-tables.ts';
 
 const INSTANCE = 'mi-0123456789abcdef0';
 const OUTPUT_LOG_GROUP = '/ocp/command-output';
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let workflow: FakeWorkflow;
 let nextHost = 1;
 
 beforeAll(async () => {
-  store = new TaskStore((await createTestTables()).taskTable);
+  store = new WorkflowTaskStore((await createTestTables()).taskTable);
 });
 
 beforeEach(() => {
@@ -110,17 +110,17 @@ describe('recordCommandOutcome', () => {
 
   it('reads the task and the attempt in one call, and writes the outcome over what it read', async () => {
     const { task, attempt } = await commandSent();
-    const counting = new (class extends TaskStore {
+    const counting = new (class extends WorkflowTaskStore {
       reads: string[] = [];
       override getTask(taskId: number) {
         this.reads.push('getTask');
         return super.getTask(taskId);
       }
-      override attempt(...args: Parameters<TaskStore['attempt']>) {
+      override attempt(...args: Parameters<WorkflowTaskStore['attempt']>) {
         this.reads.push('attempt');
         return super.attempt(...args);
       }
-      override taskWithAttempt(...args: Parameters<TaskStore['taskWithAttempt']>) {
+      override taskWithAttempt(...args: Parameters<WorkflowTaskStore['taskWithAttempt']>) {
         this.reads.push('taskWithAttempt');
         return super.taskWithAttempt(...args);
       }
@@ -137,8 +137,8 @@ describe('recordCommandOutcome', () => {
 
   it('reads the task again when it changed after it was read, and records the outcome on what is stored', async () => {
     const { task, attempt } = await commandSent();
-    const changedMeanwhile = new (class extends TaskStore {
-      override async putLog(...args: Parameters<TaskStore['putLog']>) {
+    const changedMeanwhile = new (class extends WorkflowTaskStore {
+      override async putLog(...args: Parameters<WorkflowTaskStore['putLog']>) {
         await super.putLog(...args);
         // Another path saves the task between this recording's read and its write.
         await store.change(task.id, (current) => ({ ...current }));

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { type SweepOptions, sweepRunningTasks } from '../../../functions/use-cases/sweep-running-tasks.ts';
 import { FakeHostCommands, FakeWorkflow } from '../../support/fake-ports.ts';
 import { beginAttempt } from '../../support/subtask-attempts.ts';
@@ -8,13 +8,13 @@ import { createTestTables } from '../../support/test-tables.ts';
 
 const INSTANCE = 'mi-0123456789abcdef0';
 const input = JSON.stringify({ taskId: 1, instanceId: INSTANCE });
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
 
 // Each test sweeps a table of its own: the sweep visits every lock in the table.
 beforeEach(async () => {
-  store = new TaskStore((await createTestTables()).taskTable);
+  store = new WorkflowTaskStore((await createTestTables()).taskTable);
   workflow = new FakeWorkflow();
   hostCommands = new FakeHostCommands();
 });

@@ -4,7 +4,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HostNotFound, TaskNotResumable } from '../../../functions/core/errors.ts';
 import type { TaskRecord } from '../../../functions/core/task.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
-import { TaskStore } from '../../../functions/store/task-store.ts';
+import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
 import { endTask } from '../../../functions/use-cases/end-task.ts';
 import { ExecutionNotFound, ExecutionNotRedrivable } from '../../../functions/use-cases/ports.ts';
 import { executionArnFor } from '../../../functions/use-cases/start-restart-task.ts';
@@ -23,7 +23,7 @@ import { createTestTables, registerHost, type TestTables, testDynamoDb } from '.
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:1:stateMachine:sm';
 const INSTANCE = 'mi-0123456789abcdef0';
 let tables: TestTables;
-let store: TaskStore;
+let store: WorkflowTaskStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
 let deps: TaskActionDependencies;
@@ -31,7 +31,7 @@ let nextHost = 1;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  store = new TaskStore(tables.taskTable);
+  store = new WorkflowTaskStore(tables.taskTable);
 });
 
 beforeEach(() => {
