@@ -119,6 +119,10 @@ async function baselineRound(
   return result;
 }
 
+/** Each floor restart's time less its StartExecution: its DynamoDB calls. */
+const dynamoMs = (floor: BaselineResult) =>
+  floor.ms.map((ms, index) => ms - (floor.startExecutionMs[index] ?? 0));
+
 function merge(samples: Sample[]): Sample {
   const statuses = new Map<number, number>();
   for (const sample of samples)
@@ -211,6 +215,7 @@ export async function run(context: BenchContext): Promise<PartResult> {
   const findings: string[] = [];
   const baselineRows: string[] = [];
   const floorRows: string[] = [];
+  const floorSplitRows: string[] = [];
   const cpuRows: string[] = [];
   for (const connections of CONCURRENCY) {
     context.log(`api: ${PING_REQUESTS} pings at ${connections} concurrent`);
@@ -299,6 +304,25 @@ export async function run(context: BenchContext): Promise<PartResult> {
     const busyP99 = percentile(busyBaseline.ms, 99);
     floorRows.push(
       `| ${connections} | ${callers} | ${round(baseP50)} / ${round(baseP99)} | ${round(busyP50)} / ${round(busyP99)} | ${round(busyP50 / baseP50, 2)}× / ${round(busyP99 / baseP99, 2)}× | ${round(durationP50 / aloneP50, 2)}× / ${round(durationP99 / aloneP99, 2)}× | ${round(baseline.cpuMsPerRestart, 1)} / ${round(busyBaseline.cpuMsPerRestart, 1)} |`,
+    );
+    const sfnAlone = percentile(baseline.startExecutionMs, 50);
+    const sfnBusy = percentile(busyBaseline.startExecutionMs, 50);
+    const dynamoAlone = percentile(dynamoMs(baseline), 50);
+    const dynamoBusy = percentile(dynamoMs(busyBaseline), 50);
+    floorSplitRows.push(
+      `| ${connections} | ${round(dynamoAlone)} / ${round(dynamoBusy)} (${round(dynamoBusy / dynamoAlone, 2)}×) | ${round(sfnAlone)} / ${round(sfnBusy)} (${round(sfnBusy / sfnAlone, 2)}×) |`,
+    );
+    figures.push(
+      {
+        name: `SDK floor's DynamoDB calls p50 ${at}, with workflows ÷ alone`,
+        value: round(dynamoBusy / dynamoAlone, 2),
+        unit: '×',
+      },
+      {
+        name: `SDK floor's StartExecution p50 ${at}, with workflows ÷ alone`,
+        value: round(sfnBusy / sfnAlone, 2),
+        unit: '×',
+      },
     );
     figures.push(
       { name: `restart SDK calls p50 ${at}, with workflows`, value: round(busyP50), unit: 'ms' },
@@ -436,7 +460,8 @@ none is expected.
   from the same callers, so their executions run behind them as the measured round's workflows run
   behind the API: how much slower DynamoDB Local and the local Step Functions answer those calls
   with workflows running, with no function instance of the API in the way. The API's own ratio can
-  hardly be lower than this one.
+  hardly be lower than this one. The floor's time is split by service: each StartExecution, timed
+  around the client's workflow adapter, and the rest of the restart (DynamoDB Local's calls).
 - **Ratios**: with workflows ÷ API alone (envelope \`duration\`, budget ≤ 1.5×) and API alone ÷ SDK baseline
   (p99 at 32, budget ≤ 1.3×).
 - **Restarts at once**: last, ${BENCH_HOSTS} restarts in one burst (${BENCH_HOSTS} connections, one host
@@ -468,6 +493,11 @@ ${baselineRows.join('\n')}`,
 | clients | floor's callers | SDK calls alone p50 / p99 (ms) | SDK calls with workflows p50 / p99 (ms) | SDK calls: with workflows ÷ alone, p50 / p99 | API envelope duration: with workflows ÷ alone, p50 / p99 | the floor's CPU per restart, alone / with workflows (ms, its whole process) |
 | --- | --- | --- | --- | --- | --- | --- |
 ${floorRows.join('\n')}`,
+      `The floor's time by service, p50 alone / with workflows (ms): DynamoDB Local (the host lookup and the transaction; the restart's time less its StartExecution) and the local Step Functions (StartExecution, answered on local mode's main thread):
+
+| clients | DynamoDB calls | StartExecution |
+| --- | --- | --- |
+${floorSplitRows.join('\n')}`,
       `Where the CPU went while the requests were answered (Linux scheduler statistics, /proc/…/schedstat:
 time a thread ran, and time it was ready but waited for a core; bench/cpu-accounting.ts):
 

@@ -24,6 +24,22 @@ export interface BaselineResult {
   seconds: number;
   /** CPU this process used per restart while measured (user + system, all its threads), ms. */
   cpuMsPerRestart: number;
+  /** Each restart's StartExecution call (the local Step Functions), ms, in `ms`'s order; the rest of its time is DynamoDB's. */
+  startExecutionMs: number[];
+}
+
+/** The workflow adapter, timing each StartExecution by the task it starts. */
+class TimedWorkflow extends StepFunctionsWorkflow {
+  readonly msByTask = new Map<number, number>();
+  override async startExecution(...args: Parameters<StepFunctionsWorkflow['startExecution']>) {
+    const started = performance.now();
+    try {
+      return await super.startExecution(...args);
+    } finally {
+      const input = args[2];
+      if ('taskId' in input) this.msByTask.set(input.taskId, performance.now() - started);
+    }
+  }
 }
 
 /** The api's own way to its ids, where it has one (blocks per instance), else the counter per request. */
@@ -43,11 +59,12 @@ async function taskIdsOf(tasks: TaskStore): Promise<Pick<RestartDependencies, 't
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? '{}') as BaselineRequest;
   const tasks = new TaskStore(taskTableName());
+  const workflow = new TimedWorkflow();
   const deps: RestartDependencies = {
     tasks,
     ...(await taskIdsOf(tasks)),
     hosts: new HostRegistry(hostTableName()),
-    workflow: new StepFunctionsWorkflow(),
+    workflow,
     stateMachineArn: stateMachineArn(),
   };
   // Warm-up, uncounted (local mode's api instances are warm when measured): the same clients'
@@ -84,6 +101,7 @@ async function main(): Promise<void> {
     taskIds,
     seconds: (performance.now() - startedAt) / 1000,
     cpuMsPerRestart: (cpu.user + cpu.system) / 1000 / Math.max(1, ms.length),
+    startExecutionMs: taskIds.map((taskId) => workflow.msByTask.get(taskId) ?? 0),
   };
   process.stdout.write(`${JSON.stringify(output)}\n`);
 }

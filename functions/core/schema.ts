@@ -194,7 +194,7 @@ function own(def: SchemaDef, raw: RawIssue, stopsChecks = true): Found {
 }
 
 const ok = (value: unknown): Result => ({ value, issues: [] });
-const ok0: Parser = (_def, input) => ok(input);
+const acceptAny: Parser = (_def, input) => ok(input);
 const refuse = (def: SchemaDef, raw: RawIssue): Result => ({ value: raw.input, issues: [own(def, raw)] });
 const wrongType = (def: SchemaDef, expected: string, input: unknown) =>
   refuse(def, { code: 'invalid_type', expected, input });
@@ -285,7 +285,7 @@ const parseObject: Parser = (def, input) => {
       if (!parsed.issues.length)
         issues.push({
           ...own(
-            { kind: 'unknown', parse: ok0, checks: [] },
+            { kind: 'unknown', parse: acceptAny, checks: [] },
             { code: 'invalid_type', expected: 'nonoptional', input: undefined },
           ),
           path: [key],
@@ -480,7 +480,7 @@ export const number = (params?: Params) =>
   node<Schema<number>>({ kind: 'number', parse: parseNumber, error: errorOf(params) });
 export const boolean = (params?: Params) =>
   node<Schema<boolean>>({ kind: 'boolean', parse: parseBoolean, error: errorOf(params) });
-export const unknown = () => node<Schema<unknown>>({ kind: 'unknown', parse: ok0 });
+export const unknown = () => node<Schema<unknown>>({ kind: 'unknown', parse: acceptAny });
 
 /** An integer within ±(2^53 − 1): a schema of its own, or a check on a number. */
 export function int(params?: Params): Schema<number> & Check<number> {
