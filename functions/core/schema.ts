@@ -181,9 +181,9 @@ function run(schema: AnySchema, input: unknown): Result {
   return result;
 }
 
-/** The issue a schema finds itself, with its message: the schema's `error` parameter, else zod's English. */
-function own(def: SchemaDef, raw: RawIssue, stopsChecks = true): Found {
-  const custom = typeof def.error === 'function' ? def.error(raw) : def.error;
+/** An issue with its message: the `error` parameter given (a text, or a function of the issue), else zod's English. */
+function found(error: ErrorParam | undefined, raw: RawIssue, stopsChecks: boolean): Found {
+  const custom = typeof error === 'function' ? error(raw) : error;
   return {
     code: raw.code,
     path: [],
@@ -195,7 +195,10 @@ function own(def: SchemaDef, raw: RawIssue, stopsChecks = true): Found {
 
 const ok = (value: unknown): Result => ({ value, issues: [] });
 const acceptAny: Parser = (_def, input) => ok(input);
-const refuse = (def: SchemaDef, raw: RawIssue): Result => ({ value: raw.input, issues: [own(def, raw)] });
+const refuse = (def: SchemaDef, raw: RawIssue): Result => ({
+  value: raw.input,
+  issues: [found(def.error, raw, true)],
+});
 const wrongType = (def: SchemaDef, expected: string, input: unknown) =>
   refuse(def, { code: 'invalid_type', expected, input });
 
@@ -242,7 +245,7 @@ const parseTuple: Parser = (def, input) => {
   if (input.length !== items.length) {
     const code = input.length > items.length ? 'too_big' : 'too_small';
     result.issues.push(
-      own(def, { code, origin: 'array', limit: items.length, inclusive: true, input }, false),
+      found(def.error, { code, origin: 'array', limit: items.length, inclusive: true, input }, false),
     );
   }
   return result;
@@ -284,10 +287,7 @@ const parseObject: Parser = (def, input) => {
     if (!present) {
       if (!parsed.issues.length)
         issues.push({
-          ...own(
-            { kind: 'unknown', parse: acceptAny, checks: [] },
-            { code: 'invalid_type', expected: 'nonoptional', input: undefined },
-          ),
+          ...found(undefined, { code: 'invalid_type', expected: 'nonoptional', input: undefined }, true),
           path: [key],
         });
       continue;
@@ -297,7 +297,8 @@ const parseObject: Parser = (def, input) => {
   if (def.strict) {
     const unknown = Object.keys(input).filter((key) => !Object.hasOwn(shape, key));
     // Like zod, unknown keys do not stop the object's own checks: the parse still fails.
-    if (unknown.length) issues.push(own(def, { code: 'unrecognized_keys', keys: unknown, input }, false));
+    if (unknown.length)
+      issues.push(found(def.error, { code: 'unrecognized_keys', keys: unknown, input }, false));
   }
   return { value, issues };
 };
@@ -354,16 +355,6 @@ function englishMessage(issue: RawIssue): string {
 
 // ---- checks
 
-function checkIssue(message: string | undefined, raw: RawIssue, stopsChecks = false): Found {
-  return {
-    code: raw.code,
-    path: [],
-    message: message ?? englishMessage(raw),
-    input: raw.input,
-    stops: stopsChecks,
-  };
-}
-
 const lengthOrigin = (value: unknown) =>
   typeof value === 'string' ? 'string' : Array.isArray(value) ? 'array' : 'unknown';
 
@@ -375,24 +366,23 @@ const lengthCheck =
       const short = kind === 'minLength' ? value.length < limit : value.length > limit;
       if (short)
         issues.push(
-          checkIssue(messageOf(params), {
-            code: kind === 'minLength' ? 'too_small' : 'too_big',
-            origin: lengthOrigin(value),
-            limit,
-            inclusive: true,
-            input: value,
-          }),
+          found(
+            errorOf(params),
+            {
+              code: kind === 'minLength' ? 'too_small' : 'too_big',
+              origin: lengthOrigin(value),
+              limit,
+              inclusive: true,
+              input: value,
+            },
+            false,
+          ),
         );
     },
   });
 
 export const minLength = lengthCheck('minLength');
 export const maxLength = lengthCheck('maxLength');
-
-const messageOf = (params: Params | undefined) => {
-  const error = errorOf(params);
-  return typeof error === 'function' ? undefined : error;
-};
 
 const bound =
   (kind: 'gt' | 'gte' | 'lte') =>
@@ -402,13 +392,17 @@ const bound =
       const inside = kind === 'gt' ? value > limit : kind === 'gte' ? value >= limit : value <= limit;
       if (!inside)
         issues.push(
-          checkIssue(messageOf(params), {
-            code: kind === 'lte' ? 'too_big' : 'too_small',
-            origin: 'number',
-            limit,
-            inclusive: kind !== 'gt',
-            input: value,
-          }),
+          found(
+            errorOf(params),
+            {
+              code: kind === 'lte' ? 'too_big' : 'too_small',
+              origin: 'number',
+              limit,
+              inclusive: kind !== 'gt',
+              input: value,
+            },
+            false,
+          ),
         );
     },
   });
@@ -425,7 +419,7 @@ export const regex = (pattern: RegExp, params?: Params): Check<string> => ({
     pattern.lastIndex = 0;
     if (!pattern.test(value))
       issues.push(
-        checkIssue(messageOf(params), { code: 'invalid_format', format: 'regex', pattern, input: value }),
+        found(errorOf(params), { code: 'invalid_format', format: 'regex', pattern, input: value }, false),
       );
   },
 });
@@ -433,7 +427,7 @@ export const regex = (pattern: RegExp, params?: Params): Check<string> => ({
 export const refine = <T>(accepts: (value: T) => boolean, params?: Params): Check<T> => ({
   checkJson: { kind: 'custom' },
   run(value, issues) {
-    if (!accepts(value)) issues.push(checkIssue(messageOf(params), { code: 'custom', input: value }));
+    if (!accepts(value)) issues.push(found(errorOf(params), { code: 'custom', input: value }, false));
   },
 });
 
@@ -456,17 +450,21 @@ const INT_CHECK: Check<number> = {
   checkJson: { kind: 'int' },
   run(value, issues) {
     if (!Number.isInteger(value))
-      issues.push(checkIssue(undefined, { code: 'invalid_type', expected: 'int', input: value }, true));
+      issues.push(found(undefined, { code: 'invalid_type', expected: 'int', input: value }, true));
     else if (!Number.isSafeInteger(value)) {
       const big = value > 0;
       issues.push(
-        checkIssue(undefined, {
-          code: big ? 'too_big' : 'too_small',
-          origin: 'int',
-          limit: big ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER,
-          inclusive: true,
-          input: value,
-        }),
+        found(
+          undefined,
+          {
+            code: big ? 'too_big' : 'too_small',
+            origin: 'int',
+            limit: big ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER,
+            inclusive: true,
+            input: value,
+          },
+          false,
+        ),
       );
     }
   },

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/catalog.ts';
 import { BATCH_TASK_NAME } from '../../functions/core/batch-task.ts';
 import { BatchStore } from '../../functions/store/batch-store.ts';
-import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
+import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
 import { createStoredBatch } from '../support/batches.ts';
 import { createRestartTask } from '../support/tasks.ts';
@@ -15,7 +15,7 @@ let batchId: number;
 beforeAll(async () => {
   const tables = await createTestTables();
   process.env[ENV.stateMachineArn] = 'arn:aws:states:us-east-1:1:stateMachine:sm';
-  const tasks = new WorkflowTaskStore(tables.taskTable);
+  const tasks = new TaskStore(tables.taskTable);
   taskId = (await createRestartTask(tasks, 7)).id;
   batchId = (await createStoredBatch(tasks, new BatchStore(tables.taskTable), [7, 8])).batch.id;
   ({ handler } = await import('../../functions/api.ts'));

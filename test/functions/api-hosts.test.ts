@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dynamodb } from '../../functions/aws/dynamodb.ts';
 import { ENV } from '../../functions/catalog.ts';
-import { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
+import { TaskStore } from '../../functions/store/task-store.ts';
 import { apiEvent, operator } from '../support/api-events.ts';
 import { createRestartTask } from '../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables, tableItems } from '../support/test-tables.ts';
 
 let tables: TestTables;
-let store: WorkflowTaskStore;
+let store: TaskStore;
 let busyTaskId: number;
 let handler: typeof import('../../functions/api.ts').handler;
 
@@ -64,7 +64,7 @@ beforeAll(async () => {
   }
   // A record whose agentHome its SSM document would refuse: every route answers it as not existing.
   await registerHost(tables, { hostId: 99, instanceId: 'mi-00000000000000099', agentHome: '/x;reboot' });
-  store = new WorkflowTaskStore(tables.taskTable);
+  store = new TaskStore(tables.taskTable);
   busyTaskId = (await createRestartTask(store, 4)).id;
   ({ handler } = await import('../../functions/api.ts'));
 });

@@ -2,11 +2,12 @@ import { IDS_PER_TASK } from '../../functions/core/subtasks.ts';
 import { newRestartTask, type TaskRecord } from '../../functions/core/task.ts';
 import { finishTask, startAttempt } from '../../functions/core/task-progress.ts';
 import { ocpTimestamp } from '../../functions/core/time.ts';
+import type { TaskStore } from '../../functions/store/task-store.ts';
 import type { WorkflowTaskStore } from '../../functions/store/workflow-task-store.ts';
 
 /** A new restart task of a host, written by the store as the API writes one: the task and its host lock. */
 export async function createRestartTask(
-  store: WorkflowTaskStore,
+  store: TaskStore,
   hostId: number,
   idempotencyKey?: string,
   now: Date = new Date(),
@@ -74,7 +75,7 @@ function pick<T extends object, K extends keyof T>(value: T, key: K): Partial<Pi
 }
 
 /** Records every subtask of a stored RUNNING task SUCCESSFUL, as a run that went well leaves it. */
-export async function succeedEverySubtask(store: WorkflowTaskStore, taskId: number): Promise<TaskRecord> {
+export async function succeedEverySubtask(store: TaskStore, taskId: number): Promise<TaskRecord> {
   const task = (await store.getTask(taskId))!;
   return store.save(task, {
     ...task,

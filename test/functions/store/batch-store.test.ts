@@ -23,8 +23,7 @@ import {
   creationBucket,
   TASK_TABLE,
 } from '../../../functions/store/table-schema.ts';
-import { DuplicateRequest, StaleRecord } from '../../../functions/store/task-store.ts';
-import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
+import { DuplicateRequest, StaleRecord, TaskStore } from '../../../functions/store/task-store.ts';
 import { createStoredBatch, rolloutOf } from '../../support/batches.ts';
 import { createRestartTask } from '../../support/tasks.ts';
 import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../../support/test-tables.ts';
@@ -33,12 +32,12 @@ import { createTestTables, type TestTables, tableItems, testDynamoDb } from '../
 const ITEM_SIZE_LIMIT = 400 * 1024;
 
 let tables: TestTables;
-let tasks: WorkflowTaskStore;
+let tasks: TaskStore;
 let batches: BatchStore;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  tasks = new WorkflowTaskStore(tables.taskTable);
+  tasks = new TaskStore(tables.taskTable);
   batches = new BatchStore(tables.taskTable);
 });
 
@@ -351,13 +350,13 @@ describe('a batch of 1,000 hosts', () => {
 
 describe('the listing', () => {
   let listTables: TestTables;
-  let listTasks: WorkflowTaskStore;
+  let listTasks: TaskStore;
   let listBatches: BatchStore;
   const order: { kind: 'task' | 'batch'; id: number }[] = [];
 
   beforeAll(async () => {
     listTables = await createTestTables();
-    listTasks = new WorkflowTaskStore(listTables.taskTable);
+    listTasks = new TaskStore(listTables.taskTable);
     listBatches = new BatchStore(listTables.taskTable);
     for (let i = 0; i < 3; i++) {
       const task = await createRestartTask(listTasks, 500 + i);
@@ -368,7 +367,7 @@ describe('the listing', () => {
     order.reverse();
   });
 
-  const listed = async (query: Parameters<WorkflowTaskStore['listTasks']>[0]) => {
+  const listed = async (query: Parameters<TaskStore['listTasks']>[0]) => {
     const page = await listTasks.listTasks(query);
     return {
       entries: page.tasks.map((entry) =>

@@ -8,7 +8,7 @@ import { BatchStore } from '../../../functions/store/batch-store.ts';
 import { putItems } from '../../../functions/store/bulk-items.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
 import { matchingCount } from '../../../functions/store/task-counters.ts';
-import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
+import { TaskStore } from '../../../functions/store/task-store.ts';
 import {
   type BatchRestartDependencies,
   type StartedBatch,
@@ -21,7 +21,7 @@ import { createRestartTask } from '../../support/tasks.ts';
 import { createTestTables, registerHost, type TestTables, tableItems } from '../../support/test-tables.ts';
 
 let tables: TestTables;
-let tasks: WorkflowTaskStore;
+let tasks: TaskStore;
 let workflow: FakeWorkflow;
 let hostCommands: FakeHostCommands;
 let deps: BatchRestartDependencies;
@@ -29,7 +29,7 @@ let nextHost = 1;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  tasks = new WorkflowTaskStore(tables.taskTable);
+  tasks = new TaskStore(tables.taskTable);
 });
 
 beforeEach(() => {

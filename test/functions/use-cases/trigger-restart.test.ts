@@ -5,7 +5,7 @@ import {
 } from '../../../functions/core/event-patterns.ts';
 import { BatchStore } from '../../../functions/store/batch-store.ts';
 import { HostRegistry } from '../../../functions/store/host-registry.ts';
-import { WorkflowTaskStore } from '../../../functions/store/workflow-task-store.ts';
+import { TaskStore } from '../../../functions/store/task-store.ts';
 import {
   runSchedule,
   type TriggerDependencies,
@@ -22,7 +22,7 @@ const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:1:stateMachine:sm';
 const REJECTED_QUEUE = 'https://sqs.us-east-1.amazonaws.com/1/rejected';
 const original = { id: 'event-1', source: 'ops.tooling' };
 let tables: TestTables;
-let store: WorkflowTaskStore;
+let store: TaskStore;
 let batches: BatchStore;
 let workflow: FakeWorkflow;
 let events: FakeEventBus;
@@ -33,7 +33,7 @@ let nextHost = 1;
 
 beforeAll(async () => {
   tables = await createTestTables();
-  store = new WorkflowTaskStore(tables.taskTable);
+  store = new TaskStore(tables.taskTable);
   batches = new BatchStore(tables.taskTable);
 });
 
